@@ -1,0 +1,1 @@
+"""The field client: the driver's offline workflow on the tablet."""

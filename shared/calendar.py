@@ -1,0 +1,41 @@
+"""Public holidays and local time: which time band a mission falls in.
+
+Holidays come from the maintained `holidays` library (French holidays including the
+moving ones: Easter Monday, Ascension, Whit Monday). Its tables are computed, not read
+from disk, so the tablet and the server agree as long as they run the same pinned
+version. Results are cached per (country, subdivision, year): pure and deterministic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from shared.i18n import Text
+
+
+@lru_cache(maxsize=256)
+def holiday_names(country: str, subdivision: str | None, year: int) -> dict[date, Text]:
+    """Every public holiday of a year, with its name in French and English."""
+    french = holidays.country_holidays(country, subdiv=subdivision, years=year, language="fr")
+    english = holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
+    return {day: Text(str(name), str(english.get(day, name))) for day, name in french.items()}
+
+
+def holiday(country: str, subdivision: str | None, day: date) -> Text | None:
+    return holiday_names(country, subdivision, day.year).get(day)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local(instant: datetime, timezone: str) -> datetime:
+    """The instant as wall-clock time in the contract's time zone."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime: the offset is required")
+    return instant.astimezone(zone(timezone))

@@ -1,0 +1,69 @@
+"""How much of the covered lines the ordering party pays, under deductible and caps.
+
+The ordering party's coverage is one number X (cents in the contract's price basis),
+consumed line by line in valuation order: the first covered lines are paid by the
+ordering party in full, the rest falls to the beneficiary. Every limit (deductible,
+mission cap, file cap, stated excl. or incl. VAT) is a bound on the ordering party's
+VAT-computed total, which only grows with X; so each limit is met exactly by the
+largest X that satisfies it, found by bisection over whole cents. That makes "the
+ordering party never pays more than a cap, to the cent" true by construction, for any
+mix of VAT rates and either price basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.money import CENT, ZERO
+from shared.vat import Totals, totals
+
+
+@dataclass(frozen=True, slots=True)
+class Covered:
+    """The lines the ordering party covers, in order: (amount, VAT rate) each."""
+
+    amounts: Sequence[Decimal]
+    rates: Sequence[Decimal]
+    prices_include_vat: bool
+
+    @property
+    def full(self) -> int:
+        return int(sum(self.amounts, ZERO) / CENT)
+
+    def shares(self, coverage_cents: int) -> list[Decimal]:
+        """Each covered line's ordering-party share when the coverage is X cents."""
+        left = Decimal(coverage_cents) * CENT
+        out = []
+        for amount in self.amounts:
+            take = amount if amount <= left else left
+            out.append(take)
+            left -= take
+        return out
+
+    def totals(self, coverage_cents: int) -> Totals:
+        by_rate: dict[Decimal, Decimal] = {}
+        for rate, share in zip(self.rates, self.shares(coverage_cents), strict=True):
+            by_rate[rate] = by_rate.get(rate, ZERO) + share
+        return totals(by_rate, self.prices_include_vat)
+
+    def measure(self, coverage_cents: int, includes_vat: bool) -> Decimal:
+        t = self.totals(coverage_cents)
+        return t.incl if includes_vat else t.excl
+
+
+def largest_within(covered: Covered, upper: int, bound: Decimal, includes_vat: bool) -> int:
+    """The largest coverage X <= upper whose ordering-party total stays within `bound`."""
+    if bound < 0:
+        return 0
+    if covered.measure(upper, includes_vat) <= bound:
+        return upper
+    low, high = 0, upper  # measure(low) <= bound < measure(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if covered.measure(middle, includes_vat) <= bound:
+            low = middle
+        else:
+            high = middle
+    return low

@@ -1,0 +1,594 @@
+"""`value(mission, contract, context)`: apply a contract to a mission.
+
+The result lists the priced lines and surcharges, splits every line between the
+ordering party and the beneficiary, totals each payer excl. VAT / VAT / incl. VAT per
+rate, explains every rule applied, and carries a digest of its canonical JSON. Same
+inputs, same bytes: the tablet and the server compare digests.
+
+Order of work: vehicle class and variant → price list → service lines → automatic
+supplements → extra distance → time-band surcharges → VAT rates → who pays each line →
+deductible → mission cap → file cap → totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from shared import calendar
+from shared.canonical import digest
+from shared.catalogue import FIRST, FOLLOW_UP, prefixes
+from shared.contract import Amount, Combine, Contract, Payer, TimeBand
+from shared.errors import ValuationRefused
+from shared.i18n import Text
+from shared.mission import Mission
+from shared.money import CENT, ZERO
+from shared.split import Covered, largest_within
+from shared.vat import Totals, combine, totals
+
+_HUNDRED = Decimal(100)
+_NO_KM = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ValuationContext:
+    """What the valuation needs beyond the mission and the contract.
+
+    `file_consumed`: what the ordering party already paid on this file's cap, in the
+    cap's own basis (incl. VAT if the cap is stated incl. VAT), from earlier missions.
+    """
+
+    file_consumed: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    code: str  # full structured code, e.g. TOW.VL.P
+    kind: str  # service | supplement | distance | surcharge | at_cost
+    label: Text
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal  # in the contract's price basis (excl. or incl. VAT)
+    vat_rate: Decimal  # percent
+    ordering_party: Decimal  # this line's share of each payer, adding up to `amount`
+    beneficiary: Decimal
+    band: str | None = None  # the time band of a surcharge line
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "label": {"fr": self.label.fr, "en": self.label.en},
+            "quantity": str(self.quantity),
+            "unit_price": str(self.unit_price),
+            "amount": str(self.amount),
+            "vat_rate": str(self.vat_rate),
+            "shares": {
+                Payer.ORDERING_PARTY.value: str(self.ordering_party),
+                Payer.BENEFICIARY.value: str(self.beneficiary),
+            },
+            "band": self.band,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One rule applied, as data; `shared.explain` words it in French or English."""
+
+    rule: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"rule": self.rule, "params": dict(self.params)}
+
+
+@dataclass(frozen=True, slots=True)
+class FileCap:
+    cap: Decimal
+    includes_vat: bool
+    consumed_before: Decimal
+    consumed_by_mission: Decimal
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "cap": str(self.cap),
+            "includes_vat": self.includes_vat,
+            "consumed_before": str(self.consumed_before),
+            "consumed_by_mission": str(self.consumed_by_mission),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    mission_id: str
+    contract_id: str
+    contract_version: int
+    contract_digest: str
+    currency: str
+    prices_include_vat: bool
+    lines: tuple[Line, ...]
+    ordering_party: Totals
+    beneficiary: Totals
+    total: Totals
+    file_cap: FileCap | None
+    explanation: tuple[Step, ...]
+    digest: str
+
+    @property
+    def beneficiary_due(self) -> Decimal:
+        """What the beneficiary owes for this mission, incl. VAT: the amount to collect."""
+        return self.beneficiary.incl
+
+    def to_wire(self) -> dict[str, Any]:
+        body = _body(self)
+        body["digest"] = self.digest
+        return body
+
+
+def _body(v: Valuation) -> dict[str, Any]:
+    return {
+        "mission_id": v.mission_id,
+        "contract": {
+            "id": v.contract_id,
+            "version": v.contract_version,
+            "digest": v.contract_digest,
+        },
+        "currency": v.currency,
+        "prices_include_vat": v.prices_include_vat,
+        "lines": [line.to_wire() for line in v.lines],
+        "payers": {
+            Payer.ORDERING_PARTY.value: v.ordering_party.to_wire(),
+            Payer.BENEFICIARY.value: v.beneficiary.to_wire(),
+        },
+        "total": v.total.to_wire(),
+        "file_cap": v.file_cap.to_wire() if v.file_cap else None,
+        "explanation": [step.to_wire() for step in v.explanation],
+    }
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A line while it is being built (mutable only inside `value`)."""
+
+    code: str
+    kind: str
+    label: Text
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    band: str | None = None
+    vat_rate: Decimal = ZERO
+    payer: Payer = Payer.BENEFICIARY
+
+
+def value(
+    mission: Mission, contract: Contract, context: ValuationContext | None = None
+) -> Valuation:
+    """Value a mission with a contract. Raises `ValuationRefused` when it cannot."""
+    context = context or ValuationContext()
+    steps: list[Step] = []
+    _check_party_and_date(mission, contract, steps)
+    cat = contract.catalogue
+    vclass = _vehicle_class(mission, contract, steps)
+    variant = FIRST if mission.file_sequence == 1 else FOLLOW_UP
+    if variant == FOLLOW_UP:
+        steps.append(Step("follow_up", {"file_sequence": mission.file_sequence}))
+    facts: dict[str, Any] = {**mission.facts, "vehicle_class": vclass}
+
+    list_name, discounts = contract.price_list, ()
+    customer = contract.customers.get(mission.customer) if mission.customer else None
+    if customer is not None:
+        list_name = customer.price_list or list_name
+        discounts = customer.discounts
+    steps.append(Step("price_list", {"list": list_name, "customer": mission.customer}))
+    prices = contract.price_lists[list_name]
+
+    def price(code: str) -> Decimal:
+        for prefix in prefixes(code, cat.separator):
+            if prefix in prices:
+                unit = prices[prefix]
+                break
+        else:
+            raise ValuationRefused(
+                f"Aucun prix pour {code} dans la liste « {list_name} » de la convention "
+                f"{contract.id} v{contract.version} : erreur de paramétrage à corriger.",
+                f"No price for {code} in price list '{list_name}' of contract "
+                f"{contract.id} v{contract.version}: a configuration error to fix.",
+            )
+        best = max(
+            (
+                d
+                for d in discounts
+                if d.code == code
+                or code.startswith(d.code + cat.separator)
+                or d.code == code.split(cat.separator)[0]
+            ),
+            key=lambda d: len(d.code),
+            default=None,
+        )
+        if best is not None and best.percent:
+            discounted = _pct_of(unit, _HUNDRED - best.percent)
+            steps.append(
+                Step(
+                    "customer_discount",
+                    {
+                        "code": code,
+                        "percent": best.percent,
+                        "list_price": unit,
+                        "price": discounted,
+                    },
+                )
+            )
+            return discounted
+        return unit
+
+    drafts: list[_Draft] = []
+    performed = set()
+    for service in mission.services:
+        if service.code not in cat.families:
+            raise ValuationRefused(
+                f"Prestation inconnue : {service.code}.", f"Unknown service: {service.code}."
+            )
+        performed.add(service.code)
+        code = cat.code(service.code, vclass, variant)
+        label = cat.label(code)
+        if service.code in contract.at_cost:
+            if service.amount is None:
+                raise ValuationRefused(
+                    f"{label.fr} est facturé au réel : indiquez le montant du justificatif.",
+                    f"{label.en} is charged at cost: give the receipt's amount.",
+                )
+            amount = service.amount * service.quantity
+            drafts.append(
+                _Draft(
+                    code,
+                    "at_cost",
+                    label,
+                    service.quantity,
+                    service.amount,
+                    amount.quantize(CENT, rounding=ROUND_HALF_UP),
+                )
+            )
+            steps.append(Step("at_cost", {"code": code, "amount": service.amount}))
+            continue
+        if service.amount is not None:
+            raise ValuationRefused(
+                f"{label.fr} a un prix de convention : ne donnez pas de montant.",
+                f"{label.en} has a contract price: do not give an amount.",
+            )
+        unit = price(code)
+        drafts.append(
+            _Draft(
+                code,
+                "service",
+                label,
+                service.quantity,
+                unit,
+                (unit * service.quantity).quantize(CENT, rounding=ROUND_HALF_UP),
+            )
+        )
+
+    for supplement in contract.supplements:
+        if supplement.code in performed or not supplement.when.holds(facts):
+            continue
+        code = cat.code(supplement.code, vclass, variant)
+        unit = price(code)
+        drafts.append(_Draft(code, "supplement", cat.label(code), Decimal(1), unit, unit))
+        steps.append(Step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
+
+    if contract.distance is not None:
+        drafts.extend(_distance_lines(mission, contract, vclass, variant, steps))
+
+    drafts = _surcharges(drafts, mission, contract, steps)
+
+    for draft in drafts:
+        draft.vat_rate = _vat_rate(draft.code, contract)
+        draft.payer = _payer(draft, contract, facts, steps)
+
+    return _finish(mission, contract, context, drafts, steps)
+
+
+def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step]) -> None:
+    party = contract.ordering_party.id if contract.ordering_party else None
+    if mission.ordering_party != party:
+        raise ValuationRefused(
+            f"La mission est commandée par « {mission.ordering_party or 'un particulier'} », "
+            f"la convention {contract.id} est celle de « {party or 'particulier'} ».",
+            f"The mission is ordered by '{mission.ordering_party or 'a private customer'}', "
+            f"contract {contract.id} belongs to '{party or 'private customer'}'.",
+        )
+    day = calendar.local(mission.times["call"], contract.timezone).date()
+    if not contract.is_valid_on(day):
+        until_fr = f" au {contract.valid_until:%d/%m/%Y}" if contract.valid_until else ""
+        raise ValuationRefused(
+            f"La convention {contract.id} v{contract.version} n'est pas valable le {day:%d/%m/%Y} "
+            f"(valable du {contract.valid_from:%d/%m/%Y}"
+            f"{until_fr}).",
+            f"Contract {contract.id} v{contract.version} is not valid on {day.isoformat()} "
+            f"(valid from {contract.valid_from.isoformat()}"
+            f"{' to ' + contract.valid_until.isoformat() if contract.valid_until else ''}).",
+        )
+    steps.append(
+        Step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
+    )
+
+
+def _vehicle_class(mission: Mission, contract: Contract, steps: list[Step]) -> str:
+    classes = contract.catalogue.segment("class").values
+    vclass = mission.vehicle.vehicle_class
+    if vclass is None:
+        weight = mission.vehicle.weight_kg
+        for band in contract.vehicle_classes:
+            if weight is not None and (band.max_weight_kg is None or weight <= band.max_weight_kg):
+                vclass = band.code
+                steps.append(
+                    Step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
+                )
+                break
+        else:
+            raise ValuationRefused(
+                f"La convention {contract.id} ne classe pas un véhicule de {weight} kg : "
+                "indiquez la classe du véhicule.",
+                f"Contract {contract.id} has no class for a {weight} kg vehicle: give the class.",
+            )
+    if vclass not in classes:
+        raise ValuationRefused(
+            f"Classe de véhicule inconnue : {vclass} (connues : {', '.join(classes)}).",
+            f"Unknown vehicle class: {vclass} (known: {', '.join(classes)}).",
+        )
+    return vclass
+
+
+def _distance_lines(
+    mission: Mission, contract: Contract, vclass: str, variant: str, steps: list[Step]
+) -> list[_Draft]:
+    rule = contract.distance
+    assert rule is not None
+    counted = sum((mission.distance_km.get(leg, _NO_KM) for leg in rule.legs), _NO_KM)
+    extra = max(counted - rule.included_km, ZERO)
+    steps.append(
+        Step(
+            "distance",
+            {
+                "legs": list(rule.legs),
+                "counted_km": counted,
+                "included_km": rule.included_km,
+                "extra_km": extra,
+            },
+        )
+    )
+    code = contract.catalogue.code(rule.code, vclass, variant)
+    label = contract.catalogue.label(code)
+    out = []
+    floor = rule.included_km
+    for tier in rule.tiers:
+        ceiling = counted if tier.up_to_km is None else min(counted, tier.up_to_km)
+        km = ceiling - floor
+        if km > 0:
+            amount = (km * tier.price).quantize(CENT, rounding=ROUND_HALF_UP)
+            out.append(_Draft(code, "distance", label, km, tier.price, amount))
+        if tier.up_to_km is not None:
+            floor = max(floor, tier.up_to_km)
+    return out
+
+
+def _surcharges(
+    drafts: list[_Draft], mission: Mission, contract: Contract, steps: list[Step]
+) -> list[_Draft]:
+    bands = contract.time_bands
+    if not bands.bands:
+        return drafts
+    instant_name = bands.decided_by.value
+    instant = mission.times.get(instant_name)
+    if instant is None:
+        raise ValuationRefused(
+            f"La convention {contract.id} fixe la tranche horaire à l'heure d'arrivée : "
+            "renseignez l'heure d'arrivée sur place.",
+            f"Contract {contract.id} sets the time band by the arrival time: "
+            "record the arrival time.",
+        )
+    at = calendar.local(instant, contract.timezone)
+    holiday = calendar.holiday(contract.holiday_country, contract.holiday_subdivision, at.date())
+    matched = [b for b in bands.bands if b.matches(at.weekday(), at.time(), holiday is not None)]
+    steps.append(
+        Step(
+            "time_band",
+            {
+                "instant": instant_name,
+                "local_time": at.strftime("%Y-%m-%d %H:%M"),
+                "weekday": at.weekday(),
+                "holiday": {"fr": holiday.fr, "en": holiday.en} if holiday else None,
+                "bands": [b.id for b in matched],
+                "combine": bands.combine.value,
+            },
+        )
+    )
+    if not matched:
+        return drafts
+    out: list[_Draft] = []
+    sep = contract.catalogue.separator
+    for draft in drafts:
+        out.append(draft)
+        applicable = [b for b in matched if _applies(b, draft.code, sep)]
+        if not applicable or draft.kind == "at_cost":
+            continue
+        if bands.combine is Combine.HIGHEST:
+            applicable = [max(applicable, key=lambda b: b.percent)]  # first wins a tie
+        for band in applicable:
+            amount = _pct_of(draft.amount, band.percent)
+            label = Text(
+                f"Majoration {band.label or band.id} +{_pct(band.percent)} % — {draft.label.fr}",
+                f"{band.label or band.id} surcharge +{_pct(band.percent)}% — {draft.label.en}",
+            )
+            out.append(_Draft(draft.code, "surcharge", label, Decimal(1), amount, amount, band.id))
+            steps.append(
+                Step(
+                    "surcharge",
+                    {
+                        "code": draft.code,
+                        "band": band.id,
+                        "percent": band.percent,
+                        "base": draft.amount,
+                        "amount": amount,
+                    },
+                )
+            )
+    return out
+
+
+def _applies(band: TimeBand, code: str, sep: str) -> bool:
+    return any(code == p or code.startswith(p + sep) or p == "*" for p in band.applies_to)
+
+
+def _vat_rate(code: str, contract: Contract) -> Decimal:
+    for prefix in prefixes(code, contract.catalogue.separator):
+        if prefix in contract.vat_rates:
+            return contract.vat_rates[prefix]
+    return contract.vat_rate
+
+
+def _payer(draft: _Draft, contract: Contract, facts: Mapping[str, Any], steps: list[Step]) -> Payer:
+    if contract.ordering_party is None:
+        return Payer.BENEFICIARY
+    for index, rule in enumerate(contract.coverage):
+        if rule.matches(draft.code, contract.catalogue.separator, draft.band) and rule.when.holds(
+            facts
+        ):
+            if rule.payer is Payer.BENEFICIARY or rule.when:
+                steps.append(
+                    Step(
+                        "coverage",
+                        {
+                            "code": draft.code,
+                            "kind": draft.kind,
+                            "band": draft.band,
+                            "rule": index,
+                            "payer": rule.payer.value,
+                            "when": _when(rule.when.facts),
+                        },
+                    )
+                )
+            return rule.payer
+    return Payer.ORDERING_PARTY
+
+
+def _finish(
+    mission: Mission,
+    contract: Contract,
+    context: ValuationContext,
+    drafts: list[_Draft],
+    steps: list[Step],
+) -> Valuation:
+    incl_basis = contract.prices_include_vat
+    covered_drafts = [d for d in drafts if d.payer is Payer.ORDERING_PARTY]
+    covered = Covered(
+        [d.amount for d in covered_drafts], [d.vat_rate for d in covered_drafts], incl_basis
+    )
+    x = covered.full
+
+    def limit(rule: str, bound_amount: Amount, bound: Decimal, extra: dict[str, Any]) -> None:
+        nonlocal x
+        before = covered.measure(x, bound_amount.includes_vat)
+        x = largest_within(covered, x, bound, bound_amount.includes_vat)
+        after = covered.measure(x, bound_amount.includes_vat)
+        if after != before:
+            steps.append(
+                Step(
+                    rule,
+                    {
+                        "amount": bound_amount.amount,
+                        "includes_vat": bound_amount.includes_vat,
+                        "ordering_party_before": before,
+                        "ordering_party_after": after,
+                        "to_beneficiary": before - after,
+                        **extra,
+                    },
+                )
+            )
+
+    if contract.deductible is not None and x:
+        d = contract.deductible
+        limit("deductible", d, covered.measure(x, d.includes_vat) - d.amount, {})
+    if contract.caps.mission is not None:
+        cap = contract.caps.mission
+        limit("mission_cap", cap, cap.amount, {})
+    file_cap = None
+    if contract.caps.file is not None:
+        cap = contract.caps.file
+        remaining = max(cap.amount - context.file_consumed, ZERO)
+        limit(
+            "file_cap",
+            cap,
+            remaining,
+            {"consumed_before": context.file_consumed, "remaining": remaining},
+        )
+        file_cap = FileCap(
+            cap.amount,
+            cap.includes_vat,
+            context.file_consumed,
+            covered.measure(x, cap.includes_vat),
+        )
+
+    shares = iter(covered.shares(x))
+    lines = []
+    op_by_rate: dict[Decimal, Decimal] = {}
+    ben_by_rate: dict[Decimal, Decimal] = {}
+    for d in drafts:
+        op = next(shares) if d.payer is Payer.ORDERING_PARTY else ZERO
+        ben = d.amount - op
+        op_by_rate[d.vat_rate] = op_by_rate.get(d.vat_rate, ZERO) + op
+        ben_by_rate[d.vat_rate] = ben_by_rate.get(d.vat_rate, ZERO) + ben
+        lines.append(
+            Line(
+                d.code,
+                d.kind,
+                d.label,
+                d.quantity,
+                d.unit_price,
+                d.amount,
+                d.vat_rate,
+                op,
+                ben,
+                d.band,
+            )
+        )
+    if contract.ordering_party is None:
+        op_by_rate = {}
+    op_totals = totals(op_by_rate, incl_basis)
+    ben_totals = totals(ben_by_rate, incl_basis)
+    partial = Valuation(
+        mission_id=mission.id,
+        contract_id=contract.id,
+        contract_version=contract.version,
+        contract_digest=contract.source_digest,
+        currency=contract.currency,
+        prices_include_vat=incl_basis,
+        lines=tuple(lines),
+        ordering_party=op_totals,
+        beneficiary=ben_totals,
+        total=combine((op_totals, ben_totals)),
+        file_cap=file_cap,
+        explanation=tuple(steps),
+        digest="",
+    )
+    return _with_digest(partial)
+
+
+def _with_digest(v: Valuation) -> Valuation:
+    from dataclasses import replace
+
+    return replace(v, digest=digest(_body(v)))
+
+
+def _pct_of(amount: Decimal, percent: Decimal) -> Decimal:
+    return (amount * percent / _HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _pct(percent: Decimal) -> str:
+    return format(percent.normalize(), "f")
+
+
+def _when(facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in facts.items()}

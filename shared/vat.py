@@ -1,0 +1,93 @@
+"""VAT per payer per rate.
+
+Each payer gets its own invoice, so VAT is computed per payer and per rate on that
+payer's total, never line by line:
+- prices stated excluding VAT: VAT = round(total excl. VAT × rate), incl. = excl. + VAT;
+- prices stated including VAT: the amounts incl. VAT are kept exactly (the tariff's
+  printed price comes out to the cent), excl. = round(incl. / (1 + rate)), and the VAT
+  is what remains.
+Either way excl. + VAT = incl. for every payer and every rate, by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from shared.money import CENT, ZERO
+
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class RateTotals:
+    rate: Decimal  # percent
+    excl: Decimal
+    vat: Decimal
+    incl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    excl: Decimal
+    vat: Decimal
+    incl: Decimal
+    by_rate: tuple[RateTotals, ...]
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "excl_vat": str(self.excl),
+            "vat": str(self.vat),
+            "incl_vat": str(self.incl),
+            "by_rate": [
+                {
+                    "rate": str(r.rate),
+                    "excl_vat": str(r.excl),
+                    "vat": str(r.vat),
+                    "incl_vat": str(r.incl),
+                }
+                for r in self.by_rate
+            ],
+        }
+
+
+def rate_totals(rate: Decimal, amount: Decimal, prices_include_vat: bool) -> RateTotals:
+    """Totals for one payer at one rate, from the sum of its shares in the price basis."""
+    if prices_include_vat:
+        excl = (amount / (_ONE + rate / _HUNDRED)).quantize(CENT, rounding=ROUND_HALF_UP)
+        return RateTotals(rate, excl, amount - excl, amount)
+    vat = (amount * rate / _HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    return RateTotals(rate, amount, vat, amount + vat)
+
+
+def totals(by_rate: Mapping[Decimal, Decimal], prices_include_vat: bool) -> Totals:
+    """A payer's totals from its amounts per rate (in the contract's price basis)."""
+    rows = tuple(
+        rate_totals(rate, amount, prices_include_vat) for rate, amount in sorted(by_rate.items())
+    )
+    return Totals(
+        sum((r.excl for r in rows), ZERO),
+        sum((r.vat for r in rows), ZERO),
+        sum((r.incl for r in rows), ZERO),
+        rows,
+    )
+
+
+def combine(parts: Iterable[Totals]) -> Totals:
+    """The sum of several payers' totals, rate by rate (the valuation's grand total)."""
+    acc: dict[Decimal, list[Decimal]] = {}
+    for part in parts:
+        for row in part.by_rate:
+            cell = acc.setdefault(row.rate, [ZERO, ZERO, ZERO])
+            cell[0] += row.excl
+            cell[1] += row.vat
+            cell[2] += row.incl
+    rows = tuple(RateTotals(rate, *acc[rate]) for rate in sorted(acc))
+    return Totals(
+        sum((r.excl for r in rows), ZERO),
+        sum((r.vat for r in rows), ZERO),
+        sum((r.incl for r in rows), ZERO),
+        rows,
+    )
