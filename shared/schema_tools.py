@@ -4,13 +4,14 @@ English."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from shared.errors import Problem
+from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import FloatRefused, parse_amount, parse_decimal
 
@@ -125,3 +126,19 @@ def problems(messages: Any, path: str = "") -> list[Problem]:
     else:
         found.append(Problem(path, translate(str(messages))))
     return found
+
+
+def parse_json(text: str, what: Text) -> Any:
+    """Parse a JSON document; a syntax error becomes a problem with its line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidDocument(
+            what,
+            [
+                Problem(
+                    f"ligne {exc.lineno}, colonne {exc.colno}",
+                    Text(f"JSON invalide : {exc.msg}", f"invalid JSON: {exc.msg}"),
+                )
+            ],
+        ) from None

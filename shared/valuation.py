@@ -20,7 +20,7 @@ from typing import Any
 from shared import calendar
 from shared.canonical import digest
 from shared.catalogue import FIRST, FOLLOW_UP, prefixes
-from shared.contract import Amount, Combine, Contract, Payer, TimeBand
+from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
 from shared.i18n import Text
 from shared.mission import Mission
@@ -177,7 +177,8 @@ def value(
         steps.append(Step("follow_up", {"file_sequence": mission.file_sequence}))
     facts: dict[str, Any] = {**mission.facts, "vehicle_class": vclass}
 
-    list_name, discounts = contract.price_list, ()
+    list_name: str = contract.price_list
+    discounts: tuple[Discount, ...] = ()
     customer = contract.customers.get(mission.customer) if mission.customer else None
     if customer is not None:
         list_name = customer.price_list or list_name
@@ -197,17 +198,10 @@ def value(
                 f"No price for {code} in price list '{list_name}' of contract "
                 f"{contract.id} v{contract.version}: a configuration error to fix.",
             )
-        best = max(
-            (
-                d
-                for d in discounts
-                if d.code == code
-                or code.startswith(d.code + cat.separator)
-                or d.code == code.split(cat.separator)[0]
-            ),
-            key=lambda d: len(d.code),
-            default=None,
-        )
+        matching = [
+            d for d in discounts if code == d.code or code.startswith(d.code + cat.separator)
+        ]
+        best = max(matching, key=lambda d: len(d.code), default=None)  # most specific wins
         if best is not None and best.percent:
             discounted = _pct_of(unit, _HUNDRED - best.percent)
             steps.append(
@@ -233,7 +227,7 @@ def value(
             )
         performed.add(service.code)
         code = cat.code(service.code, vclass, variant)
-        label = cat.label(code)
+        label = _label(contract, service.code, variant)
         if service.code in contract.at_cost:
             if service.amount is None:
                 raise ValuationRefused(
@@ -270,16 +264,25 @@ def value(
             )
         )
 
+    if contract.distance is not None:
+        drafts.extend(_distance_lines(mission, contract, vclass, variant, steps))
+
     for supplement in contract.supplements:
         if supplement.code in performed or not supplement.when.holds(facts):
             continue
         code = cat.code(supplement.code, vclass, variant)
         unit = price(code)
-        drafts.append(_Draft(code, "supplement", cat.label(code), Decimal(1), unit, unit))
+        drafts.append(
+            _Draft(
+                code,
+                "supplement",
+                _label(contract, supplement.code, variant),
+                Decimal(1),
+                unit,
+                unit,
+            )
+        )
         steps.append(Step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
-
-    if contract.distance is not None:
-        drafts.extend(_distance_lines(mission, contract, vclass, variant, steps))
 
     drafts = _surcharges(drafts, mission, contract, steps)
 
@@ -360,7 +363,7 @@ def _distance_lines(
         )
     )
     code = contract.catalogue.code(rule.code, vclass, variant)
-    label = contract.catalogue.label(code)
+    label = _label(contract, rule.code, variant)
     out = []
     floor = rule.included_km
     for tier in rule.tiers:
@@ -419,8 +422,8 @@ def _surcharges(
         for band in applicable:
             amount = _pct_of(draft.amount, band.percent)
             label = Text(
-                f"Majoration {band.label or band.id} +{_pct(band.percent)} % — {draft.label.fr}",
-                f"{band.label or band.id} surcharge +{_pct(band.percent)}% — {draft.label.en}",
+                f"Majoration {band.label or band.id} +{_pct(band.percent)} % ({draft.label.fr})",
+                f"{band.label or band.id} surcharge +{_pct(band.percent)}% ({draft.label.en})",
             )
             out.append(_Draft(draft.code, "surcharge", label, Decimal(1), amount, amount, band.id))
             steps.append(
@@ -428,7 +431,7 @@ def _surcharges(
                     "surcharge",
                     {
                         "code": draft.code,
-                        "band": band.id,
+                        "band": band.label or band.id,
                         "percent": band.percent,
                         "base": draft.amount,
                         "amount": amount,
@@ -436,6 +439,14 @@ def _surcharges(
                 )
             )
     return out
+
+
+def _label(contract: Contract, family: str, variant: str) -> Text:
+    """A line's label: the family's, marked when it is a follow-up mission's price."""
+    name = contract.catalogue.families[family]
+    if variant == FIRST:
+        return name
+    return Text(f"{name.fr} (intervention de suite)", f"{name.en} (follow-up mission)")
 
 
 def _applies(band: TimeBand, code: str, sep: str) -> bool:
@@ -509,8 +520,8 @@ def _finish(
             )
 
     if contract.deductible is not None and x:
-        d = contract.deductible
-        limit("deductible", d, covered.measure(x, d.includes_vat) - d.amount, {})
+        ded = contract.deductible
+        limit("deductible", ded, covered.measure(x, ded.includes_vat) - ded.amount, {})
     if contract.caps.mission is not None:
         cap = contract.caps.mission
         limit("mission_cap", cap, cap.amount, {})
