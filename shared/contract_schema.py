@@ -46,9 +46,24 @@ from shared.payment_terms import DepositTerms, DepositWhen, Method, PaymentTerms
 from shared.schema_tools import AmountField, DecimalField, bilingual, problems
 
 FORMAT = "towline.contract/1"
-_CODE = validate.Regexp(r"^(\*|[A-Z0-9]+(\.[A-Z0-9]+){0,2})$")
-_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_CODE = validate.Regexp(
+    r"^(\*|[A-Z0-9]+(\.[A-Z0-9]+){0,2})$",
+    error=bilingual(
+        "code de prestation attendu, par ex. TOW ou TOW.VL ou *",
+        "a service code is expected, e.g. TOW or TOW.VL or *",
+    ),
+)
+_ID = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+    error=bilingual(
+        "identifiant attendu : lettres, chiffres, _ . - (64 au plus)",
+        "an identifier is expected: letters, digits, _ . - (64 at most)",
+    ),
+)
+_HHMM = validate.Regexp(
+    r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$",
+    error=bilingual("heure attendue au format HH:MM (00:00 à 24:00)", "time expected as HH:MM"),
+)
 
 
 class _Strict(Schema):

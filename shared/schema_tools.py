@@ -113,9 +113,12 @@ def problems(messages: Any, path: str = "") -> list[Problem]:
     found: list[Problem] = []
     if isinstance(messages, Mapping):
         for key in sorted(messages, key=str):
-            sub = f"{path}.{key}" if path and key != "_schema" else (path or str(key))
-            if key == "_schema":
+            # "_schema" holds whole-object errors; marshmallow's Dict nests each entry's
+            # errors under "value" (or "key"), which is noise in a path a person reads.
+            if key in ("_schema", "value"):
                 sub = path
+            else:
+                sub = f"{path}.{key}" if path else str(key)
             found.extend(problems(messages[key], sub))
     elif isinstance(messages, list | tuple):
         for item in messages:

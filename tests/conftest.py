@@ -1,0 +1,45 @@
+"""Shared fixtures: the example contracts and missions a domain person can read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.contract import Contract
+from shared.contract_schema import load_contract
+from shared.mission import Mission, load_mission
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def example(kind: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / kind / f"{name}.json").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="session")
+def contracts() -> Callable[[str], Contract]:
+    cache: dict[str, Contract] = {}
+
+    def get(name: str) -> Contract:
+        if name not in cache:
+            cache[name] = load_contract(example("contracts", name))
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture
+def mission() -> Callable[..., Mission]:
+    """An example mission, with fields overridden: mission("a-tuesday-30km", times=...)."""
+
+    def get(name: str, **changes: Any) -> Mission:
+        doc = example("missions", name)
+        doc.update(changes)
+        return load_mission(doc)
+
+    return get
