@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared import calendar
-from shared.canonical import digest
+from shared.canonical import digest, plain
 from shared.catalogue import FIRST, FOLLOW_UP, prefixes
 from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
@@ -81,7 +81,8 @@ class Step:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        return {"rule": self.rule, "params": dict(self.params)}
+        params: dict[str, Any] = plain(self.params)
+        return {"rule": self.rule, "params": params}
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,9 @@ def test_assist_b_80km_deductible_and_extra_km_for_the_beneficiary(contracts, mi
 
 def test_assist_b_file_cap_leaves_40_after_260_consumed(contracts, mission):
     v = value(
-        mission("b-tuesday-30km-file-consumed"), contracts("assist-b"), ValuationContext(D("260.00"))
+        mission("b-tuesday-30km-file-consumed"),
+        contracts("assist-b"),
+        ValuationContext(D("260.00")),
     )
     assert payers(v) == (D("40.00"), D("104.00"))
     assert [s.rule for s in v.explanation if s.rule.endswith(("cap", "deductible"))] == [
