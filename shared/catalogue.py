@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 from shared.i18n import Text
@@ -61,6 +62,7 @@ class Catalogue:
             yield code, self.label(code)
 
 
+@lru_cache(maxsize=4096)
 def prefixes(code: str, separator: str = ".") -> tuple[str, ...]:
     """``TOW.VL.P`` → (``TOW.VL.P``, ``TOW.VL``, ``TOW``): the price lookup order."""
     parts = code.split(separator)

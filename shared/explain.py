@@ -25,8 +25,8 @@ _INSTANT = {
 }
 
 
-def _m(amount: Decimal, lang: str) -> str:
-    return format_amount(amount, lang)
+def _m(amount: Decimal | str, lang: str) -> str:
+    return format_amount(Decimal(amount), lang)
 
 
 def _vat(includes_vat: bool, lang: str) -> str:
@@ -35,8 +35,8 @@ def _vat(includes_vat: bool, lang: str) -> str:
     return "incl. VAT" if includes_vat else "excl. VAT"
 
 
-def _num(value: Decimal, lang: str) -> str:
-    text = format(value.normalize(), "f")
+def _num(value: Decimal | str, lang: str) -> str:
+    text = format(Decimal(value).normalize(), "f")
     return text.replace(".", ",") if lang == "fr" else text
 
 

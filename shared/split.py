@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shared.money import CENT, ZERO
-from shared.vat import Totals, totals
+from shared.vat import Totals, rate_totals, totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +49,39 @@ class Covered:
         return totals(by_rate, self.prices_include_vat)
 
     def measure(self, coverage_cents: int, includes_vat: bool) -> Decimal:
-        t = self.totals(coverage_cents)
-        return t.incl if includes_vat else t.excl
+        """The ordering party's total incl. or excl. VAT for a coverage of X cents."""
+        by_rate: dict[Decimal, Decimal] = {}
+        for rate, share in zip(self.rates, self.shares(coverage_cents), strict=True):
+            by_rate[rate] = by_rate.get(rate, ZERO) + share
+        total = ZERO
+        for rate, amount in by_rate.items():
+            row = rate_totals(rate, amount, self.prices_include_vat)
+            total += row.incl if includes_vat else row.excl
+        return total
 
 
 def largest_within(covered: Covered, upper: int, bound: Decimal, includes_vat: bool) -> int:
     """The largest coverage X <= upper whose ordering-party total stays within `bound`."""
     if bound < 0:
         return 0
-    if covered.measure(upper, includes_vat) <= bound:
+    top = covered.measure(upper, includes_vat)
+    if top <= bound:
         return upper
-    low, high = 0, upper  # measure(low) <= bound < measure(high)
-    while high - low > 1:
+    # measure() is nearly linear in X, so a proportional guess lands within a few cents;
+    # gallop out from it to a bracket low <= X* < high, then bisect the bracket.
+    guess = min(max(int(upper * bound / top), 0), upper - 1)
+    step = 1
+    if covered.measure(guess, includes_vat) <= bound:
+        low, high = guess, min(guess + step, upper)
+        while high < upper and covered.measure(high, includes_vat) <= bound:
+            low, step = high, step * 2
+            high = min(high + step, upper)
+    else:
+        high, low = guess, max(guess - step, 0)
+        while low > 0 and covered.measure(low, includes_vat) > bound:
+            high, step = low, step * 2
+            low = max(low - step, 0)
+    while high - low > 1:  # invariant: measure(low) <= bound < measure(high)
         middle = (low + high) // 2
         if covered.measure(middle, includes_vat) <= bound:
             low = middle

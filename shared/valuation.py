@@ -13,12 +13,12 @@ deductible → mission cap → file cap → totals.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared import calendar
-from shared.canonical import digest, plain
+from shared.canonical import plain, trusted_digest
 from shared.catalogue import FIRST, FOLLOW_UP, prefixes
 from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
@@ -60,7 +60,6 @@ class Line:
         return {
             "code": self.code,
             "kind": self.kind,
-            "label": {"fr": self.label.fr, "en": self.label.en},
             "quantity": str(self.quantity),
             "unit_price": str(self.unit_price),
             "amount": str(self.amount),
@@ -75,14 +74,18 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One rule applied, as data; `shared.explain` words it in French or English."""
+    """One rule applied, as JSON-ready data (amounts as strings); `shared.explain` words
+    it in French or English. Build with `step()`."""
 
     rule: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        params: dict[str, Any] = plain(self.params)
-        return {"rule": self.rule, "params": params}
+        return {"rule": self.rule, "params": self.params}
+
+
+def step(rule: str, params: Mapping[str, Any]) -> Step:
+    return Step(rule, plain(params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,21 @@ class Valuation:
 
 
 def _body(v: Valuation) -> dict[str, Any]:
+    """The wire form, without the digest."""
+    body = _money_facts(v)
+    for wire, line in zip(body["lines"], v.lines, strict=True):
+        wire["label"] = {"fr": line.label.fr, "en": line.label.en}
+    body["explanation"] = [step.to_wire() for step in v.explanation]
+    return body
+
+
+def _money_facts(v: Valuation) -> dict[str, Any]:
+    """What the digest covers: who pays what, line by line, under which contract.
+
+    Labels and the explanation's wording are left out on purpose: they follow from the
+    contract (whose digest is included) and the lines, and rewording a sentence in a new
+    release must not make every tablet's valuation disagree with the server's.
+    """
     return {
         "mission_id": v.mission_id,
         "contract": {
@@ -145,7 +163,6 @@ def _body(v: Valuation) -> dict[str, Any]:
         },
         "total": v.total.to_wire(),
         "file_cap": v.file_cap.to_wire() if v.file_cap else None,
-        "explanation": [step.to_wire() for step in v.explanation],
     }
 
 
@@ -175,7 +192,7 @@ def value(
     vclass = _vehicle_class(mission, contract, steps)
     variant = FIRST if mission.file_sequence == 1 else FOLLOW_UP
     if variant == FOLLOW_UP:
-        steps.append(Step("follow_up", {"file_sequence": mission.file_sequence}))
+        steps.append(step("follow_up", {"file_sequence": mission.file_sequence}))
     facts: dict[str, Any] = {**mission.facts, "vehicle_class": vclass}
 
     list_name: str = contract.price_list
@@ -184,7 +201,7 @@ def value(
     if customer is not None:
         list_name = customer.price_list or list_name
         discounts = customer.discounts
-    steps.append(Step("price_list", {"list": list_name, "customer": mission.customer}))
+    steps.append(step("price_list", {"list": list_name, "customer": mission.customer}))
     prices = contract.price_lists[list_name]
 
     def price(code: str) -> Decimal:
@@ -206,7 +223,7 @@ def value(
         if best is not None and best.percent:
             discounted = _pct_of(unit, _HUNDRED - best.percent)
             steps.append(
-                Step(
+                step(
                     "customer_discount",
                     {
                         "code": code,
@@ -246,7 +263,7 @@ def value(
                     amount.quantize(CENT, rounding=ROUND_HALF_UP),
                 )
             )
-            steps.append(Step("at_cost", {"code": code, "amount": service.amount}))
+            steps.append(step("at_cost", {"code": code, "amount": service.amount}))
             continue
         if service.amount is not None:
             raise ValuationRefused(
@@ -283,7 +300,7 @@ def value(
                 unit,
             )
         )
-        steps.append(Step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
+        steps.append(step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
 
     drafts = _surcharges(drafts, mission, contract, steps)
 
@@ -315,7 +332,7 @@ def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step
             f"{' to ' + contract.valid_until.isoformat() if contract.valid_until else ''}).",
         )
     steps.append(
-        Step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
+        step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
     )
 
 
@@ -328,7 +345,7 @@ def _vehicle_class(mission: Mission, contract: Contract, steps: list[Step]) -> s
             if weight is not None and (band.max_weight_kg is None or weight <= band.max_weight_kg):
                 vclass = band.code
                 steps.append(
-                    Step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
+                    step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
                 )
                 break
         else:
@@ -353,7 +370,7 @@ def _distance_lines(
     counted = sum((mission.distance_km.get(leg, _NO_KM) for leg in rule.legs), _NO_KM)
     extra = max(counted - rule.included_km, ZERO)
     steps.append(
-        Step(
+        step(
             "distance",
             {
                 "legs": list(rule.legs),
@@ -397,7 +414,7 @@ def _surcharges(
     holiday = calendar.holiday(contract.holiday_country, contract.holiday_subdivision, at.date())
     matched = [b for b in bands.bands if b.matches(at.weekday(), at.time(), holiday is not None)]
     steps.append(
-        Step(
+        step(
             "time_band",
             {
                 "instant": instant_name,
@@ -428,7 +445,7 @@ def _surcharges(
             )
             out.append(_Draft(draft.code, "surcharge", label, Decimal(1), amount, amount, band.id))
             steps.append(
-                Step(
+                step(
                     "surcharge",
                     {
                         "code": draft.code,
@@ -470,7 +487,7 @@ def _payer(draft: _Draft, contract: Contract, facts: Mapping[str, Any], steps: l
         ):
             if rule.payer is Payer.BENEFICIARY or rule.when:
                 steps.append(
-                    Step(
+                    step(
                         "coverage",
                         {
                             "code": draft.code,
@@ -503,22 +520,23 @@ def _finish(
     def limit(rule: str, bound_amount: Amount, bound: Decimal, extra: dict[str, Any]) -> None:
         nonlocal x
         before = covered.measure(x, bound_amount.includes_vat)
+        if before <= bound:  # the common case: the limit does not bite
+            return
         x = largest_within(covered, x, bound, bound_amount.includes_vat)
         after = covered.measure(x, bound_amount.includes_vat)
-        if after != before:
-            steps.append(
-                Step(
-                    rule,
-                    {
-                        "amount": bound_amount.amount,
-                        "includes_vat": bound_amount.includes_vat,
-                        "ordering_party_before": before,
-                        "ordering_party_after": after,
-                        "to_beneficiary": before - after,
-                        **extra,
-                    },
-                )
+        steps.append(
+            step(
+                rule,
+                {
+                    "amount": bound_amount.amount,
+                    "includes_vat": bound_amount.includes_vat,
+                    "ordering_party_before": before,
+                    "ordering_party_after": after,
+                    "to_beneficiary": before - after,
+                    **extra,
+                },
             )
+        )
 
     if contract.deductible is not None and x:
         ded = contract.deductible
@@ -570,7 +588,7 @@ def _finish(
         op_by_rate = {}
     op_totals = totals(op_by_rate, incl_basis)
     ben_totals = totals(ben_by_rate, incl_basis)
-    partial = Valuation(
+    unsigned = Valuation(
         mission_id=mission.id,
         contract_id=contract.id,
         contract_version=contract.version,
@@ -585,13 +603,9 @@ def _finish(
         explanation=tuple(steps),
         digest="",
     )
-    return _with_digest(partial)
-
-
-def _with_digest(v: Valuation) -> Valuation:
-    from dataclasses import replace
-
-    return replace(v, digest=digest(_body(v)))
+    # The money facts are built by this module from validated values only (strings,
+    # ints, bools, None), so they are hashed without the canonical walk; a test guards it.
+    return replace(unsigned, digest=trusted_digest(_money_facts(unsigned)))
 
 
 def _pct_of(amount: Decimal, percent: Decimal) -> Decimal:

@@ -81,9 +81,7 @@ def documents(draw):
         ordering_party=None if private else "TEST",
         times={
             "call": draw(
-                st.datetimes(
-                    datetime(2026, 1, 1), datetime(2026, 12, 31), timezones=st.just(UTC)
-                )
+                st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 31), timezones=st.just(UTC))
             ).isoformat()
         },
         distance_km={"loaded": str(draw(st.integers(0, 400)))},
@@ -169,3 +167,30 @@ def test_digest_changes_when_an_input_changes(case, extra_cents):
     ]
     changed = value(load_mission(mission_document), load_contract(doc), ValuationContext(consumed))
     assert changed.digest != base.digest
+
+
+def _kinds(value, found):
+    found.add(type(value).__name__)
+    if isinstance(value, dict):
+        for item in value.values():
+            _kinds(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _kinds(item, found)
+    return found
+
+
+@settings(max_examples=100, deadline=None)
+@given(documents())
+def test_the_digest_is_the_canonical_digest_of_plain_money_facts(case):
+    """value() hashes its money facts without the canonical type walk; this checks that
+    they are plain JSON values only (no float, no Decimal) and hash the same either way."""
+    from shared.canonical import digest
+    from shared.valuation import _money_facts
+
+    doc, mission_document, consumed = case
+    v = value(load_mission(mission_document), load_contract(doc), ValuationContext(consumed))
+    facts = _money_facts(v)
+    assert _kinds(facts, set()) <= {"dict", "list", "str", "int", "bool", "NoneType"}
+    assert _kinds(v.to_wire(), set()) <= {"dict", "list", "str", "int", "bool", "NoneType"}
+    assert v.digest == digest(facts)
