@@ -42,17 +42,22 @@ def random_missions(count: int, seed: int) -> list[dict[str, object]]:
             services.append({"code": "WIN"})
         if rng.random() < 0.1:
             services.append({"code": "TOLL", "amount": f"{rng.randint(100, 4000) / 100:.2f}"})
-        missions.append({
-            "id": f"M-{n:06d}",
-            "file_number": f"A-{n // 2:06d}",
-            "file_sequence": 1 + n % 2,
-            "ordering_party": "ASSIST-A",
-            "vehicle": {"plate": "AA-000-AA", "class": rng.choice(("VL", "VLP"))},
-            "times": {"call": f"2026-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00+01:00"},
-            "distance_km": {"en_route": str(rng.randint(0, 40)), "loaded": str(rng.randint(0, 200))},
-            "facts": {"accident": rng.random() < 0.25},
-            "services": services,
-        })
+        missions.append(
+            {
+                "id": f"M-{n:06d}",
+                "file_number": f"A-{n // 2:06d}",
+                "file_sequence": 1 + n % 2,
+                "ordering_party": "ASSIST-A",
+                "vehicle": {"plate": "AA-000-AA", "class": rng.choice(("VL", "VLP"))},
+                "times": {"call": f"2026-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00+01:00"},
+                "distance_km": {
+                    "en_route": str(rng.randint(0, 40)),
+                    "loaded": str(rng.randint(0, 200)),
+                },
+                "facts": {"accident": rng.random() < 0.25},
+                "services": services,
+            }
+        )
     return missions
 
 
@@ -75,8 +80,12 @@ def throughput(seconds: float, seed: int) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--missions", type=int, default=10_000, help="missions for the digest check")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--missions", type=int, default=10_000, help="missions for the digest check"
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to measure speed")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--print-digests", action="store_true", help=argparse.SUPPRESS)
@@ -87,21 +96,34 @@ def main() -> None:
 
     done, elapsed = throughput(args.seconds, args.seed)
     print(f"valuations per second (one core): {done / elapsed:,.0f}  (aim: 20,000)")
-    print(f"  {done:,} ASSIST-A-like valuations in {elapsed:.2f} s, "
-          f"{elapsed / done * 1e6:.1f} µs each")
+    print(
+        f"  {done:,} ASSIST-A-like valuations in {elapsed:.2f} s, "
+        f"{elapsed / done * 1e6:.1f} µs each"
+    )
 
     here = digests(args.missions, args.seed)
     child = subprocess.run(
-        [sys.executable, __file__, "--print-digests", "--missions", str(args.missions),
-         "--seed", str(args.seed)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            __file__,
+            "--print-digests",
+            "--missions",
+            str(args.missions),
+            "--seed",
+            str(args.seed),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     there = child.stdout.split("\n")
     same = sum(a == b for a, b in zip(here, there, strict=True))
     distinct = len(set(here))
     summary = hashlib.sha256("".join(here).encode()).hexdigest()[:16]
-    print(f"digest identity across two processes: {same:,}/{len(here):,} identical "
-          f"({distinct:,} distinct valuations; digest of digests {summary})")
+    print(
+        f"digest identity across two processes: {same:,}/{len(here):,} identical "
+        f"({distinct:,} distinct valuations; digest of digests {summary})"
+    )
     if same != len(here):
         sys.exit(1)
 
