@@ -8,13 +8,14 @@ document format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 
 from shared.catalogue import Catalogue
+from shared.errors import ValuationRefused
 from shared.payment_terms import PaymentTerms
 
 FactValue = bool | str
@@ -207,3 +208,16 @@ class Contract:
 
     def is_valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+def version_on(versions: Iterable[Contract], contract_id: str, day: date) -> Contract:
+    """The version of a contract valid on a day: the highest version whose validity
+    window contains it (a newer version published for the same period supersedes the
+    older one). An old mission keeps the price of its own date."""
+    valid = [c for c in versions if c.id == contract_id and c.is_valid_on(day)]
+    if not valid:
+        raise ValuationRefused(
+            f"Aucune version de la convention {contract_id} n'est valable le {day:%d/%m/%Y}.",
+            f"No version of contract {contract_id} is valid on {day.isoformat()}.",
+        )
+    return max(valid, key=lambda c: c.version)

@@ -291,3 +291,24 @@ def test_every_step_is_explained_in_french_and_english():
     assert len(fr) == len(en) == len(v.explanation)
     assert any("Franchise 10,00\u00a0€ TTC" in s for s in fr)
     assert any("Deductible €10.00 incl. VAT" in s for s in en)
+
+
+def test_a_mission_is_valued_with_the_version_valid_on_its_date():
+    from shared.contract import version_on
+
+    v1 = contract(version=1, valid_from="2026-01-01", valid_until="2026-06-30")
+    v2 = contract(
+        version=2, valid_from="2026-07-01", price_lists={"l": {"TOW": "110.00"}}, price_list="l"
+    )
+    v3 = contract(
+        version=3, valid_from="2026-07-01", price_lists={"l": {"TOW": "115.00"}}, price_list="l"
+    )
+    versions = [v3, v1, v2]
+    from datetime import date
+
+    assert version_on(versions, "TEST", date(2026, 3, 10)).version == 1
+    assert version_on(versions, "TEST", date(2026, 7, 1)).version == 3  # the newer one wins
+    old = mission(times={"call": "2026-03-10T10:00:00+01:00"})
+    assert value(old, version_on(versions, "TEST", date(2026, 3, 10))).total.excl == D("100.00")
+    with pytest.raises(ValuationRefused, match="2025"):
+        version_on(versions, "TEST", date(2025, 12, 31))
