@@ -1,0 +1,270 @@
+"""The server's tables (SQLAlchemy Core). Every row carries its tenant, and every query
+is scoped by it. Money columns are integer cents; documents are stored as the JSON text
+they arrived as. Journal rows are never updated or deleted (corrections are new rows).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """An instant, always aware and in UTC, on SQLite (text) as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC instant")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tenant() -> sa.Column[str]:
+    return sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id"), nullable=False)
+
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("payments_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("settings", sa.JSON, nullable=False, default=dict),
+    # The pull cursor: a per-tenant counter row, locked by the transaction that adds a
+    # change, so change numbers are gapless and commit in order (ARCHITECTURE "Storage").
+    sa.Column("change_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+roles = sa.Table(
+    "roles",
+    metadata,
+    _tenant(),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("rights", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "name"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("login", sa.String(120), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "login"),
+)
+
+drivers = sa.Table(
+    "drivers",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("pin_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+ordering_parties = sa.Table(
+    "ordering_parties",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_until", sa.Date),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id", "version"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("public_key", sa.String(128), nullable=False),
+    sa.Column("approval_secret", sa.String(128), nullable=False),
+    sa.Column("approval_key_id", sa.Integer, nullable=False, default=1),
+    sa.Column("enrolled_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("revoked_by", sa.String(64)),
+    sa.Column("last_seen_at", UTCDateTime),
+    # The last entry of the device's chain the server stored and acknowledged.
+    sa.Column("head_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("head_hash", sa.String(64)),
+)
+
+enrolment_codes = sa.Table(
+    "enrolment_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("attempts_left", sa.Integer, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Column("device_id", sa.String(64)),
+)
+
+challenges = sa.Table(
+    "challenges",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    _tenant(),
+    sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+missions = sa.Table(
+    "missions",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64)),
+    sa.Column("ordering_party_id", sa.String(64)),
+    sa.Column("driver_id", sa.String(64)),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # office | device
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index("ix_missions_driver", "tenant_id", "driver_id"),
+    sa.Index("ix_missions_file", "tenant_id", "file_number"),
+)
+
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    _tenant(),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),  # as the device wrote it (not trusted)
+    sa.Column("driver_id", sa.String(64)),
+    sa.Column("mission_id", sa.String(64)),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("sig", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the entry's canonical JSON
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("device_id", "seq"),
+    sa.Index("ix_journal_mission", "tenant_id", "mission_id"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    _tenant(),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("entity_id", sa.String(128), nullable=False),
+    sa.Column("scope", sa.String(64)),  # a driver id, or NULL for every device of the tenant
+    sa.Column("data", sa.Text),  # NULL: a tombstone
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "seq"),
+)
+
+valuations = sa.Table(
+    "valuations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # device | server
+    sa.Column("device_id", sa.String(64)),
+    sa.Column("entry_seq", sa.BigInteger),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("beneficiary_due_cents", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_valuations_mission", "tenant_id", "mission_id"),
+)
+
+anomalies = sa.Table(
+    "anomalies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("device_id", sa.String(64)),
+    sa.Column("mission_id", sa.String(64)),
+    sa.Column("driver_id", sa.String(64)),
+    sa.Column("amount_cents", sa.BigInteger),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_anomalies_open", "tenant_id", "status"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(128)),
+    sa.Column("reason", sa.Text),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
