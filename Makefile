@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help
+.PHONY: run test lint bench clean help schema
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,3 +35,12 @@ bench: $(STAMP)  ## Print the speed figures
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+schema: $(STAMP)  ## Regenerate the initial migration from server/tables.py (before the first release only)
+	rm -f server/migrations/versions/0001_initial_schema.py var/schema.db
+	$(BIN)/python -c 'from alembic import command; from server.db import make_engine, alembic_config; \
+e = make_engine("sqlite:///var/schema.db"); c = alembic_config(e); \
+command.revision(c, message="initial schema", autogenerate=True, rev_id="0001")'
+	sed -i 's/server\.tables\.UTCDateTime(timezone=True)/sa.DateTime(timezone=True)/g; /# ### /d' server/migrations/versions/0001_initial_schema.py
+	$(BIN)/ruff format -q server/migrations && $(BIN)/ruff check -q --fix server/migrations
+	rm -f var/schema.db

@@ -16,7 +16,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "tenants",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -275,7 +274,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     op.drop_table("challenges")
     with op.batch_alter_table("valuations", schema=None) as batch_op:
         batch_op.drop_index("ix_valuations_mission")
