@@ -10,7 +10,7 @@ retried entry counts once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TypeVar
@@ -39,6 +39,7 @@ class Collected:
     mission_id: str
     method: Method
     amount: Decimal
+    vat: tuple[Mapping[str, str], ...] = ()  # the VAT split, as `shared.vat.vat_split` gives
 
     def __post_init__(self) -> None:
         _positive(self.amount, "a collected amount")

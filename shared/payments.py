@@ -15,12 +15,14 @@ import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from shared.balance import Collected, Deferred, Discounted, Event, MissionMoney, Reversed, summary
 from shared.errors import Refused
 from shared.i18n import Text
 from shared.money import ZERO, FloatRefused, format_amount, parse_amount, wire
 from shared.payment_terms import Method
+from shared.vat import Totals, vat_split
 
 # France, Code monétaire et financier art. L112-6 and D112-3: a consumer resident in
 # France may pay a professional at most 1,000 € in cash for one debt. Callers pass
@@ -171,8 +173,12 @@ def collection_payload(
     company_methods: Iterable[Method],
     contract_methods: Iterable[Method],
     cash_limit: Decimal | None = DEFAULT_CASH_LIMIT,
-) -> dict[str, str]:
+    vat_basis: Totals | None = None,
+) -> dict[str, Any]:
     """The `collection` entry's payload for money taken from the beneficiary.
+
+    `vat_basis`, the beneficiary's totals from the valuation, adds the amount's VAT split
+    (`vat`) so closings can total collections per VAT rate.
 
     Refused: nothing owed (raise a dispute instead), a method the company or the contract
     does not accept, more than what remains (cash too: change comes from what was
@@ -209,7 +215,13 @@ def collection_payload(
             f"Information inattendue pour un règlement par {label.fr} : {names}.",
             f"Unexpected information for a payment by {label.en}: {names}.",
         )
-    payload = {"mission_id": money.mission_id, "method": chosen.value, "amount": wire(value)}
+    payload: dict[str, Any] = {
+        "mission_id": money.mission_id,
+        "method": chosen.value,
+        "amount": wire(value),
+    }
+    if vat_basis is not None:
+        payload["vat"] = vat_split(value, vat_basis)
     if chosen is Method.CASH:
         payload.update(_cash(money, value, evidence.get("tendered"), cash_limit))
         return payload
@@ -283,13 +295,16 @@ def reversal_payload(
             f"Collection “{collection_ref}” is already reversed.",
         )
     why = _text(reason, Text("le motif de l'annulation", "the reason for the reversal"), MAX_REASON)
-    return {
+    payload: dict[str, object] = {
         "mission_id": money.mission_id,
         "reverses": dict(reverses),
         "method": collection.method.value,
         "amount": wire(collection.amount),
         "reason": why,
     }
+    if collection.vat:  # the reversal takes back exactly the VAT its collection carried
+        payload["vat"] = [dict(share) for share in collection.vat]
+    return payload
 
 
 def dispute_payload(money: MissionMoney, reason: str) -> dict[str, str]:
@@ -373,8 +388,15 @@ def event_from_entry(entry_type: str, ref: str, payload: Mapping[str, object]) -
         return None
     mission_id = str(payload["mission_id"])
     if entry_type == "collection":
+        vat = payload.get("vat") or ()
+        if not isinstance(vat, list | tuple):
+            raise ValueError(f"a collection's VAT split is a list, not {vat!r}")
         return Collected(
-            ref, mission_id, Method(str(payload["method"])), parse_amount(payload["amount"])
+            ref,
+            mission_id,
+            Method(str(payload["method"])),
+            parse_amount(payload["amount"]),
+            tuple({str(k): str(v) for k, v in dict(share).items()} for share in vat),
         )
     if entry_type == "reversal":
         reverses = payload["reverses"]

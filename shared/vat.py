@@ -91,3 +91,38 @@ def combine(parts: Iterable[Totals]) -> Totals:
         sum((r.incl for r in rows), ZERO),
         rows,
     )
+
+
+def vat_split(amount: Decimal, basis: Totals) -> list[dict[str, str]]:
+    """How a payment of `amount` incl. VAT divides among the VAT rates of what it pays.
+
+    Each rate gets a share in proportion to its incl. VAT total in `basis` (the payer's
+    totals), whole cents by largest remainder so the shares add up exactly; within a share,
+    excl. = round(incl. / (1 + rate)) and the VAT is what remains. The result is in the
+    format of `Totals.to_wire()["by_rate"]`, which closings total per rate.
+    """
+    rows = [row for row in basis.by_rate if row.incl > 0]
+    if not rows or amount <= 0:
+        return []
+    total = sum((row.incl for row in rows), ZERO)
+    pot = int(amount / CENT)
+    exact = [pot * row.incl / total for row in rows]
+    shares = [int(x) for x in exact]
+    order = sorted(
+        range(len(rows)), key=lambda i: (exact[i] - shares[i], rows[i].rate), reverse=True
+    )
+    for i in order[: pot - sum(shares)]:
+        shares[i] += 1
+    out = []
+    for row, share_cents in zip(rows, shares, strict=True):
+        incl = Decimal(share_cents) * CENT
+        part = rate_totals(row.rate, incl, prices_include_vat=True)
+        out.append(
+            {
+                "rate": str(row.rate),
+                "excl_vat": str(part.excl),
+                "vat": str(part.vat),
+                "incl_vat": str(incl),
+            }
+        )
+    return out
