@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from shared.canonical import digest
 from shared.errors import Refused
+from shared.journal import Head, SignedEntry
 from shared.money import ZERO, parse_amount, parse_decimal, wire
 from shared.payment_terms import Method
 
@@ -81,6 +82,13 @@ class Record:
     at: datetime
     type: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+def record_of(signed: SignedEntry) -> Record:
+    """A journal entry as closings read it (`at` parsed from its UTC timestamp)."""
+    entry = signed.entry
+    at = datetime.fromisoformat(entry.at.replace("Z", "+00:00"))
+    return Record(entry.device_id, entry.seq, signed.hash, at, entry.type, entry.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +168,6 @@ class Period:
     def label(self, lang: str) -> str:
         fr, en = _WORDS[self.level]
         return f"{fr} {self.key}" if lang == "fr" else f"{en} {self.key}"
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The last journal entry a closing covers in one device's chain."""
-
-    device_id: str
-    seq: int
-    hash: str
 
 
 @dataclass(frozen=True, slots=True)

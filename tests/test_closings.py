@@ -288,7 +288,9 @@ money_entries = st.tuples(
 
 def build(raw: list[tuple[int, str, Method, Decimal, str | None]]) -> list[Record]:
     out = []
-    for seq, (offset, type_, method, amount, rate) in enumerate(sorted(raw), start=1):
+    for seq, (offset, type_, method, amount, rate) in enumerate(
+        sorted(raw, key=lambda r: r[0]), start=1
+    ):
         payload: dict[str, Any] = {"method": method.value, "amount": str(amount)}
         if rate:
             payload["vat"] = vat_split(amount, rate)
