@@ -29,6 +29,10 @@ class Covered:
     prices_include_vat: bool
 
     @property
+    def _distinct_rates(self) -> list[Decimal]:
+        return list(dict.fromkeys(self.rates))
+
+    @property
     def full(self) -> int:
         return int(sum(self.amounts, ZERO) / CENT)
 
@@ -50,6 +54,11 @@ class Covered:
 
     def measure(self, coverage_cents: int, includes_vat: bool) -> Decimal:
         """The ordering party's total incl. or excl. VAT for a coverage of X cents."""
+        if len(self._distinct_rates) == 1:  # the usual case: one rate, no grouping needed
+            row = rate_totals(
+                self._distinct_rates[0], Decimal(coverage_cents) * CENT, self.prices_include_vat
+            )
+            return row.incl if includes_vat else row.excl
         by_rate: dict[Decimal, Decimal] = {}
         for rate, share in zip(self.rates, self.shares(coverage_cents), strict=True):
             by_rate[rate] = by_rate.get(rate, ZERO) + share
@@ -60,11 +69,17 @@ class Covered:
         return total
 
 
-def largest_within(covered: Covered, upper: int, bound: Decimal, includes_vat: bool) -> int:
-    """The largest coverage X <= upper whose ordering-party total stays within `bound`."""
+def largest_within(
+    covered: Covered, upper: int, bound: Decimal, includes_vat: bool, top: Decimal | None = None
+) -> int:
+    """The largest coverage X <= upper whose ordering-party total stays within `bound`.
+
+    `top`, if the caller has it, is measure(upper).
+    """
     if bound < 0:
         return 0
-    top = covered.measure(upper, includes_vat)
+    if top is None:
+        top = covered.measure(upper, includes_vat)
     if top <= bound:
         return upper
     # measure() is nearly linear in X, so a proportional guess lands within a few cents;

@@ -13,12 +13,12 @@ deductible → mission cap → file cap → totals.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared import calendar
-from shared.canonical import plain, trusted_digest
+from shared.canonical import trusted_digest
 from shared.catalogue import FIRST, FOLLOW_UP, prefixes
 from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
@@ -85,7 +85,9 @@ class Step:
 
 
 def step(rule: str, params: Mapping[str, Any]) -> Step:
-    return Step(rule, plain(params))
+    # Amounts are the only non-JSON values at the top level; nested values (conditions,
+    # band lists) are already plain. A property test checks the wire form stays plain.
+    return Step(rule, {k: (str(v) if type(v) is Decimal else v) for k, v in params.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,34 @@ def _body(v: Valuation) -> dict[str, Any]:
 
 
 def _money_facts(v: Valuation) -> dict[str, Any]:
+    return _facts(
+        v.mission_id,
+        v.contract_id,
+        v.contract_version,
+        v.contract_digest,
+        v.currency,
+        v.prices_include_vat,
+        v.lines,
+        v.ordering_party,
+        v.beneficiary,
+        v.total,
+        v.file_cap,
+    )
+
+
+def _facts(
+    mission_id: str,
+    contract_id: str,
+    contract_version: int,
+    contract_digest: str,
+    currency: str,
+    prices_include_vat: bool,
+    lines: tuple[Line, ...],
+    ordering_party: Totals,
+    beneficiary: Totals,
+    total: Totals,
+    file_cap: FileCap | None,
+) -> dict[str, Any]:
     """What the digest covers: who pays what, line by line, under which contract.
 
     Labels and the explanation's wording are left out on purpose: they follow from the
@@ -148,21 +178,17 @@ def _money_facts(v: Valuation) -> dict[str, Any]:
     release must not make every tablet's valuation disagree with the server's.
     """
     return {
-        "mission_id": v.mission_id,
-        "contract": {
-            "id": v.contract_id,
-            "version": v.contract_version,
-            "digest": v.contract_digest,
-        },
-        "currency": v.currency,
-        "prices_include_vat": v.prices_include_vat,
-        "lines": [line.to_wire() for line in v.lines],
+        "mission_id": mission_id,
+        "contract": {"id": contract_id, "version": contract_version, "digest": contract_digest},
+        "currency": currency,
+        "prices_include_vat": prices_include_vat,
+        "lines": [line.to_wire() for line in lines],
         "payers": {
-            Payer.ORDERING_PARTY.value: v.ordering_party.to_wire(),
-            Payer.BENEFICIARY.value: v.beneficiary.to_wire(),
+            Payer.ORDERING_PARTY.value: ordering_party.to_wire(),
+            Payer.BENEFICIARY.value: beneficiary.to_wire(),
         },
-        "total": v.total.to_wire(),
-        "file_cap": v.file_cap.to_wire() if v.file_cap else None,
+        "total": total.to_wire(),
+        "file_cap": file_cap.to_wire() if file_cap else None,
     }
 
 
@@ -522,7 +548,7 @@ def _finish(
         before = covered.measure(x, bound_amount.includes_vat)
         if before <= bound:  # the common case: the limit does not bite
             return
-        x = largest_within(covered, x, bound, bound_amount.includes_vat)
+        x = largest_within(covered, x, bound, bound_amount.includes_vat, top=before)
         after = covered.measure(x, bound_amount.includes_vat)
         steps.append(
             step(
@@ -588,24 +614,38 @@ def _finish(
         op_by_rate = {}
     op_totals = totals(op_by_rate, incl_basis)
     ben_totals = totals(ben_by_rate, incl_basis)
-    unsigned = Valuation(
+    line_values = tuple(lines)
+    total = combine((op_totals, ben_totals))
+    facts = _facts(
+        mission.id,
+        contract.id,
+        contract.version,
+        contract.source_digest,
+        contract.currency,
+        incl_basis,
+        line_values,
+        op_totals,
+        ben_totals,
+        total,
+        file_cap,
+    )
+    # The money facts are built by this module from validated values only (strings,
+    # ints, bools, None), so they are hashed without the canonical walk; a test guards it.
+    return Valuation(
         mission_id=mission.id,
         contract_id=contract.id,
         contract_version=contract.version,
         contract_digest=contract.source_digest,
         currency=contract.currency,
         prices_include_vat=incl_basis,
-        lines=tuple(lines),
+        lines=line_values,
         ordering_party=op_totals,
         beneficiary=ben_totals,
-        total=combine((op_totals, ben_totals)),
+        total=total,
         file_cap=file_cap,
         explanation=tuple(steps),
-        digest="",
+        digest=trusted_digest(facts),
     )
-    # The money facts are built by this module from validated values only (strings,
-    # ints, bools, None), so they are hashed without the canonical walk; a test guards it.
-    return replace(unsigned, digest=trusted_digest(_money_facts(unsigned)))
 
 
 def _pct_of(amount: Decimal, percent: Decimal) -> Decimal:
