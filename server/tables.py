@@ -132,10 +132,12 @@ devices = sa.Table(
     sa.Column("enrolled_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("revoked_by", sa.String(64)),
+    sa.Column("revoked_reason", sa.Text),
     sa.Column("last_seen_at", UTCDateTime),
     # The last entry of the device's chain the server stored and acknowledged.
     sa.Column("head_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("head_hash", sa.String(64)),
+    sa.Index("ix_devices_public_key", "public_key", unique=True),
 )
 
 enrolment_codes = sa.Table(
@@ -151,6 +153,25 @@ enrolment_codes = sa.Table(
     sa.Column("attempts_left", sa.Integer, nullable=False),
     sa.Column("used_at", UTCDateTime),
     sa.Column("device_id", sa.String(64)),
+    # The code's first characters, kept in clear to find the row a typed code aims at,
+    # so a wrong guess spends that code's attempts (the rest is only stored hashed).
+    sa.Column("lookup", sa.String(16), nullable=False),
+    sa.Column("driver_ids", sa.JSON, nullable=False, default=list),
+    sa.Index("ix_enrolment_codes_lookup", "lookup"),
+)
+
+device_drivers = sa.Table(
+    "device_drivers",
+    metadata,
+    _tenant(),
+    sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("driver_id", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("device_id", "driver_id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "driver_id"],
+        ["drivers.tenant_id", "drivers.id"],
+        name="fk_device_drivers_driver",
+    ),
 )
 
 challenges = sa.Table(
@@ -161,6 +182,7 @@ challenges = sa.Table(
     sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.id"), nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_at", UTCDateTime),
+    sa.Index("ix_challenges_device", "device_id"),
 )
 
 missions = sa.Table(

@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_by", sa.String(length=64), nullable=True),
+        sa.Column("revoked_reason", sa.Text(), nullable=True),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("head_seq", sa.BigInteger(), nullable=False),
         sa.Column("head_hash", sa.String(length=64), nullable=True),
@@ -110,6 +111,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
     )
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.create_index("ix_devices_public_key", ["public_key"], unique=True)
+
     op.create_table(
         "drivers",
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -136,12 +140,17 @@ def upgrade() -> None:
         sa.Column("attempts_left", sa.Integer(), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("device_id", sa.String(length=64), nullable=True),
+        sa.Column("lookup", sa.String(length=16), nullable=False),
+        sa.Column("driver_ids", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_enrolment_codes_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrolment_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_enrolment_codes_code_hash")),
     )
+    with op.batch_alter_table("enrolment_codes", schema=None) as batch_op:
+        batch_op.create_index("ix_enrolment_codes_lookup", ["lookup"], unique=False)
+
     op.create_table(
         "journal_entries",
         sa.Column("device_id", sa.String(length=64), nullable=False),
@@ -271,9 +280,34 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("nonce", name=op.f("pk_challenges")),
     )
+    with op.batch_alter_table("challenges", schema=None) as batch_op:
+        batch_op.create_index("ix_challenges_device", ["device_id"], unique=False)
+
+    op.create_table(
+        "device_drivers",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("driver_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_device_drivers_device_id_devices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "driver_id"],
+            ["drivers.tenant_id", "drivers.id"],
+            name="fk_device_drivers_driver",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_device_drivers_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("device_id", "driver_id", name=op.f("pk_device_drivers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("device_drivers")
+    with op.batch_alter_table("challenges", schema=None) as batch_op:
+        batch_op.drop_index("ix_challenges_device")
+
     op.drop_table("challenges")
     with op.batch_alter_table("valuations", schema=None) as batch_op:
         batch_op.drop_index("ix_valuations_mission")
@@ -292,8 +326,14 @@ def downgrade() -> None:
         batch_op.drop_index("ix_journal_mission")
 
     op.drop_table("journal_entries")
+    with op.batch_alter_table("enrolment_codes", schema=None) as batch_op:
+        batch_op.drop_index("ix_enrolment_codes_lookup")
+
     op.drop_table("enrolment_codes")
     op.drop_table("drivers")
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_index("ix_devices_public_key")
+
     op.drop_table("devices")
     op.drop_table("contracts")
     op.drop_table("changes")

@@ -1,0 +1,462 @@
+"""Tablets: one-time enrolment codes, enrolment, challenge-signed sessions, revocation.
+
+An enrolment code looks like `7KQ2-M9XD-4TBH` (Crockford base32, read out or typed by a
+person). Its first four characters are stored in clear to find the code a typed value
+aims at, so a wrong guess spends that code's attempts; the whole code is stored only as
+a sha256 (60 random bits, 15 minutes, 5 attempts: hashing it more slowly adds nothing).
+
+A session starts with a nonce the server makes; the tablet signs its UTF-8 bytes with
+the key it enrolled. No device clock is involved anywhere (tablets' clocks can be
+months off). A revoked tablet can still open a session, so that what it pushes can be
+recognised and quarantined; `server.security.require_device` refuses it elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessable, not_found
+from server.identity import audit, driver_data, existing_drivers
+from server.tables import challenges, device_drivers, devices, drivers, enrolment_codes
+from shared.signing import public_key_from_bytes, verify
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+LOOKUP_LENGTH = 4
+SECRET_LENGTH = 8
+CODE_TTL = timedelta(minutes=15)
+CODE_ATTEMPTS = 5
+CHALLENGE_TTL = timedelta(minutes=2)
+MAX_OPEN_CHALLENGES = 5
+_READ_AS = {"O": "0", "I": "1", "L": "1"}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """Who is calling on a device endpoint: set by `require_device`."""
+
+    tenant_id: str
+    device_id: str
+    driver_ids: frozenset[str]
+    revoked: bool
+
+
+# --- enrolment codes ---------------------------------------------------------------
+
+
+def normalise_code(text: str) -> str | None:
+    """The code as generated, from what a person typed (case, dashes, spaces, O/0, I/1);
+    None if it cannot be a code."""
+    cleaned = "".join(_READ_AS.get(c, c) for c in text.upper() if c not in " -._")
+    if len(cleaned) != LOOKUP_LENGTH + SECRET_LENGTH or any(c not in ALPHABET for c in cleaned):
+        return None
+    return cleaned
+
+
+def display_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(f"towline.enrolment/1:{code}".encode("ascii")).hexdigest()
+
+
+def create_enrolment_code(
+    conn: sa.Connection,
+    tenant_id: str,
+    driver_ids: Collection[str],
+    label: str,
+    *,
+    created_by: str,
+    now: datetime,
+    ttl: timedelta = CODE_TTL,
+    attempts: int = CODE_ATTEMPTS,
+) -> dict[str, Any]:
+    """A one-time code that enrols one tablet for `driver_ids` (the drivers who may sign
+    in on it). Returns the code in clear: it is shown once and never stored so."""
+    wanted = sorted(set(driver_ids))
+    unknown = sorted(set(wanted) - existing_drivers(conn, tenant_id, wanted))
+    if unknown:
+        names = ", ".join(unknown)
+        raise Unprocessable(
+            f"Chauffeur inconnu ou inactif : {names}.",
+            f"Unknown or inactive driver: {names}.",
+            code="driver_unknown",
+        )
+    while True:
+        code = "".join(secrets.choice(ALPHABET) for _ in range(LOOKUP_LENGTH + SECRET_LENGTH))
+        lookup = code[:LOOKUP_LENGTH]
+        clash = conn.execute(
+            sa.select(enrolment_codes.c.id).where(
+                enrolment_codes.c.lookup == lookup,
+                enrolment_codes.c.used_at.is_(None),
+                enrolment_codes.c.expires_at > now,
+            )
+        ).first()
+        if clash is None:
+            break
+    expires_at = now + ttl
+    conn.execute(
+        sa.insert(enrolment_codes).values(
+            tenant_id=tenant_id,
+            code_hash=code_hash(code),
+            lookup=lookup,
+            label=label,
+            created_by=created_by,
+            created_at=now,
+            expires_at=expires_at,
+            attempts_left=attempts,
+            driver_ids=wanted,
+        )
+    )
+    audit(
+        conn,
+        tenant_id,
+        created_by,
+        "enrolment_code.create",
+        label,
+        now,
+        detail={"driver_ids": wanted, "expires_at": expires_at.isoformat()},
+    )
+    return {
+        "code": display_code(code),
+        "tenant_id": tenant_id,
+        "label": label,
+        "driver_ids": wanted,
+        "expires_at": expires_at,
+    }
+
+
+def _code_refused(code: str, fr: str, en: str) -> Unauthenticated:
+    return Unauthenticated(fr, en, code=code)
+
+
+CODE_WRONG = _code_refused(
+    "enrolment_code_invalid",
+    "Code d'enrôlement incorrect : vérifiez-le ou demandez-en un nouveau au bureau.",
+    "Wrong enrolment code: check it or ask the office for a new one.",
+)
+CODE_USED = _code_refused(
+    "enrolment_code_used",
+    "Ce code d'enrôlement a déjà servi : demandez-en un nouveau au bureau.",
+    "This enrolment code has already been used: ask the office for a new one.",
+)
+CODE_EXPIRED = _code_refused(
+    "enrolment_code_expired",
+    "Ce code d'enrôlement a expiré : demandez-en un nouveau au bureau.",
+    "This enrolment code has expired: ask the office for a new one.",
+)
+CODE_EXHAUSTED = _code_refused(
+    "enrolment_code_exhausted",
+    "Trop d'essais avec ce code d'enrôlement : demandez-en un nouveau au bureau.",
+    "Too many attempts with this enrolment code: ask the office for a new one.",
+)
+
+
+def _claim_code(conn: sa.Connection, typed: str, now: datetime) -> tuple[Any, Exception | None]:
+    """The code's row, or the refusal. A wrong secret behind a live lookup spends one
+    attempt of that code (the caller commits before raising)."""
+    code = normalise_code(typed)
+    if code is None:
+        return None, CODE_WRONG
+    rows = conn.execute(
+        sa.select(enrolment_codes)
+        .where(enrolment_codes.c.lookup == code[:LOOKUP_LENGTH])
+        .order_by(enrolment_codes.c.id.desc())
+        .with_for_update()
+    ).all()
+    wanted = code_hash(code)
+    match = next((r for r in rows if secrets.compare_digest(r.code_hash, wanted)), None)
+    if match is None:
+        live = [r for r in rows if r.used_at is None and r.expires_at > now]
+        for row in live:
+            conn.execute(
+                sa.update(enrolment_codes)
+                .where(enrolment_codes.c.id == row.id, enrolment_codes.c.attempts_left > 0)
+                .values(attempts_left=enrolment_codes.c.attempts_left - 1)
+            )
+        return None, CODE_WRONG
+    if match.used_at is not None:
+        return None, CODE_USED
+    if match.expires_at <= now:
+        return None, CODE_EXPIRED
+    if match.attempts_left <= 0:
+        return None, CODE_EXHAUSTED
+    return match, None
+
+
+def enrol(
+    engine: sa.Engine,
+    typed_code: str,
+    public_key_hex: str,
+    label: str,
+    *,
+    server_public_key_hex: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Enrol a tablet: spend the code, store the device's public key and its drivers,
+    give it a fresh approval secret. Returns what the tablet must keep."""
+    public_key_from_bytes(bytes.fromhex(public_key_hex))  # InvalidDocument if not a key
+    with engine.begin() as conn:
+        row, refusal = _claim_code(conn, typed_code, now)
+        if row is not None:
+            known = conn.execute(
+                sa.select(devices.c.id).where(devices.c.public_key == public_key_hex.lower())
+            ).first()
+            if known is not None:
+                # Checked before the code is spent: the tablet can retry with a new key.
+                raise Conflict(
+                    "Cette clé publique est déjà enrôlée : générez une nouvelle paire de clés.",
+                    "This public key is already enrolled: generate a new key pair.",
+                    code="key_already_enrolled",
+                )
+            return _enrol_with(conn, row, public_key_hex.lower(), label, server_public_key_hex, now)
+    assert refusal is not None
+    raise refusal
+
+
+def _enrol_with(
+    conn: sa.Connection,
+    code_row: Any,
+    public_key_hex: str,
+    label: str,
+    server_public_key_hex: str,
+    now: datetime,
+) -> dict[str, Any]:
+    tenant_id = code_row.tenant_id
+    device_id = "dev_" + secrets.token_hex(10)
+    spent = conn.execute(
+        sa.update(enrolment_codes)
+        .where(enrolment_codes.c.id == code_row.id, enrolment_codes.c.used_at.is_(None))
+        .values(used_at=now, device_id=device_id)
+    )
+    if spent.rowcount != 1:  # another request spent it first
+        raise CODE_USED
+    secret = secrets.token_bytes(32).hex()
+    conn.execute(
+        sa.insert(devices).values(
+            id=device_id,
+            tenant_id=tenant_id,
+            label=label or code_row.label,
+            public_key=public_key_hex,
+            approval_secret=secret,
+            approval_key_id=1,
+            enrolled_at=now,
+            head_seq=0,
+        )
+    )
+    allowed = existing_drivers(conn, tenant_id, code_row.driver_ids or [])
+    for driver_id in sorted(allowed):
+        conn.execute(
+            sa.insert(device_drivers).values(
+                tenant_id=tenant_id, device_id=device_id, driver_id=driver_id
+            )
+        )
+    rows = conn.execute(
+        sa.select(drivers)
+        .where(drivers.c.tenant_id == tenant_id, drivers.c.id.in_(sorted(allowed)))
+        .order_by(drivers.c.id)
+    ).all()
+    audit(
+        conn,
+        tenant_id,
+        code_row.created_by,
+        "device.enrol",
+        device_id,
+        now,
+        detail={"label": label or code_row.label, "driver_ids": sorted(allowed)},
+    )
+    return {
+        "device_id": device_id,
+        "tenant_id": tenant_id,
+        "server_public_key": server_public_key_hex,
+        "approval_key": {"version": 1, "secret": secret},
+        "drivers": [driver_data(r) for r in rows],
+    }
+
+
+# --- sessions ----------------------------------------------------------------------
+
+UNKNOWN_DEVICE = Unauthenticated(
+    "Tablette inconnue : enrôlez-la à nouveau.",
+    "Unknown device: enrol it again.",
+    code="device_unknown",
+)
+
+
+def create_challenge(engine: sa.Engine, device_id: str, now: datetime) -> dict[str, Any]:
+    """A single-use nonce for the device to sign, valid two minutes."""
+    with engine.begin() as conn:
+        known = conn.execute(
+            sa.select(devices.c.tenant_id).where(devices.c.id == device_id)
+        ).first()
+        if known is None:
+            raise UNKNOWN_DEVICE
+        conn.execute(
+            sa.delete(challenges).where(
+                challenges.c.device_id == device_id,
+                sa.or_(challenges.c.expires_at <= now, challenges.c.used_at.is_not(None)),
+            )
+        )
+        open_count = conn.execute(
+            sa.select(sa.func.count()).where(challenges.c.device_id == device_id)
+        ).scalar_one()
+        if open_count >= MAX_OPEN_CHALLENGES:
+            error: Exception = TooManyRequests(
+                "Trop de demandes de session en cours pour cette tablette : attendez deux minutes.",
+                "Too many session requests pending for this device: wait two minutes.",
+                code="too_many_challenges",
+                headers={"Retry-After": str(int(CHALLENGE_TTL.total_seconds()))},
+            )
+        else:
+            nonce = secrets.token_urlsafe(32)
+            expires_at = now + CHALLENGE_TTL
+            conn.execute(
+                sa.insert(challenges).values(
+                    nonce=nonce,
+                    tenant_id=known.tenant_id,
+                    device_id=device_id,
+                    expires_at=expires_at,
+                )
+            )
+            return {"nonce": nonce, "expires_at": expires_at}
+    raise error
+
+
+CHALLENGE_UNKNOWN = Unauthenticated(
+    "Défi inconnu : demandez-en un nouveau.",
+    "Unknown challenge: ask for a new one.",
+    code="challenge_unknown",
+)
+CHALLENGE_USED = Unauthenticated(
+    "Ce défi a déjà servi : demandez-en un nouveau.",
+    "This challenge has already been used: ask for a new one.",
+    code="challenge_used",
+)
+CHALLENGE_EXPIRED = Unauthenticated(
+    "Ce défi a expiré : demandez-en un nouveau.",
+    "This challenge has expired: ask for a new one.",
+    code="challenge_expired",
+)
+BAD_SIGNATURE = Unauthenticated(
+    "Signature incorrecte : la tablette n'a pas signé avec sa clé enrôlée.",
+    "Wrong signature: the device did not sign with its enrolled key.",
+    code="signature_invalid",
+)
+
+
+def open_session(
+    engine: sa.Engine, device_id: str, nonce: str, signature: bytes, now: datetime
+) -> DeviceIdentity:
+    """Check the signed challenge; the nonce is spent whatever the outcome, so it can
+    be tried once only."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(challenges)
+            .where(challenges.c.nonce == nonce, challenges.c.device_id == device_id)
+            .with_for_update()
+        ).first()
+        device = conn.execute(sa.select(devices).where(devices.c.id == device_id)).first()
+        error: Exception | None = None
+        identity: DeviceIdentity | None = None
+        if row is None or device is None:
+            error = CHALLENGE_UNKNOWN
+        elif row.used_at is not None:
+            error = CHALLENGE_USED
+        elif row.expires_at <= now:
+            error = CHALLENGE_EXPIRED
+        else:
+            conn.execute(
+                sa.update(challenges).where(challenges.c.nonce == nonce).values(used_at=now)
+            )
+            key = public_key_from_bytes(bytes.fromhex(device.public_key))
+            if verify(key, signature, nonce.encode("utf-8")):
+                conn.execute(
+                    sa.update(devices).where(devices.c.id == device_id).values(last_seen_at=now)
+                )
+                identity = load_identity(conn, device_id)
+            else:
+                error = BAD_SIGNATURE
+    if error is not None or identity is None:
+        raise error or UNKNOWN_DEVICE
+    return identity
+
+
+def load_identity(conn: sa.Connection, device_id: str) -> DeviceIdentity | None:
+    device = conn.execute(
+        sa.select(devices.c.tenant_id, devices.c.revoked_at).where(devices.c.id == device_id)
+    ).first()
+    if device is None:
+        return None
+    driver_ids = conn.execute(
+        sa.select(device_drivers.c.driver_id).where(device_drivers.c.device_id == device_id)
+    ).scalars()
+    return DeviceIdentity(
+        device.tenant_id, device_id, frozenset(driver_ids), device.revoked_at is not None
+    )
+
+
+# --- administration ----------------------------------------------------------------
+
+
+def list_devices(
+    conn: sa.Connection, tenant_id: str, device_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The tenant's tablets (or the one `device_id`, if it is the tenant's)."""
+    links_query = sa.select(device_drivers.c.device_id, device_drivers.c.driver_id).where(
+        device_drivers.c.tenant_id == tenant_id
+    )
+    query = sa.select(devices).where(devices.c.tenant_id == tenant_id)
+    if device_id is not None:
+        links_query = links_query.where(device_drivers.c.device_id == device_id)
+        query = query.where(devices.c.id == device_id)
+    links: dict[str, list[str]] = {}
+    for link in conn.execute(links_query.order_by(device_drivers.c.driver_id)):
+        links.setdefault(link.device_id, []).append(link.driver_id)
+    rows = conn.execute(query.order_by(devices.c.enrolled_at, devices.c.id))
+    return [
+        {
+            "id": r.id,
+            "label": r.label,
+            "driver_ids": links.get(r.id, []),
+            "enrolled_at": r.enrolled_at,
+            "last_seen_at": r.last_seen_at,
+            "revoked_at": r.revoked_at,
+            "revoked_by": r.revoked_by,
+            "revoked_reason": r.revoked_reason,
+            "head_seq": r.head_seq,
+        }
+        for r in rows
+    ]
+
+
+def revoke_device(
+    conn: sa.Connection, tenant_id: str, device_id: str, reason: str, *, actor: str, now: datetime
+) -> None:
+    """Revoke a tablet: its sessions end at their next request; what it pushes from now
+    on is quarantined, never lost. Logged with who and why."""
+    row = conn.execute(
+        sa.select(devices.c.revoked_at).where(
+            devices.c.tenant_id == tenant_id, devices.c.id == device_id
+        )
+    ).first()
+    if row is None:
+        raise not_found("Tablette", "Device", device_id)
+    if row.revoked_at is not None:
+        raise Conflict(
+            f"La tablette {device_id} est déjà révoquée.",
+            f"Device {device_id} is already revoked.",
+            code="device_already_revoked",
+        )
+    conn.execute(
+        sa.update(devices)
+        .where(devices.c.tenant_id == tenant_id, devices.c.id == device_id)
+        .values(revoked_at=now, revoked_by=actor, revoked_reason=reason)
+    )
+    audit(conn, tenant_id, actor, "device.revoke", device_id, now, reason=reason)

@@ -1,0 +1,480 @@
+"""Tenants, roles, office users and drivers in the database, and office sign-in.
+
+Every function takes the open connection and the tenant, so every query is scoped by
+it; the caller owns the transaction. Input is validated before (by the API's or the
+command line's schema); what is checked here needs the database (existence, duplicates).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from server import changes
+from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessable, not_found
+from server.hashing import dummy_hash, hash_secret, verify_secret
+from server.rights import (
+    DEFAULT_PAYMENT_RIGHTS,
+    DEFAULT_ROLES,
+    PAYMENT_RIGHTS,
+    Right,
+    effective_rights,
+)
+from server.tables import audit_log, drivers, roles, tenants, users
+
+MAX_FAILED_LOGINS = 5
+LOCK_OUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    payments_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    tenant_id: str
+    id: str
+    login: str
+    name: str
+    role: str
+    rights: frozenset[Right]
+
+
+def audit(
+    conn: sa.Connection,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    target: str | None,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        sa.insert(audit_log).values(
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            target=target,
+            reason=reason,
+            detail=detail or {},
+            at=now,
+        )
+    )
+
+
+# --- tenants and roles -------------------------------------------------------------
+
+
+def get_tenant(conn: sa.Connection, tenant_id: str) -> Tenant | None:
+    row = conn.execute(
+        sa.select(tenants.c.id, tenants.c.name, tenants.c.payments_enabled).where(
+            tenants.c.id == tenant_id
+        )
+    ).first()
+    return None if row is None else Tenant(row.id, row.name, bool(row.payments_enabled))
+
+
+def list_tenants(conn: sa.Connection) -> list[Tenant]:
+    rows = conn.execute(
+        sa.select(tenants.c.id, tenants.c.name, tenants.c.payments_enabled).order_by(tenants.c.id)
+    )
+    return [Tenant(r.id, r.name, bool(r.payments_enabled)) for r in rows]
+
+
+def create_tenant(
+    conn: sa.Connection,
+    tenant_id: str,
+    name: str,
+    *,
+    payments_enabled: bool,
+    now: datetime,
+    actor: str = "cli",
+) -> Tenant:
+    """A tenant with the default roles. With payments on, the default roles also get the
+    default payment rights (the operator switching the module on chose so)."""
+    if get_tenant(conn, tenant_id) is not None:
+        raise Conflict(
+            f"La société {tenant_id} existe déjà.",
+            f"Tenant {tenant_id} already exists.",
+            code="tenant_exists",
+        )
+    conn.execute(
+        sa.insert(tenants).values(
+            id=tenant_id,
+            name=name,
+            payments_enabled=payments_enabled,
+            settings={},
+            change_seq=0,
+            created_at=now,
+        )
+    )
+    for role, rights in DEFAULT_ROLES.items():
+        granted = rights | (DEFAULT_PAYMENT_RIGHTS[role] if payments_enabled else frozenset())
+        conn.execute(
+            sa.insert(roles).values(tenant_id=tenant_id, name=role, rights=sorted(granted))
+        )
+    audit(
+        conn,
+        tenant_id,
+        actor,
+        "tenant.create",
+        tenant_id,
+        now,
+        detail={"payments_enabled": payments_enabled},
+    )
+    return Tenant(tenant_id, name, payments_enabled)
+
+
+def set_payments(
+    conn: sa.Connection, tenant_id: str, enabled: bool, *, now: datetime, actor: str = "cli"
+) -> None:
+    """Switch the payments module; roles keep their rights (they take effect when on)."""
+    done = conn.execute(
+        sa.update(tenants).where(tenants.c.id == tenant_id).values(payments_enabled=enabled)
+    )
+    if done.rowcount == 0:
+        raise not_found("Société", "Tenant", tenant_id)
+    audit(conn, tenant_id, actor, "tenant.payments", tenant_id, now, detail={"enabled": enabled})
+
+
+def role_rights(conn: sa.Connection, tenant_id: str, role: str) -> frozenset[str] | None:
+    rights = conn.execute(
+        sa.select(roles.c.rights).where(roles.c.tenant_id == tenant_id, roles.c.name == role)
+    ).scalar_one_or_none()
+    return None if rights is None else frozenset(rights)
+
+
+def list_roles(conn: sa.Connection, tenant_id: str) -> list[tuple[str, list[str]]]:
+    rows = conn.execute(
+        sa.select(roles.c.name, roles.c.rights)
+        .where(roles.c.tenant_id == tenant_id)
+        .order_by(roles.c.name)
+    )
+    return [(r.name, sorted(r.rights)) for r in rows]
+
+
+def set_role(
+    conn: sa.Connection,
+    tenant: Tenant,
+    role: str,
+    rights: Collection[str],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Create or replace a role's rights. Payment rights can only be given once the
+    payments module is on (seed 004: they are released by it)."""
+    wanted = sorted(set(rights))
+    if not tenant.payments_enabled and PAYMENT_RIGHTS & set(wanted):
+        raise Conflict(
+            "Le module Paiements n'est pas activé : les droits de paiement ne peuvent pas "
+            "encore être attribués.",
+            "The payments module is not enabled: payment rights cannot be granted yet.",
+            code="payments_disabled",
+        )
+    exists = role_rights(conn, tenant.id, role) is not None
+    if exists:
+        conn.execute(
+            sa.update(roles)
+            .where(roles.c.tenant_id == tenant.id, roles.c.name == role)
+            .values(rights=wanted)
+        )
+    else:
+        conn.execute(sa.insert(roles).values(tenant_id=tenant.id, name=role, rights=wanted))
+    audit(conn, tenant.id, actor, "role.set", role, now, detail={"rights": wanted})
+
+
+def _require_role(conn: sa.Connection, tenant_id: str, role: str) -> frozenset[str]:
+    rights = role_rights(conn, tenant_id, role)
+    if rights is None:
+        raise Unprocessable(
+            f"Rôle inconnu : {role}.", f"Unknown role: {role}.", code="role_unknown"
+        )
+    return rights
+
+
+# --- office users ------------------------------------------------------------------
+
+
+def _user(row: Any, tenant: Tenant, rights: Collection[str]) -> User:
+    return User(
+        tenant.id,
+        row.id,
+        row.login,
+        row.name,
+        row.role,
+        effective_rights(tenant.payments_enabled, rights),
+    )
+
+
+def create_user(
+    conn: sa.Connection,
+    tenant_id: str,
+    login: str,
+    name: str,
+    password: str,
+    role: str,
+    *,
+    actor: str,
+    now: datetime,
+    grantor_rights: Collection[str] | None = None,
+) -> User:
+    """A new office user. `grantor_rights`: the creator's rights, when a user creates
+    another; nobody can hand out a role with more rights than their own."""
+    tenant = get_tenant(conn, tenant_id)
+    if tenant is None:
+        raise not_found("Société", "Tenant", tenant_id)
+    rights = _require_role(conn, tenant_id, role)
+    if grantor_rights is not None and not effective_rights(True, rights) <= set(grantor_rights):
+        raise Unprocessable(
+            f"Le rôle {role} donne des droits que vous n'avez pas : choisissez un autre rôle.",
+            f"Role {role} gives rights you do not have: choose another role.",
+            code="role_above_yours",
+        )
+    taken = conn.execute(
+        sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.login == login)
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            f"L'identifiant {login} est déjà utilisé.",
+            f"Login {login} is already taken.",
+            code="login_taken",
+        )
+    user_id = "u_" + secrets.token_hex(8)
+    conn.execute(
+        sa.insert(users).values(
+            tenant_id=tenant_id,
+            id=user_id,
+            login=login,
+            name=name,
+            password_hash=hash_secret(password),
+            role=role,
+            failed_logins=0,
+            locked_until=None,
+            created_at=now,
+        )
+    )
+    audit(
+        conn, tenant_id, actor, "user.create", user_id, now, detail={"login": login, "role": role}
+    )
+    return User(
+        tenant_id, user_id, login, name, role, effective_rights(tenant.payments_enabled, rights)
+    )
+
+
+def list_users(conn: sa.Connection, tenant_id: str) -> list[User]:
+    tenant = get_tenant(conn, tenant_id)
+    if tenant is None:
+        return []
+    all_roles = dict(list_roles(conn, tenant_id))
+    rows = conn.execute(
+        sa.select(users.c.id, users.c.login, users.c.name, users.c.role)
+        .where(users.c.tenant_id == tenant_id)
+        .order_by(users.c.login)
+    )
+    return [_user(r, tenant, all_roles.get(r.role, ())) for r in rows]
+
+
+def get_user(conn: sa.Connection, tenant_id: str, user_id: str) -> User | None:
+    tenant = get_tenant(conn, tenant_id)
+    if tenant is None:
+        return None
+    row = conn.execute(
+        sa.select(users.c.id, users.c.login, users.c.name, users.c.role).where(
+            users.c.tenant_id == tenant_id, users.c.id == user_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return _user(row, tenant, role_rights(conn, tenant_id, row.role) or ())
+
+
+BAD_LOGIN = Unauthenticated(
+    "Identifiant ou mot de passe incorrect.",
+    "Wrong login or password.",
+    code="login_failed",
+)
+
+
+def _locked(until: datetime) -> TooManyRequests:
+    at = until.strftime("%H:%M UTC")
+    return TooManyRequests(
+        f"Compte verrouillé après {MAX_FAILED_LOGINS} échecs : réessayez après {at} ou "
+        "demandez à un administrateur.",
+        f"Account locked after {MAX_FAILED_LOGINS} failures: try again after {at} or ask an "
+        "administrator.",
+        code="account_locked",
+    )
+
+
+def authenticate(
+    engine: sa.Engine, tenant_id: str, login: str, password: str, now: datetime
+) -> User:
+    """The user if the password is right. Five failures in a row lock the account for 15
+    minutes; failures are committed even though the sign-in is refused."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(
+                users.c.id,
+                users.c.login,
+                users.c.name,
+                users.c.role,
+                users.c.password_hash,
+                users.c.failed_logins,
+                users.c.locked_until,
+            )
+            .where(users.c.tenant_id == tenant_id, users.c.login == login)
+            .with_for_update()  # two wrong passwords at once both count (PostgreSQL)
+        ).first()
+        if row is None:
+            verify_secret(password, dummy_hash())
+            raise BAD_LOGIN
+        if row.locked_until is not None and row.locked_until > now:
+            raise _locked(row.locked_until)
+        where = sa.and_(users.c.tenant_id == tenant_id, users.c.id == row.id)
+        error: Exception | None = None
+        if not verify_secret(password, row.password_hash):
+            failures = (row.failed_logins or 0) + 1
+            locked = failures >= MAX_FAILED_LOGINS
+            conn.execute(
+                sa.update(users)
+                .where(where)
+                .values(
+                    failed_logins=0 if locked else failures,
+                    locked_until=now + LOCK_OUT if locked else None,
+                )
+            )
+            if locked:
+                audit(conn, tenant_id, row.id, "user.locked", row.id, now)
+            error = _locked(now + LOCK_OUT) if locked else BAD_LOGIN
+        elif row.failed_logins or row.locked_until is not None:
+            conn.execute(sa.update(users).where(where).values(failed_logins=0, locked_until=None))
+        user = None if error else get_user(conn, tenant_id, row.id)
+    if error is not None:
+        raise error
+    if user is None:  # cannot happen inside one transaction, but never sign in nobody
+        raise BAD_LOGIN
+    return user
+
+
+# --- drivers -----------------------------------------------------------------------
+
+
+def driver_data(row: Any) -> dict[str, Any]:
+    """What a tablet learns about a driver (pull feed and enrolment): enough to let the
+    driver sign in offline, nothing more."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "pin_hash": row.pin_hash,
+        "active": bool(row.active),
+    }
+
+
+def _driver_row(conn: sa.Connection, tenant_id: str, driver_id: str) -> Any:
+    return conn.execute(
+        sa.select(drivers).where(drivers.c.tenant_id == tenant_id, drivers.c.id == driver_id)
+    ).first()
+
+
+def create_driver(
+    conn: sa.Connection,
+    tenant_id: str,
+    driver_id: str,
+    name: str,
+    pin: str,
+    role: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A driver with a hashed PIN; the tablets of that driver learn it from the feed."""
+    _require_role(conn, tenant_id, role)
+    if _driver_row(conn, tenant_id, driver_id) is not None:
+        raise Conflict(
+            f"Le chauffeur {driver_id} existe déjà.",
+            f"Driver {driver_id} already exists.",
+            code="driver_exists",
+        )
+    conn.execute(
+        sa.insert(drivers).values(
+            tenant_id=tenant_id,
+            id=driver_id,
+            name=name,
+            pin_hash=hash_secret(pin),
+            role=role,
+            active=True,
+            created_at=now,
+        )
+    )
+    row = _driver_row(conn, tenant_id, driver_id)
+    changes.record(conn, tenant_id, "driver", driver_id, driver_data(row), scope=driver_id, now=now)
+    audit(conn, tenant_id, actor, "driver.create", driver_id, now, detail={"role": role})
+    return driver_data(row)
+
+
+def set_pin(
+    conn: sa.Connection, tenant_id: str, driver_id: str, pin: str, *, actor: str, now: datetime
+) -> None:
+    done = conn.execute(
+        sa.update(drivers)
+        .where(drivers.c.tenant_id == tenant_id, drivers.c.id == driver_id)
+        .values(pin_hash=hash_secret(pin))
+    )
+    if done.rowcount == 0:
+        raise not_found("Chauffeur", "Driver", driver_id)
+    row = _driver_row(conn, tenant_id, driver_id)
+    changes.record(conn, tenant_id, "driver", driver_id, driver_data(row), scope=driver_id, now=now)
+    audit(conn, tenant_id, actor, "driver.pin", driver_id, now)
+
+
+def list_drivers(conn: sa.Connection, tenant_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(drivers).where(drivers.c.tenant_id == tenant_id).order_by(drivers.c.id)
+    )
+    return [{"id": r.id, "name": r.name, "role": r.role, "active": bool(r.active)} for r in rows]
+
+
+def existing_drivers(conn: sa.Connection, tenant_id: str, driver_ids: Collection[str]) -> set[str]:
+    """Which of `driver_ids` are active drivers of the tenant."""
+    if not driver_ids:
+        return set()
+    rows = conn.execute(
+        sa.select(drivers.c.id).where(
+            drivers.c.tenant_id == tenant_id,
+            drivers.c.id.in_(list(driver_ids)),
+            drivers.c.active.is_(True),
+        )
+    )
+    return {r.id for r in rows}
+
+
+def driver_transaction_rights(
+    conn: sa.Connection, tenant_id: str, driver_id: str
+) -> tuple[bool, frozenset[str]]:
+    """(payments_enabled, the driver's role rights): the inputs of
+    `rights.transaction_refusal` for a driver's journal entry."""
+    row = conn.execute(
+        sa.select(tenants.c.payments_enabled, roles.c.rights)
+        .select_from(
+            drivers.join(tenants, tenants.c.id == drivers.c.tenant_id).outerjoin(
+                roles,
+                sa.and_(roles.c.tenant_id == drivers.c.tenant_id, roles.c.name == drivers.c.role),
+            )
+        )
+        .where(drivers.c.tenant_id == tenant_id, drivers.c.id == driver_id)
+    ).first()
+    if row is None:
+        return False, frozenset()
+    return bool(row.payments_enabled), frozenset(row.rights or ())

@@ -1,0 +1,15 @@
+"""The API's blueprints, one per kind of thing; `server.app` registers them all."""
+
+from __future__ import annotations
+
+from server.views import auth, contracts, devices, drivers, missions, parties, users
+
+BLUEPRINTS = [
+    auth.blp,
+    devices.blp,
+    users.blp,
+    drivers.blp,
+    parties.blp,
+    contracts.blp,
+    missions.blp,
+]

@@ -1,0 +1,214 @@
+# mypy: disable-error-code="untyped-decorator"
+"""Tablets: enrolment codes, enrolment, challenge-signed sessions, listing, revocation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from server import devices, tokens
+from server.rights import Right
+from server.security import current_device, current_user, require_device, require_user
+from server.views.fields import HEX_KEY, HEX_SIGNATURE, IDENT, NAME, not_blank
+from server.web import Blueprint, Strict, engine, now, reader, server_public_key_hex, token_key
+
+blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Tablets")
+
+
+class EnrolmentCodeIn(Strict):
+    driver_ids = fields.List(
+        fields.String(validate=IDENT), required=True, validate=validate.Length(min=1, max=50)
+    )
+    label = fields.String(required=True, validate=NAME)
+    ttl_minutes = fields.Integer(
+        load_default=15, strict=True, validate=validate.Range(min=1, max=24 * 60)
+    )
+
+
+class EnrolmentCodeOut(Strict):
+    code = fields.String(metadata={"description": "shown once; typed on the tablet"})
+    tenant_id = fields.String()
+    label = fields.String()
+    driver_ids = fields.List(fields.String())
+    expires_at = fields.AwareDateTime()
+
+
+class EnrolIn(Strict):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    public_key = fields.String(required=True, validate=HEX_KEY)
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class ApprovalKeyOut(Strict):
+    version = fields.Integer()
+    secret = fields.String(metadata={"description": "hex; the tablet checks approval codes"})
+
+
+class EnrolledDriverOut(Strict):
+    id = fields.String()
+    name = fields.String()
+    role = fields.String()
+    pin_hash = fields.String(metadata={"description": "scrypt$n$r$p$salt$hash"})
+    active = fields.Boolean()
+
+
+class EnrolOut(Strict):
+    device_id = fields.String()
+    tenant_id = fields.String()
+    server_public_key = fields.String(metadata={"description": "Ed25519, hex"})
+    approval_key = fields.Nested(ApprovalKeyOut)
+    drivers = fields.List(fields.Nested(EnrolledDriverOut))
+
+
+class ChallengeIn(Strict):
+    device_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ChallengeOut(Strict):
+    nonce = fields.String(metadata={"description": "sign its UTF-8 bytes with the device key"})
+    expires_at = fields.AwareDateTime()
+
+
+class SessionIn(Strict):
+    device_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    nonce = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    signature = fields.String(required=True, validate=HEX_SIGNATURE)
+
+
+class SessionOut(Strict):
+    token = fields.String()
+    expires_in = fields.Integer(metadata={"description": "seconds"})
+    revoked = fields.Boolean(metadata={"description": "true: the office revoked this device"})
+
+
+class DeviceOut(Strict):
+    id = fields.String()
+    label = fields.String()
+    driver_ids = fields.List(fields.String())
+    enrolled_at = fields.AwareDateTime()
+    last_seen_at = fields.AwareDateTime(allow_none=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
+    revoked_by = fields.String(allow_none=True)
+    revoked_reason = fields.String(allow_none=True)
+    head_seq = fields.Integer()
+
+
+class RevokeIn(Strict):
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), not_blank])
+
+
+class SelfOut(Strict):
+    device_id = fields.String()
+    tenant_id = fields.String()
+    driver_ids = fields.List(fields.String())
+    revoked = fields.Boolean()
+
+
+@blp.route("/enrolment-codes")
+class EnrolmentCodes(MethodView):
+    @require_user(Right.MANAGE_DEVICES)
+    @blp.arguments(EnrolmentCodeIn)
+    @blp.response(201, EnrolmentCodeOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A one-time code to enrol one tablet for the given drivers (15 min, 5 tries)."""
+        user = current_user()
+        with engine().begin() as conn:
+            return devices.create_enrolment_code(
+                conn,
+                user.tenant_id,
+                data["driver_ids"],
+                data["label"],
+                created_by=user.id,
+                now=now(),
+                ttl=timedelta(minutes=data["ttl_minutes"]),
+            )
+
+
+@blp.route("/devices/enrol")
+class Enrol(MethodView):
+    @blp.arguments(EnrolIn)
+    @blp.response(201, EnrolOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Enrol a tablet with a one-time code and the public key it generated."""
+        return devices.enrol(
+            engine(),
+            data["code"],
+            data["public_key"],
+            data["label"],
+            server_public_key_hex=server_public_key_hex(),
+            now=now(),
+        )
+
+
+@blp.route("/devices/challenge")
+class Challenge(MethodView):
+    @blp.arguments(ChallengeIn)
+    @blp.response(200, ChallengeOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A single-use nonce (2 minutes) for the tablet to sign."""
+        return devices.create_challenge(engine(), data["device_id"], now())
+
+
+@blp.route("/devices/session")
+class Session(MethodView):
+    @blp.arguments(SessionIn)
+    @blp.response(200, SessionOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A 15-minute bearer token for a correctly signed challenge."""
+        moment = now()
+        identity = devices.open_session(
+            engine(), data["device_id"], data["nonce"], bytes.fromhex(data["signature"]), moment
+        )
+        seconds = int(current_app.config["DEVICE_TOKEN_SECONDS"])
+        token = tokens.issue(
+            token_key(),
+            tokens.DEVICE,
+            identity.device_id,
+            identity.tenant_id,
+            moment + timedelta(seconds=seconds),
+        )
+        return {"token": token, "expires_in": seconds, "revoked": identity.revoked}
+
+
+@blp.route("/devices/me")
+class Self(MethodView):
+    @require_device()
+    @blp.response(200, SelfOut)
+    def get(self) -> dict[str, Any]:
+        """The calling tablet as the server sees it (its tenant and drivers)."""
+        device = current_device()
+        return {
+            "device_id": device.device_id,
+            "tenant_id": device.tenant_id,
+            "driver_ids": sorted(device.driver_ids),
+            "revoked": device.revoked,
+        }
+
+
+@blp.route("/devices")
+class Devices(MethodView):
+    @require_user(Right.MANAGE_DEVICES)
+    @blp.response(200, DeviceOut(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The tenant's tablets, revoked ones included."""
+        with reader().connect() as conn:
+            return devices.list_devices(conn, current_user().tenant_id)
+
+
+@blp.route("/devices/<string:device_id>/revoke")
+class Revoke(MethodView):
+    @require_user(Right.MANAGE_DEVICES)
+    @blp.arguments(RevokeIn)
+    @blp.response(200, DeviceOut)
+    def post(self, data: dict[str, Any], device_id: str) -> dict[str, Any]:
+        """Revoke a tablet (reason required, logged); what it pushes later is quarantined."""
+        user = current_user()
+        with engine().begin() as conn:
+            devices.revoke_device(
+                conn, user.tenant_id, device_id, data["reason"].strip(), actor=user.id, now=now()
+            )
+            return devices.list_devices(conn, user.tenant_id, device_id)[0]

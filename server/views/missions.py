@@ -1,0 +1,96 @@
+# mypy: disable-error-code="untyped-decorator"
+"""Missions of the caller's tenant (right `manage_missions`): create, assign, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from server import missions
+from server.rights import Right
+from server.security import current_user, require_user
+from server.views.fields import IDENT
+from server.web import Blueprint, Strict, engine, now, reader
+
+blp = Blueprint("missions", __name__, url_prefix="/api/v1", description="Missions")
+
+
+class MissionIn(Strict):
+    document = fields.Dict(
+        required=True, metadata={"description": "a mission document, validated by the core"}
+    )
+    driver_id = fields.String(load_default=None, allow_none=True, validate=IDENT)
+
+
+class AssignIn(Strict):
+    driver_id = fields.String(required=True, validate=IDENT)
+
+
+class MissionOut(Strict):
+    id = fields.String()
+    file_number = fields.String(allow_none=True)
+    ordering_party_id = fields.String(allow_none=True)
+    driver_id = fields.String(allow_none=True)
+    status = fields.String()
+    source = fields.String()
+    document = fields.Dict()
+
+
+class ListQuery(Strict):
+    driver_id = fields.String(validate=IDENT)
+    status = fields.String(validate=validate.Length(min=1, max=32))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+@blp.route("/missions")
+class Missions(MethodView):
+    @require_user(Right.MANAGE_MISSIONS)
+    @blp.arguments(ListQuery, location="query")
+    @blp.response(200, MissionOut(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tenant's missions, newest first."""
+        with reader().connect() as conn:
+            return missions.list_missions(
+                conn,
+                current_user().tenant_id,
+                driver_id=query.get("driver_id"),
+                status=query.get("status"),
+                limit=query["limit"],
+            )
+
+    @require_user(Right.MANAGE_MISSIONS)
+    @blp.arguments(MissionIn)
+    @blp.response(201, MissionOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a mission; with `driver_id`, that driver's tablets receive it."""
+        user = current_user()
+        with engine().begin() as conn:
+            return missions.create(
+                conn, user.tenant_id, data["document"], data["driver_id"], actor=user.id, now=now()
+            )
+
+
+@blp.route("/missions/<string:mission_id>")
+class Mission(MethodView):
+    @require_user(Right.MANAGE_MISSIONS)
+    @blp.response(200, MissionOut)
+    def get(self, mission_id: str) -> dict[str, Any]:
+        """One mission."""
+        with reader().connect() as conn:
+            return missions.get(conn, current_user().tenant_id, mission_id)
+
+
+@blp.route("/missions/<string:mission_id>/assign")
+class Assign(MethodView):
+    @require_user(Right.MANAGE_MISSIONS)
+    @blp.arguments(AssignIn)
+    @blp.response(200, MissionOut)
+    def post(self, data: dict[str, Any], mission_id: str) -> dict[str, Any]:
+        """Give the mission to a driver; the previous driver's tablets drop it."""
+        user = current_user()
+        with engine().begin() as conn:
+            return missions.assign(
+                conn, user.tenant_id, mission_id, data["driver_id"], actor=user.id, now=now()
+            )
