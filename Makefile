@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean help schema
+.PHONY: run quote test lint bench clean help schema
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,7 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[server,postgres,dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## Quote an example mission (the main job, for now)
+run: $(STAMP)  ## Start the office server on SQLite with the demo tenant (Ctrl-C to stop)
+	$(BIN)/towline-server init-db
+	$(BIN)/towline-server demo
+	@echo
+	@echo "API and its documentation: http://127.0.0.1:5000/api/v1/docs"
+	$(BIN)/towline-server run --port 5000
+
+quote: $(STAMP)  ## Value an example mission and show who pays what
 	$(BIN)/towline-field quote examples/contracts/assist-a.json examples/missions/a-saturday-accident-winching.json
 
 lint: $(STAMP)  ## Ruff, mypy (strict on the core) and the import contracts

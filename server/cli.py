@@ -259,6 +259,64 @@ def run(host: str, port: int, database_url: str, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug)
 
 
+@main.command()
+@db_option
+@json_option
+@lang_option
+def demo(database_url: str, as_json: bool, lang: str | None) -> None:
+    """Create the demo tenant (once) and print how to sign in and enrol tablets.
+
+    Safe to run again: it keeps what exists and prints fresh enrolment codes.
+
+    \b
+    Example:
+      towline-server demo --database sqlite:///var/towline.db
+    """
+    from server import demo as demo_data
+    from server.db import upgrade
+
+    chosen = _lang(lang)
+
+    def work() -> Any:
+        engine = _engine(database_url)
+        upgrade(engine)
+        with engine.begin() as conn:
+            return demo_data.seed(conn, _now())
+
+    made = _run(chosen, work)
+    data = {
+        "tenant": made.tenant_id,
+        "created": made.created,
+        "users": [
+            {"login": login, "role": role, "password": made.password} for login, role in made.users
+        ],
+        "drivers": [{"id": i, "name": n, "pin": p} for i, n, p in made.drivers],
+        "enrolment_codes": made.codes,
+    }
+    fr = chosen == "fr"
+    lines = [
+        (
+            f"Société de démonstration « {made.tenant_id} » "
+            + ("créée." if made.created else "déjà présente.")
+        )
+        if fr
+        else (
+            f"Demo tenant '{made.tenant_id}' " + ("created." if made.created else "already there.")
+        ),
+        "",
+        ("Utilisateurs du bureau (mot de passe : " if fr else "Office users (password: ")
+        + f"{made.password}):",
+        *(f"  {login:<8} {role}" for login, role in made.users),
+        "",
+        "Dépanneurs (PIN) :" if fr else "Drivers (PIN):",
+        *(f"  {i}  {n:<8} {p}" for i, n, p in made.drivers),
+        "",
+        "Codes d'enrôlement des tablettes :" if fr else "Tablet enrolment codes:",
+        *(f"  {c['code']}  {c['label']}  (→ {c['expires_at']:%H:%M} UTC)" for c in made.codes),
+    ]
+    _emit(data, as_json, "\n".join(lines))
+
+
 @main.group()
 def tenants() -> None:
     """Tenants (towing companies) hosted by this server.
