@@ -1,0 +1,365 @@
+"""The sync client: what a tablet calls to enrol, open a session, push and pull.
+
+Built on `requests`. Every call is a POST of JSON (gzip-compressed from GZIP_MIN_BYTES),
+with timeouts, and retried with bounded exponential backoff when the network drops or
+the server answers 5xx or 429: push and pull are idempotent by design, so a retry after a
+lost response is harmless. What cannot succeed by retrying raises a clear exception:
+`ServerUnreachable` (try later), `UpdateRequired` (update the app), `Refused` (the server
+said no, with its code and its words).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from marshmallow import Schema
+
+from shared import signing
+from shared.errors import InvalidDocument
+from shared.i18n import Text
+from shared.journal import SignedEntry, to_wire
+from sync import schemas
+from sync.protocol import (
+    CHALLENGE_PATH,
+    CHALLENGE_RETRY,
+    ENROL_PATH,
+    GZIP_MIN_BYTES,
+    MAX_PUSH_ENTRIES,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    PULL_PATH,
+    PUSH_PATH,
+    SESSION_PATH,
+    UPDATE_REQUIRED,
+    ErrorCode,
+    PushStatus,
+)
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class SyncError(Exception):
+    """Base of the client's errors; `message(lang)` is for the driver."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
+
+    def message(self, lang: str = "fr") -> str:
+        return self.text(lang)
+
+
+class ServerUnreachable(SyncError):
+    """No usable answer after every retry: nothing is lost, sync again later."""
+
+
+class Refused(SyncError):
+    """The server refused, with a code (`sync.protocol.ErrorCode`, or a push status such
+    as "fork") and a message in the language asked for."""
+
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(Text(message, message))
+        self.code = code
+        self.status = status
+
+
+class UpdateRequired(Refused):
+    """This app speaks a protocol the server no longer serves."""
+
+
+class DeviceRevoked(Refused):
+    """The device was taken out of service; what it pushes is kept in quarantine."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    device_id: str
+    tenant_id: str
+    server_public_key: bytes
+    approval_key: dict[str, Any]  # {"version", "secret"}: keep it in the tablet's key store
+    drivers: list[dict[str, Any]]  # who may sign in on this tablet
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """The device's head as the server holds it."""
+
+    seq: int
+    hash: str
+
+
+PageHandler = Callable[[list[dict[str, Any]], int], None]
+
+
+class SyncClient:
+    """One server, one device. Thread-unsafe, like the `requests.Session` it holds."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        device_id: str | None = None,
+        session: requests.Session | None = None,
+        lang: str = "fr",
+        timeout: tuple[float, float] = (5.0, 30.0),  # connect, read (seconds)
+        retries: int = 5,
+        backoff: float = 0.5,  # first delay; doubles each attempt
+        max_backoff: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.device_id = device_id
+        self.http = session or requests.Session()
+        self.lang = lang
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+        self.token: str | None = None
+        self._private_key: signing.PrivateKey | None = None
+
+    # --- enrolment and session --------------------------------------------------------------
+
+    def enrol(self, url: str, code: str, public_key_hex: str, label: str) -> Enrolment:
+        """Enrol this tablet with a one-time code; the server answers with the device id.
+
+        `url` is the server's base URL (it may differ from the one given at construction
+        when the code carried it). A repeated enrolment with the same code and the same key
+        returns the same device (docs/sync-protocol.md), so a lost answer can be retried.
+        """
+        self.base_url = url.rstrip("/")
+        body = {
+            "code": code,
+            "public_key": public_key_hex,
+            "label": label,
+        }
+        answer = self._read(schemas.EnrolResponse, self._post(ENROL_PATH, body, auth=False))
+        self.device_id = answer["device_id"]
+        return Enrolment(
+            answer["device_id"],
+            answer["tenant_id"],
+            bytes.fromhex(answer["server_public_key"]),
+            answer["approval_key"],
+            answer["drivers"],
+        )
+
+    def open_session(self, private_key: signing.PrivateKey) -> str:
+        """Challenge → signed nonce → bearer token. No device clock is involved.
+
+        A nonce works once: if the answer to the signed nonce was lost and the retry is
+        refused, one fresh challenge is asked for.
+        """
+        device_id = self._device()
+        self._private_key = private_key
+        for attempt in range(2):
+            challenge = self._read(
+                schemas.ChallengeResponse,
+                self._post(CHALLENGE_PATH, {"device_id": device_id}, auth=False),
+            )
+            nonce = challenge["nonce"]
+            signature = signing.sign(private_key, nonce.encode("utf-8")).hex()
+            body = {"device_id": device_id, "nonce": nonce, "signature": signature}
+            try:
+                answer = self._post(SESSION_PATH, body, auth=False)
+            except Refused as refused:
+                if refused.code in CHALLENGE_RETRY and attempt == 0:
+                    continue
+                raise
+            self.token = self._read(schemas.SessionResponse, answer)["token"]
+            return self.token
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- push -------------------------------------------------------------------------------
+
+    def push(
+        self,
+        entries: Sequence[SignedEntry | Mapping[str, Any]],
+        *,
+        batch_size: int = MAX_PUSH_ENTRIES,
+        on_acknowledged: Callable[[Acknowledged], None] | None = None,
+    ) -> Acknowledged | None:
+        """Send unacknowledged journal entries (consecutive, in device order) in batches.
+
+        Each batch starts right after what the server last acknowledged, so a lost answer
+        or a gap the server reports is mended by sending again from there. After each
+        acknowledgement `on_acknowledged` lets the caller mark its outbox. Returns the
+        last acknowledgement (None when there was nothing to send).
+        """
+        wire = [to_wire(e) if isinstance(e, SignedEntry) else dict(e) for e in entries]
+        if not wire:
+            return None
+        first = wire[0]["seq"]
+        if [e["seq"] for e in wire] != list(range(first, first + len(wire))):
+            raise ValueError("push() needs consecutive entries in device order")
+        batch_size = max(1, min(batch_size, MAX_PUSH_ENTRIES))
+        start, last = 0, None
+        budget = 2 * (len(wire) // batch_size + 1) + 5  # rounds before we call it a loop
+        while start < len(wire):
+            budget -= 1
+            if budget < 0:
+                raise Refused("no_progress", _NO_PROGRESS(self.lang))
+            body = {
+                "protocol": PROTOCOL_VERSION,
+                "device_id": self._device(),
+                "entries": wire[start : start + batch_size],
+            }
+            answer = self._read(schemas.PushResponse, self._post(PUSH_PATH, body))
+            status = answer["status"]
+            ack = Acknowledged(answer["acknowledged"]["seq"], answer["acknowledged"]["hash"])
+            message = answer.get("message", "")
+            if status == PushStatus.QUARANTINED:
+                raise DeviceRevoked(ErrorCode.DEVICE_REVOKED, message)
+            if status == PushStatus.FORK:
+                raise Refused(PushStatus.FORK.value, message, status=409)
+            if status == PushStatus.GAP:
+                expected = answer.get("expected_seq", ack.seq + 1)
+                if not first <= expected < first + len(wire):
+                    raise Refused(PushStatus.GAP.value, message, status=409)
+                start = expected - first
+                continue
+            index = ack.seq - first
+            if index >= len(wire):
+                raise Refused("server_ahead", _ahead(ack.seq)(self.lang))
+            if index >= 0 and wire[index]["hash"] != ack.hash:
+                raise Refused("ack_mismatch", _ahead(ack.seq)(self.lang))
+            last = ack
+            if on_acknowledged is not None:
+                on_acknowledged(ack)
+            start = max(start, index + 1)
+        return last
+
+    # --- pull -------------------------------------------------------------------------------
+
+    def pull(self, cursor: int, on_page: PageHandler, *, limit: int | None = None) -> int:
+        """Fetch pages of changes after `cursor` until the server has no more.
+
+        `on_page(changes, next_cursor)` must apply the changes and store `next_cursor` in
+        one local transaction: then an interruption anywhere resumes with no loss and no
+        duplicate. Returns the final cursor.
+        """
+        while True:
+            body: dict[str, Any] = {"cursor": cursor}
+            if limit is not None:
+                body["limit"] = limit
+            page = self._read(schemas.PullResponse, self._post(PULL_PATH, body))
+            next_cursor = page["next_cursor"]
+            if next_cursor < cursor or (page["has_more"] and next_cursor == cursor):
+                raise Refused("bad_cursor", _NO_PROGRESS(self.lang))
+            on_page(page["changes"], next_cursor)
+            cursor = next_cursor
+            if not page["has_more"]:
+                return cursor
+
+    # --- transport --------------------------------------------------------------------------
+
+    def _device(self) -> str:
+        if self.device_id is None:
+            raise ValueError("this client has no device id yet: enrol first")
+        return self.device_id
+
+    def _post(self, path: str, body: Mapping[str, Any], *, auth: bool = True) -> Any:
+        """POST with retries; returns the decoded JSON of a 2xx or 409 answer."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Accept-Language": self.lang,
+            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+        }
+        if len(data) >= GZIP_MIN_BYTES:
+            data = gzip.compress(data, compresslevel=6)
+            headers["Content-Encoding"] = "gzip"
+        reopened = False
+        attempt = 0
+        while True:
+            if auth:
+                headers["Authorization"] = f"Bearer {self.token}"
+            try:
+                response = self.http.post(
+                    self.base_url + path, data=data, headers=headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.retries:
+                    raise ServerUnreachable(_UNREACHABLE) from exc
+                self._pause(attempt, None)
+                attempt += 1
+                continue
+            if response.status_code in _RETRY_STATUS:
+                if attempt >= self.retries:
+                    raise ServerUnreachable(_UNREACHABLE)
+                self._pause(attempt, response.headers.get("Retry-After"))
+                attempt += 1
+                continue
+            if response.status_code == 401 and auth and self._private_key and not reopened:
+                reopened = True  # the token expired: one new session, then the same request
+                self.open_session(self._private_key)
+                continue
+            return self._answer(response)
+
+    def _pause(self, attempt: int, retry_after: str | None) -> None:
+        delay = min(self.max_backoff, self.backoff * 2**attempt)
+        delay *= 0.5 + random.random() / 2  # jitter: tablets coming back online don't stampede
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), self.max_backoff))
+        self.sleep(delay)
+
+    def _answer(self, response: requests.Response) -> Any:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        ok = 200 <= response.status_code < 300
+        if ok or (response.status_code == 409 and isinstance(data, dict) and "status" in data):
+            if data is None:
+                raise Refused(ErrorCode.SERVER_ERROR, _UNREADABLE(self.lang), status=502)
+            return data
+        code = data.get("code") if isinstance(data, dict) else None
+        message = data.get("message") if isinstance(data, dict) else None
+        code = code if isinstance(code, str) else f"http_{response.status_code}"
+        message = message if isinstance(message, str) else response.reason or code
+        if response.status_code == 426 or code == ErrorCode.UPDATE_REQUIRED:
+            raise UpdateRequired(
+                ErrorCode.UPDATE_REQUIRED,
+                message or UPDATE_REQUIRED(self.lang),
+                status=response.status_code,
+            )
+        if code == ErrorCode.DEVICE_REVOKED:
+            raise DeviceRevoked(code, message, status=response.status_code)
+        raise Refused(code, message, status=response.status_code)
+
+    def _read(self, schema: type[Schema], data: Any) -> dict[str, Any]:
+        try:
+            return schemas.load(schema, data, strict=False)
+        except InvalidDocument as exc:
+            raise Refused(ErrorCode.SERVER_ERROR, exc.message(self.lang), status=502) from None
+
+
+_UNREACHABLE = Text(
+    "Serveur injoignable : rien n'est perdu, la synchronisation reprendra plus tard.",
+    "Server unreachable: nothing is lost, sync will resume later.",
+)
+
+
+_NO_PROGRESS = Text(
+    "La synchronisation n'avance plus. Appelez le bureau.",
+    "Sync is not moving forward. Call the office.",
+)
+
+_UNREADABLE = Text("Réponse du serveur illisible.", "Unreadable answer from the server.")
+
+
+def _ahead(seq: int) -> Text:
+    return Text(
+        f"Le serveur a reçu de cette tablette une entrée n° {seq} qu'elle n'a plus, ou une "
+        "autre : le journal de la tablette a été restauré ou modifié. Appelez le bureau.",
+        f"The server holds an entry no. {seq} from this tablet that it no longer has, or "
+        "another one: the tablet's journal was restored or changed. Call the office.",
+    )
