@@ -26,6 +26,7 @@ from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessa
 from server.identity import audit, driver_data, existing_drivers
 from server.tables import challenges, device_drivers, devices, drivers, enrolment_codes
 from shared.signing import public_key_from_bytes, verify
+from sync.protocol import challenge_message
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 LOOKUP_LENGTH = 4
@@ -376,7 +377,7 @@ def open_session(
                 sa.update(challenges).where(challenges.c.nonce == nonce).values(used_at=now)
             )
             key = public_key_from_bytes(bytes.fromhex(device.public_key))
-            if verify(key, signature, nonce.encode("utf-8")):
+            if verify(key, signature, challenge_message(nonce)):
                 conn.execute(
                     sa.update(devices).where(devices.c.id == device_id).values(last_seen_at=now)
                 )

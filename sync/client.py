@@ -40,6 +40,7 @@ from sync.protocol import (
     UPDATE_REQUIRED,
     ErrorCode,
     PushStatus,
+    challenge_message,
 )
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -165,7 +166,7 @@ class SyncClient:
                 self._post(CHALLENGE_PATH, {"device_id": device_id}, auth=False),
             )
             nonce = challenge["nonce"]
-            signature = signing.sign(private_key, nonce.encode("utf-8")).hex()
+            signature = signing.sign(private_key, challenge_message(nonce)).hex()
             body = {"device_id": device_id, "nonce": nonce, "signature": signature}
             try:
                 answer = self._post(SESSION_PATH, body, auth=False)

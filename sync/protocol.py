@@ -83,6 +83,17 @@ class PushStatus(StrEnum):
     QUARANTINED = "quarantined"  # the device is revoked: kept aside, not in the journal
 
 
+# What a device signs to open a session: the nonce behind a fixed, versioned prefix.
+# Journal entries are signed over a bare 32-byte hash; the prefix makes sure no
+# challenge a server could send is ever the message of a journal signature.
+SESSION_SIGNING_PREFIX = b"towline/session/v1\n"
+
+
+def challenge_message(nonce: str) -> bytes:
+    """The exact bytes a device signs for the challenge `nonce`."""
+    return SESSION_SIGNING_PREFIX + nonce.encode("utf-8")
+
+
 def accepts(version: int) -> bool:
     """Whether a server of this release serves a client speaking `version`."""
     return MIN_PROTOCOL <= version <= PROTOCOL_VERSION

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from server import hashing, identity
 from server.app import create_app
 from shared.signing import private_key_from_bytes, public_key_to_bytes, sign
+from sync.protocol import challenge_message
 
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -117,5 +118,9 @@ def session(w: World, device_id: str, key: Any) -> Any:
     nonce = w.client.post("/api/v1/devices/challenge", json={"device_id": device_id}).json["nonce"]
     return w.client.post(
         "/api/v1/devices/session",
-        json={"device_id": device_id, "nonce": nonce, "signature": sign(key, nonce.encode()).hex()},
+        json={
+            "device_id": device_id,
+            "nonce": nonce,
+            "signature": sign(key, challenge_message(nonce)).hex(),
+        },
     )

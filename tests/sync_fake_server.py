@@ -22,6 +22,7 @@ from server.db import reading
 from shared import signing
 from shared.errors import InvalidDocument
 from sync import protocol, schemas
+from sync.protocol import challenge_message
 from tests.sync_support import NOW, TENANT, Tablet
 
 URL = "http://towline.test"
@@ -82,7 +83,7 @@ class FakeServer(BaseAdapter):
             key = signing.public_key_from_bytes(self.tablet.public_key)
             signature = bytes.fromhex(request["signature"])
             if request["nonce"] not in self.nonces or not signing.verify(
-                key, signature, request["nonce"].encode("utf-8")
+                key, signature, challenge_message(request["nonce"])
             ):
                 return 401, error("challenge_used", "défi déjà utilisé")
             self.nonces.discard(request["nonce"])

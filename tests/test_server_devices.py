@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from server.security import current_device, require_device
 from server.tables import audit_log, challenges, device_drivers, devices, enrolment_codes
 from shared.signing import sign
+from sync.protocol import challenge_message
 from tests.server_support import device_key, enrol, session, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 
@@ -144,7 +145,7 @@ def test_a_challenge_is_single_use(world):  # noqa: F811
     body = {
         "device_id": tablet["device_id"],
         "nonce": nonce,
-        "signature": sign(tablet["key"], nonce.encode()).hex(),
+        "signature": sign(tablet["key"], challenge_message(nonce)).hex(),
     }
     assert world.client.post("/api/v1/devices/session", json=body).status_code == 200
     replay = world.client.post("/api/v1/devices/session", json=body)
@@ -162,7 +163,7 @@ def test_a_challenge_expires_after_two_minutes(world):  # noqa: F811
         json={
             "device_id": tablet["device_id"],
             "nonce": nonce,
-            "signature": sign(tablet["key"], nonce.encode()).hex(),
+            "signature": sign(tablet["key"], challenge_message(nonce)).hex(),
         },
     )
     assert (answer.status_code, answer.json["code"]) == (401, "challenge_expired")
@@ -177,14 +178,32 @@ def test_a_wrong_signature_is_refused_and_burns_the_challenge(world):  # noqa: F
     body = {"device_id": tablet["device_id"], "nonce": nonce}
     wrong = world.client.post(
         "/api/v1/devices/session",
-        json={**body, "signature": sign(other_key, nonce.encode()).hex()},
+        json={**body, "signature": sign(other_key, challenge_message(nonce)).hex()},
     )
     assert (wrong.status_code, wrong.json["code"]) == (401, "signature_invalid")
     right = world.client.post(
         "/api/v1/devices/session",
-        json={**body, "signature": sign(tablet["key"], nonce.encode()).hex()},
+        json={**body, "signature": sign(tablet["key"], challenge_message(nonce)).hex()},
     )
     assert right.json["code"] == "challenge_used"
+
+
+def test_a_signature_over_the_bare_nonce_is_refused(world):  # noqa: F811
+    """The device signs the nonce behind a session prefix, never bare bytes a server
+    chose: so no challenge can make a device sign what could pass for a journal hash."""
+    tablet = enrol(world)
+    nonce = world.client.post(
+        "/api/v1/devices/challenge", json={"device_id": tablet["device_id"]}
+    ).json["nonce"]
+    answer = world.client.post(
+        "/api/v1/devices/session",
+        json={
+            "device_id": tablet["device_id"],
+            "nonce": nonce,
+            "signature": sign(tablet["key"], nonce.encode("utf-8")).hex(),
+        },
+    )
+    assert (answer.status_code, answer.json["code"]) == (401, "signature_invalid")
 
 
 def test_a_malformed_signature_is_a_422_with_its_path(world):  # noqa: F811
