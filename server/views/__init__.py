@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.views import auth, contracts, devices, drivers, missions, parties, users
+from server.views import auth, contracts, devices, drivers, missions, parties, sync, users
 
 BLUEPRINTS = [
     auth.blp,
@@ -12,4 +12,5 @@ BLUEPRINTS = [
     parties.blp,
     contracts.blp,
     missions.blp,
+    sync.blp,
 ]
