@@ -40,6 +40,7 @@ test: lint  ## Every check and every test
 bench: $(STAMP)  ## Print the speed figures
 	$(BIN)/python bench/valuation.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/sync.py
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
