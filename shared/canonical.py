@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from shared.money import FloatRefused
@@ -63,15 +64,11 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} cannot be written to canonical JSON")
+# A str as a canonical JSON string literal, quotes included: the very function json.dumps
+# uses with ensure_ascii=False, for code that writes canonical JSON text directly.
+quote: Callable[[str], str] = encode_basestring
 
 
-def trusted_digest(value: Any) -> str:
-    """`digest` for data the core built itself from validated input: already plain
-    (str, int, bool, None, dict, list), so the type walk is skipped. Same bytes as
-    `digest` for such data (a test checks it); anything else is refused by json."""
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_refuse
-    )
+def text_digest(text: str) -> str:
+    """sha256 of canonical JSON text already written (UTF-8), as lowercase hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -13,11 +13,11 @@ mix of VAT rates and either price basis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.money import CENT, ZERO
-from shared.vat import Totals, rate_totals, totals
+from shared.vat import Totals, restated, totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +27,14 @@ class Covered:
     amounts: Sequence[Decimal]
     rates: Sequence[Decimal]
     prices_include_vat: bool
+    # The one VAT rate of every covered line, or None when they differ: worked out once,
+    # as measure() runs several times per valuation (once per step of the cap search).
+    _single_rate: Decimal | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def _distinct_rates(self) -> list[Decimal]:
-        return list(dict.fromkeys(self.rates))
+    def __post_init__(self) -> None:
+        distinct = list(dict.fromkeys(self.rates))
+        single = distinct[0] if len(distinct) == 1 else None
+        object.__setattr__(self, "_single_rate", single)
 
     @property
     def full(self) -> int:
@@ -54,18 +58,15 @@ class Covered:
 
     def measure(self, coverage_cents: int, includes_vat: bool) -> Decimal:
         """The ordering party's total incl. or excl. VAT for a coverage of X cents."""
-        if len(self._distinct_rates) == 1:  # the usual case: one rate, no grouping needed
-            row = rate_totals(
-                self._distinct_rates[0], Decimal(coverage_cents) * CENT, self.prices_include_vat
-            )
-            return row.incl if includes_vat else row.excl
+        if self._single_rate is not None:  # the usual case: one rate, no grouping needed
+            amount = Decimal(coverage_cents) * CENT
+            return restated(self._single_rate, amount, self.prices_include_vat, includes_vat)
         by_rate: dict[Decimal, Decimal] = {}
         for rate, share in zip(self.rates, self.shares(coverage_cents), strict=True):
             by_rate[rate] = by_rate.get(rate, ZERO) + share
         total = ZERO
         for rate, amount in by_rate.items():
-            row = rate_totals(rate, amount, self.prices_include_vat)
-            total += row.incl if includes_vat else row.excl
+            total += restated(rate, amount, self.prices_include_vat, includes_vat)
         return total
 
 

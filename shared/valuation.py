@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shared import calendar
-from shared.canonical import trusted_digest
+from shared.canonical import quote, text_digest
 from shared.catalogue import FIRST, FOLLOW_UP, prefixes
 from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
@@ -71,23 +71,29 @@ class Line:
             "band": self.band,
         }
 
+    def canonical(self) -> str:
+        """`canonical_json(self.to_wire())` as text, written directly (keys sorted)."""
+        band = "null" if self.band is None else quote(self.band)
+        return (
+            f'{{"amount":"{self.amount!s}","band":{band},"code":{quote(self.code)},'
+            f'"kind":{quote(self.kind)},"quantity":"{self.quantity!s}",'
+            f'"shares":{{"beneficiary":"{self.beneficiary!s}",'
+            f'"ordering_party":"{self.ordering_party!s}"}},'
+            f'"unit_price":"{self.unit_price!s}","vat_rate":"{self.vat_rate!s}"}}'
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One rule applied, as JSON-ready data (amounts as strings); `shared.explain` words
-    it in French or English. Build with `step()`."""
+    """One rule applied, as JSON-ready data: amounts are passed as strings (str() of the
+    Decimal) and nested values are plain, which a property test checks; `shared.explain`
+    words it in French or English."""
 
     rule: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {"rule": self.rule, "params": self.params}
-
-
-def step(rule: str, params: Mapping[str, Any]) -> Step:
-    # Amounts are the only non-JSON values at the top level; nested values (conditions,
-    # band lists) are already plain. A property test checks the wire form stays plain.
-    return Step(rule, {k: (str(v) if type(v) is Decimal else v) for k, v in params.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,14 @@ class FileCap:
             "consumed_before": str(self.consumed_before),
             "consumed_by_mission": str(self.consumed_by_mission),
         }
+
+    def canonical(self) -> str:
+        """`canonical_json(self.to_wire())` as text, written directly (keys sorted)."""
+        return (
+            f'{{"cap":"{self.cap!s}","consumed_before":"{self.consumed_before!s}",'
+            f'"consumed_by_mission":"{self.consumed_by_mission!s}",'
+            f'"includes_vat":{"true" if self.includes_vat else "false"}}}'
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +206,40 @@ def _facts(
     }
 
 
+def _facts_digest(
+    mission_id: str,
+    contract_id: str,
+    contract_version: int,
+    contract_digest: str,
+    currency: str,
+    prices_include_vat: bool,
+    lines: tuple[Line, ...],
+    ordering_party: Totals,
+    beneficiary: Totals,
+    total: Totals,
+    file_cap: FileCap | None,
+) -> str:
+    """`digest(_facts(...))`, from canonical JSON text written directly.
+
+    The facts have a fixed shape, so their canonical bytes (sorted keys, no whitespace)
+    are written with the keys in order; that is several times faster than building the
+    dicts and running json.dumps over them, and this runs for every valuation. A
+    property test checks it gives the same digest as the canonical encoder.
+    """
+    text = (
+        f'{{"contract":{{"digest":{quote(contract_digest)},"id":{quote(contract_id)},'
+        f'"version":{contract_version!r}}},"currency":{quote(currency)},'
+        f'"file_cap":{file_cap.canonical() if file_cap else "null"},'
+        f'"lines":[{",".join([line.canonical() for line in lines])}],'
+        f'"mission_id":{quote(mission_id)},'
+        f'"payers":{{"beneficiary":{beneficiary.canonical()},'
+        f'"ordering_party":{ordering_party.canonical()}}},'
+        f'"prices_include_vat":{"true" if prices_include_vat else "false"},'
+        f'"total":{total.canonical()}}}'
+    )
+    return text_digest(text)
+
+
 @dataclass(slots=True)
 class _Draft:
     """A line while it is being built (mutable only inside `value`)."""
@@ -218,7 +266,7 @@ def value(
     vclass = _vehicle_class(mission, contract, steps)
     variant = FIRST if mission.file_sequence == 1 else FOLLOW_UP
     if variant == FOLLOW_UP:
-        steps.append(step("follow_up", {"file_sequence": mission.file_sequence}))
+        steps.append(Step("follow_up", {"file_sequence": mission.file_sequence}))
     facts: dict[str, Any] = {**mission.facts, "vehicle_class": vclass}
 
     list_name: str = contract.price_list
@@ -227,7 +275,7 @@ def value(
     if customer is not None:
         list_name = customer.price_list or list_name
         discounts = customer.discounts
-    steps.append(step("price_list", {"list": list_name, "customer": mission.customer}))
+    steps.append(Step("price_list", {"list": list_name, "customer": mission.customer}))
     prices = contract.price_lists[list_name]
 
     def price(code: str) -> Decimal:
@@ -249,13 +297,13 @@ def value(
         if best is not None and best.percent:
             discounted = _pct_of(unit, _HUNDRED - best.percent)
             steps.append(
-                step(
+                Step(
                     "customer_discount",
                     {
                         "code": code,
-                        "percent": best.percent,
-                        "list_price": unit,
-                        "price": discounted,
+                        "percent": str(best.percent),
+                        "list_price": str(unit),
+                        "price": str(discounted),
                     },
                 )
             )
@@ -289,7 +337,7 @@ def value(
                     amount.quantize(CENT, rounding=ROUND_HALF_UP),
                 )
             )
-            steps.append(step("at_cost", {"code": code, "amount": service.amount}))
+            steps.append(Step("at_cost", {"code": code, "amount": str(service.amount)}))
             continue
         if service.amount is not None:
             raise ValuationRefused(
@@ -326,7 +374,7 @@ def value(
                 unit,
             )
         )
-        steps.append(step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
+        steps.append(Step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
 
     drafts = _surcharges(drafts, mission, contract, steps)
 
@@ -358,7 +406,7 @@ def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step
             f"{' to ' + contract.valid_until.isoformat() if contract.valid_until else ''}).",
         )
     steps.append(
-        step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
+        Step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
     )
 
 
@@ -371,7 +419,7 @@ def _vehicle_class(mission: Mission, contract: Contract, steps: list[Step]) -> s
             if weight is not None and (band.max_weight_kg is None or weight <= band.max_weight_kg):
                 vclass = band.code
                 steps.append(
-                    step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
+                    Step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
                 )
                 break
         else:
@@ -396,13 +444,13 @@ def _distance_lines(
     counted = sum((mission.distance_km.get(leg, _NO_KM) for leg in rule.legs), _NO_KM)
     extra = max(counted - rule.included_km, ZERO)
     steps.append(
-        step(
+        Step(
             "distance",
             {
                 "legs": list(rule.legs),
-                "counted_km": counted,
-                "included_km": rule.included_km,
-                "extra_km": extra,
+                "counted_km": str(counted),
+                "included_km": str(rule.included_km),
+                "extra_km": str(extra),
             },
         )
     )
@@ -440,7 +488,7 @@ def _surcharges(
     holiday = calendar.holiday(contract.holiday_country, contract.holiday_subdivision, at.date())
     matched = [b for b in bands.bands if b.matches(at.weekday(), at.time(), holiday is not None)]
     steps.append(
-        step(
+        Step(
             "time_band",
             {
                 "instant": instant_name,
@@ -471,14 +519,14 @@ def _surcharges(
             )
             out.append(_Draft(draft.code, "surcharge", label, Decimal(1), amount, amount, band.id))
             steps.append(
-                step(
+                Step(
                     "surcharge",
                     {
                         "code": draft.code,
                         "band": band.label or band.id,
-                        "percent": band.percent,
-                        "base": draft.amount,
-                        "amount": amount,
+                        "percent": str(band.percent),
+                        "base": str(draft.amount),
+                        "amount": str(amount),
                     },
                 )
             )
@@ -513,7 +561,7 @@ def _payer(draft: _Draft, contract: Contract, facts: Mapping[str, Any], steps: l
         ):
             if rule.payer is Payer.BENEFICIARY or rule.when:
                 steps.append(
-                    step(
+                    Step(
                         "coverage",
                         {
                             "code": draft.code,
@@ -543,7 +591,7 @@ def _finish(
     )
     x = covered.full
 
-    def limit(rule: str, bound_amount: Amount, bound: Decimal, extra: dict[str, Any]) -> None:
+    def limit(rule: str, bound_amount: Amount, bound: Decimal, extra: dict[str, str]) -> None:
         nonlocal x
         before = covered.measure(x, bound_amount.includes_vat)
         if before <= bound:  # the common case: the limit does not bite
@@ -551,14 +599,14 @@ def _finish(
         x = largest_within(covered, x, bound, bound_amount.includes_vat, top=before)
         after = covered.measure(x, bound_amount.includes_vat)
         steps.append(
-            step(
+            Step(
                 rule,
                 {
-                    "amount": bound_amount.amount,
+                    "amount": str(bound_amount.amount),
                     "includes_vat": bound_amount.includes_vat,
-                    "ordering_party_before": before,
-                    "ordering_party_after": after,
-                    "to_beneficiary": before - after,
+                    "ordering_party_before": str(before),
+                    "ordering_party_after": str(after),
+                    "to_beneficiary": str(before - after),
                     **extra,
                 },
             )
@@ -578,7 +626,7 @@ def _finish(
             "file_cap",
             cap,
             remaining,
-            {"consumed_before": context.file_consumed, "remaining": remaining},
+            {"consumed_before": str(context.file_consumed), "remaining": str(remaining)},
         )
         file_cap = FileCap(
             cap.amount,
@@ -616,7 +664,7 @@ def _finish(
     ben_totals = totals(ben_by_rate, incl_basis)
     line_values = tuple(lines)
     total = combine((op_totals, ben_totals))
-    facts = _facts(
+    digest = _facts_digest(
         mission.id,
         contract.id,
         contract.version,
@@ -629,8 +677,6 @@ def _finish(
         total,
         file_cap,
     )
-    # The money facts are built by this module from validated values only (strings,
-    # ints, bools, None), so they are hashed without the canonical walk; a test guards it.
     return Valuation(
         mission_id=mission.id,
         contract_id=contract.id,
@@ -644,7 +690,7 @@ def _finish(
         total=total,
         file_cap=file_cap,
         explanation=tuple(steps),
-        digest=trusted_digest(facts),
+        digest=digest,
     )
 
 

@@ -52,27 +52,54 @@ class Totals:
             ],
         }
 
+    def canonical(self) -> str:
+        """`canonical_json(self.to_wire())` as text, written directly (keys sorted)."""
+        rows = ",".join(
+            [
+                f'{{"excl_vat":"{r.excl!s}","incl_vat":"{r.incl!s}",'
+                f'"rate":"{r.rate!s}","vat":"{r.vat!s}"}}'
+                for r in self.by_rate
+            ]
+        )
+        return (
+            f'{{"by_rate":[{rows}],"excl_vat":"{self.excl!s}",'
+            f'"incl_vat":"{self.incl!s}","vat":"{self.vat!s}"}}'
+        )
+
 
 def rate_totals(rate: Decimal, amount: Decimal, prices_include_vat: bool) -> RateTotals:
     """Totals for one payer at one rate, from the sum of its shares in the price basis."""
     if prices_include_vat:
-        excl = (amount / (_ONE + rate / _HUNDRED)).quantize(CENT, rounding=ROUND_HALF_UP)
+        excl = _excl_of(amount, rate)
         return RateTotals(rate, excl, amount - excl, amount)
-    vat = (amount * rate / _HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    vat = _vat_on(amount, rate)
     return RateTotals(rate, amount, vat, amount + vat)
+
+
+def restated(rate: Decimal, amount: Decimal, prices_include_vat: bool, incl: bool) -> Decimal:
+    """`rate_totals(...).incl` if `incl` else `.excl`, without building the row: the
+    cap search asks for it several times per valuation."""
+    if incl == prices_include_vat:
+        return amount
+    if prices_include_vat:
+        return _excl_of(amount, rate)
+    return amount + _vat_on(amount, rate)
+
+
+def _vat_on(excl: Decimal, rate: Decimal) -> Decimal:
+    return (excl * rate / _HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _excl_of(incl: Decimal, rate: Decimal) -> Decimal:
+    return (incl / (_ONE + rate / _HUNDRED)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def totals(by_rate: Mapping[Decimal, Decimal], prices_include_vat: bool) -> Totals:
     """A payer's totals from its amounts per rate (in the contract's price basis)."""
     rows = tuple(
-        rate_totals(rate, amount, prices_include_vat) for rate, amount in sorted(by_rate.items())
+        [rate_totals(rate, amount, prices_include_vat) for rate, amount in sorted(by_rate.items())]
     )
-    return Totals(
-        sum((r.excl for r in rows), ZERO),
-        sum((r.vat for r in rows), ZERO),
-        sum((r.incl for r in rows), ZERO),
-        rows,
-    )
+    return _summed(rows)
 
 
 def combine(parts: Iterable[Totals]) -> Totals:
@@ -84,13 +111,19 @@ def combine(parts: Iterable[Totals]) -> Totals:
             cell[0] += row.excl
             cell[1] += row.vat
             cell[2] += row.incl
-    rows = tuple(RateTotals(rate, *acc[rate]) for rate in sorted(acc))
-    return Totals(
-        sum((r.excl for r in rows), ZERO),
-        sum((r.vat for r in rows), ZERO),
-        sum((r.incl for r in rows), ZERO),
-        rows,
-    )
+    rows = tuple([RateTotals(rate, *acc[rate]) for rate in sorted(acc)])
+    return _summed(rows)
+
+
+def _summed(rows: tuple[RateTotals, ...]) -> Totals:
+    """Totals whose columns are the sums of the rows' (in one pass: this runs for every
+    payer of every valuation)."""
+    excl = vat = incl = ZERO
+    for row in rows:
+        excl += row.excl
+        vat += row.vat
+        incl += row.incl
+    return Totals(excl, vat, incl, rows)
 
 
 def vat_split(amount: Decimal, basis: Totals) -> list[dict[str, str]]:
