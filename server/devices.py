@@ -5,10 +5,11 @@ person). Its first four characters are stored in clear to find the code a typed 
 aims at, so a wrong guess spends that code's attempts; the whole code is stored only as
 a sha256 (60 random bits, 15 minutes, 5 attempts: hashing it more slowly adds nothing).
 
-A session starts with a nonce the server makes; the tablet signs its UTF-8 bytes with
-the key it enrolled. No device clock is involved anywhere (tablets' clocks can be
-months off). A revoked tablet can still open a session, so that what it pushes can be
-recognised and quarantined; `server.security.require_device` refuses it elsewhere.
+A session starts with a nonce the server makes; the tablet signs it, behind the session
+prefix of `sync.protocol.challenge_message`, with the key it enrolled. No device clock is
+involved anywhere (tablets' clocks can be months off). A revoked tablet can still open a
+session, so that what it pushes can be recognised and quarantined;
+`server.security.require_device` refuses it elsewhere.
 """
 
 from __future__ import annotations
