@@ -79,6 +79,26 @@ def page(
     Returns (changes, next_cursor, has_more). The cursor advances over rows the device
     may not see too, so an empty page still moves it forward.
     """
+    rows, next_cursor, has_more = stored_page(conn, tenant_id, cursor, scopes, limit)
+    visible = [
+        Change(seq, kind, entity_id, None if data is None else json.loads(data))
+        for seq, kind, entity_id, data in rows
+    ]
+    return visible, next_cursor, has_more
+
+
+StoredChange = tuple[int, str, str, str | None]  # seq, kind, entity id, data as stored
+
+
+def stored_page(
+    conn: sa.Connection,
+    tenant_id: str,
+    cursor: int,
+    scopes: Collection[str],
+    limit: int = MAX_PAGE,
+) -> tuple[list[StoredChange], int, bool]:
+    """`page`, with each change's data left as the JSON text `record` stored (None for a
+    tombstone): for a server that copies it into an answer without parsing it again."""
     limit = max(1, min(limit, MAX_PAGE))
     rows = conn.execute(
         sa.select(
@@ -91,9 +111,9 @@ def page(
     has_more = len(rows) > limit
     rows = rows[:limit]
     visible = [
-        Change(r.seq, r.kind, r.entity_id, None if r.data is None else json.loads(r.data))
-        for r in rows
-        if r.scope is None or r.scope in scopes
+        (int(seq), kind, entity_id, data)
+        for seq, kind, entity_id, scope, data in rows
+        if scope is None or scope in scopes
     ]
     next_cursor = rows[-1].seq if rows else cursor
     return visible, int(next_cursor), has_more

@@ -4,12 +4,17 @@ A thin layer over `server.changes.page`: it bounds the page to the protocol's li
 shapes the answer. The feed is numbered per tenant without gaps, so a client that stores
 each page together with its `next_cursor` resumes exactly where it stopped. An empty
 incremental pull is a single range read on the (tenant_id, seq) primary key.
+
+`pull_json` serves the HTTP answer: each change's data is already stored as JSON text
+(written by `server.changes.record` from plain, float-free data), so it is copied into
+the answer as it is rather than parsed and written again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,8 +51,33 @@ def pull(
     Changes scoped to other drivers are skipped but still move the cursor, so a device
     never asks for them again and learns nothing of them but their number.
     """
-    size = max(1, min(limit or DEFAULT_PAGE, MAX_PAGE, changes.MAX_PAGE))
     found, next_cursor, has_more = changes.page(
-        conn, tenant_id, max(cursor, 0), frozenset(driver_ids), size
+        conn, tenant_id, max(cursor, 0), frozenset(driver_ids), _size(limit)
     )
     return PullPage(found, next_cursor, has_more)
+
+
+def pull_json(
+    conn: sa.Connection,
+    *,
+    tenant_id: str,
+    driver_ids: Collection[str],
+    cursor: int,
+    limit: int | None = None,
+) -> str:
+    """The page `pull` returns, as the JSON text of its `PullResponse` body (the same
+    value as `json.dumps(pull(...).to_wire())`), built without parsing the stored data."""
+    rows, next_cursor, has_more = changes.stored_page(
+        conn, tenant_id, max(cursor, 0), frozenset(driver_ids), _size(limit)
+    )
+    items = ",".join(
+        f'{{"data":{"null" if data is None else data},"id":{_json_string(entity_id)},'
+        f'"kind":{_json_string(kind)},"seq":{seq}}}'
+        for seq, kind, entity_id, data in rows
+    )
+    more = "true" if has_more else "false"
+    return f'{{"changes":[{items}],"has_more":{more},"next_cursor":{next_cursor}}}'
+
+
+def _size(limit: int | None) -> int:
+    return max(1, min(limit or DEFAULT_PAGE, MAX_PAGE, changes.MAX_PAGE))

@@ -250,7 +250,7 @@ class SyncClient:
             body: dict[str, Any] = {"cursor": cursor}
             if limit is not None:
                 body["limit"] = limit
-            page = self._read(schemas.PullResponse, self._post(PULL_PATH, body))
+            page = self._read_page(self._post(PULL_PATH, body, raw=True))
             next_cursor = page["next_cursor"]
             if next_cursor < cursor or (page["has_more"] and next_cursor == cursor):
                 raise Refused("bad_cursor", _NO_PROGRESS(self.lang))
@@ -266,8 +266,11 @@ class SyncClient:
             raise ValueError("this client has no device id yet: enrol first")
         return self.device_id
 
-    def _post(self, path: str, body: Mapping[str, Any], *, auth: bool = True) -> Any:
-        """POST with retries; returns the decoded JSON of a 2xx or 409 answer."""
+    def _post(
+        self, path: str, body: Mapping[str, Any], *, auth: bool = True, raw: bool = False
+    ) -> Any:
+        """POST with retries; returns the decoded JSON of a 2xx or 409 answer (with `raw`,
+        the undecoded bytes of a 2xx answer, for `_read_page`)."""
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {
             "Content-Type": "application/json",
@@ -276,7 +279,9 @@ class SyncClient:
             PROTOCOL_HEADER: str(PROTOCOL_VERSION),
         }
         if len(data) >= GZIP_MIN_BYTES:
-            data = gzip.compress(data, compresslevel=6)
+            # Level 1: a push batch is mostly hex hashes and signatures, which no level
+            # compresses; level 6 made it ~6 % smaller for ~2.7x the time.
+            data = gzip.compress(data, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         reopened = False
         attempt = 0
@@ -303,6 +308,8 @@ class SyncClient:
                 reopened = True  # the token expired: one new session, then the same request
                 self.open_session(self._private_key)
                 continue
+            if raw and 200 <= response.status_code < 300:
+                return response.content
             return self._answer(response)
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
@@ -341,6 +348,16 @@ class SyncClient:
             return schemas.load(schema, data, strict=False)
         except InvalidDocument as exc:
             raise Refused(ErrorCode.SERVER_ERROR, exc.message(self.lang), status=502) from None
+
+    def _read_page(self, content: bytes) -> dict[str, Any]:
+        """A pull answer's body, validated like `_read(schemas.PullResponse, …)` (quickly
+        for a well-formed page: `schemas.load_pull_page`)."""
+        try:
+            return schemas.load_pull_page(content)
+        except InvalidDocument as exc:
+            raise Refused(ErrorCode.SERVER_ERROR, exc.message(self.lang), status=502) from None
+        except ValueError:  # not JSON
+            raise Refused(ErrorCode.SERVER_ERROR, _UNREADABLE(self.lang), status=502) from None
 
 
 _UNREACHABLE = Text(

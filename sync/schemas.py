@@ -9,6 +9,7 @@ here; `shared.journal.from_wire` checks their shape, entry by entry, on the serv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,16 +53,46 @@ def _float_path(value: Any, path: str, depth: int = 0) -> str | None:
     """Where the first float (or excessive nesting) hides in JSON data, else None."""
     if depth > _MAX_DEPTH:
         return path or "."
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # parsed JSON: exact types
+        return None
+    if (kind is dict or kind is list) and not _suspect(value, depth):
+        return None
+    return _float_path_slow(value, path, depth)
+
+
+def _suspect(container: Any, depth: int) -> bool:
+    """Whether a float, a value that is not plain JSON, or nesting beyond _MAX_DEPTH may
+    hide in `container` (at `depth`): a quick walk over exact types, no path built."""
+    if depth >= _MAX_DEPTH:
+        return len(container) > 0  # its items would be too deep
+    items: Any = container.values() if type(container) is dict else container
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is dict or kind is list:
+            if _suspect(item, depth + 1):
+                return True
+            continue
+        return True  # a float, or anything else: let the full walk name it
+    return False
+
+
+def _float_path_slow(value: Any, path: str, depth: int = 0) -> str | None:
+    """`_float_path` for any data, naming the path of what it finds."""
+    if depth > _MAX_DEPTH:
+        return path or "."
     if isinstance(value, float):
         return path or "."
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = _float_path(item, f"{path}.{key}" if path else str(key), depth + 1)
+            found = _float_path_slow(item, f"{path}.{key}" if path else str(key), depth + 1)
             if found is not None:
                 return found
     elif isinstance(value, list | tuple):
         for number, item in enumerate(value):
-            found = _float_path(item, f"{path}[{number}]", depth + 1)
+            found = _float_path_slow(item, f"{path}[{number}]", depth + 1)
             if found is not None:
                 return found
     return None
@@ -230,3 +261,64 @@ def load(schema: type[Schema], data: Any, *, strict: bool = True) -> dict[str, A
     except ValidationError as exc:
         raise InvalidDocument(REQUEST, problems(exc.messages)) from None
     return loaded
+
+
+# --- reading a pull answer fast ------------------------------------------------------------
+
+_CHANGE_FIELDS = frozenset(Change().fields)
+
+
+class _NotPlain(Exception):
+    """A float, NaN or Infinity met while parsing: the page goes the slow way."""
+
+
+def _not_plain(text: str) -> Any:
+    raise _NotPlain(text)
+
+
+def load_pull_page(raw: bytes | str) -> dict[str, Any]:
+    """A pull answer's body, read exactly as `load(PullResponse, json.loads(raw),
+    strict=False)` reads it, but without marshmallow for a well-formed page.
+
+    The quick way refuses floats (and NaN, Infinity) while parsing, then checks the
+    envelope and every change by exact JSON types: `seq` an integer from 1, `kind` and
+    `id` texts of 1 to 40 and 1 to 128 characters, no other field in a change, `data` an
+    object (free of excessive nesting) or null. Anything it does not accept as it is —
+    a float anywhere, a wrong type, a missing or unknown field — is read again by the
+    marshmallow schema, which names every problem by its path (InvalidDocument) or
+    accepts what the schema accepts (e.g. a newer server's extra envelope field).
+    Raises ValueError when the body is not JSON at all.
+    """
+    try:
+        data = json.loads(raw, parse_float=_not_plain, parse_constant=_not_plain)
+    except _NotPlain:
+        pass
+    else:
+        page = _plain_page(data)
+        if page is not None:
+            return page
+    return load(PullResponse, json.loads(raw), strict=False)
+
+
+def _plain_page(data: Any) -> dict[str, Any] | None:
+    """The loaded page, or None when the schema must have the last word."""
+    if type(data) is not dict:
+        return None
+    changes, cursor, more = data.get("changes"), data.get("next_cursor"), data.get("has_more")
+    if type(changes) is not list or type(cursor) is not int or cursor < 0:
+        return None
+    if type(more) is not bool:
+        return None
+    for change in changes:
+        if type(change) is not dict or change.keys() != _CHANGE_FIELDS:
+            return None
+        seq, kind, name, body = change["seq"], change["kind"], change["id"], change["data"]
+        if type(seq) is not int or seq < 1:
+            return None
+        if type(kind) is not str or not 0 < len(kind) <= 40:
+            return None
+        if type(name) is not str or not 0 < len(name) <= 128:
+            return None
+        if body is not None and (type(body) is not dict or _suspect(body, 0)):
+            return None
+    return {"changes": changes, "next_cursor": cursor, "has_more": more}
