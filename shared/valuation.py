@@ -157,34 +157,6 @@ def _body(v: Valuation) -> dict[str, Any]:
 
 
 def _money_facts(v: Valuation) -> dict[str, Any]:
-    return _facts(
-        v.mission_id,
-        v.contract_id,
-        v.contract_version,
-        v.contract_digest,
-        v.currency,
-        v.prices_include_vat,
-        v.lines,
-        v.ordering_party,
-        v.beneficiary,
-        v.total,
-        v.file_cap,
-    )
-
-
-def _facts(
-    mission_id: str,
-    contract_id: str,
-    contract_version: int,
-    contract_digest: str,
-    currency: str,
-    prices_include_vat: bool,
-    lines: tuple[Line, ...],
-    ordering_party: Totals,
-    beneficiary: Totals,
-    total: Totals,
-    file_cap: FileCap | None,
-) -> dict[str, Any]:
     """What the digest covers: who pays what, line by line, under which contract.
 
     Labels and the explanation's wording are left out on purpose: they follow from the
@@ -192,17 +164,21 @@ def _facts(
     release must not make every tablet's valuation disagree with the server's.
     """
     return {
-        "mission_id": mission_id,
-        "contract": {"id": contract_id, "version": contract_version, "digest": contract_digest},
-        "currency": currency,
-        "prices_include_vat": prices_include_vat,
-        "lines": [line.to_wire() for line in lines],
-        "payers": {
-            Payer.ORDERING_PARTY.value: ordering_party.to_wire(),
-            Payer.BENEFICIARY.value: beneficiary.to_wire(),
+        "mission_id": v.mission_id,
+        "contract": {
+            "id": v.contract_id,
+            "version": v.contract_version,
+            "digest": v.contract_digest,
         },
-        "total": total.to_wire(),
-        "file_cap": file_cap.to_wire() if file_cap else None,
+        "currency": v.currency,
+        "prices_include_vat": v.prices_include_vat,
+        "lines": [line.to_wire() for line in v.lines],
+        "payers": {
+            Payer.ORDERING_PARTY.value: v.ordering_party.to_wire(),
+            Payer.BENEFICIARY.value: v.beneficiary.to_wire(),
+        },
+        "total": v.total.to_wire(),
+        "file_cap": v.file_cap.to_wire() if v.file_cap else None,
     }
 
 
@@ -219,7 +195,8 @@ def _facts_digest(
     total: Totals,
     file_cap: FileCap | None,
 ) -> str:
-    """`digest(_facts(...))`, from canonical JSON text written directly.
+    """`digest(_money_facts(valuation))`, from canonical JSON text written directly, before
+    the valuation exists.
 
     The facts have a fixed shape, so their canonical bytes (sorted keys, no whitespace)
     are written with the keys in order; that is several times faster than building the
