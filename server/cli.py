@@ -208,6 +208,15 @@ def _fail(error: Exception, chosen: str) -> None:
     raise error
 
 
+def _require_tenant(conn: Any, tenant_id: str) -> None:
+    """Refuse a command naming a tenant that does not exist (exit code 3)."""
+    from server.errors import not_found
+    from server.identity import get_tenant
+
+    if get_tenant(conn, tenant_id) is None:
+        raise not_found("Société", "Tenant", tenant_id)
+
+
 def _run(chosen: str, work: Any) -> Any:
     from marshmallow import ValidationError
 
@@ -563,7 +572,7 @@ def drivers_create(
 
     Exit codes: 0 created; 2 bad value (PIN format, unknown role); 3 driver exists.
     """
-    from server.identity import create_driver, get_tenant
+    from server.identity import create_driver
     from server.views.drivers import DriverIn
 
     chosen = _lang(lang)
@@ -571,10 +580,7 @@ def drivers_create(
     def work() -> Any:
         data = DriverIn().load({"id": driver_id, "name": name, "pin": pin, "role": role})
         with _engine(database_url).begin() as conn:
-            if get_tenant(conn, tenant_id) is None:
-                from server.errors import not_found
-
-                raise not_found("Société", "Tenant", tenant_id)
+            _require_tenant(conn, tenant_id)
             return create_driver(
                 conn,
                 tenant_id,
@@ -621,7 +627,6 @@ def enroll_code(
     Exit codes: 0 printed; 2 unknown driver or bad value; 3 unknown tenant.
     """
     from server.devices import create_enrolment_code
-    from server.identity import get_tenant
     from server.views.devices import EnrolmentCodeIn
 
     chosen = _lang(lang)
@@ -631,10 +636,7 @@ def enroll_code(
             {"driver_ids": list(driver_ids), "label": label or "tablet", "ttl_minutes": ttl_minutes}
         )
         with _engine(database_url).begin() as conn:
-            if get_tenant(conn, tenant_id) is None:
-                from server.errors import not_found
-
-                raise not_found("Société", "Tenant", tenant_id)
+            _require_tenant(conn, tenant_id)
             return create_enrolment_code(
                 conn,
                 tenant_id,
