@@ -10,12 +10,15 @@ said no, with its code and its words).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -126,6 +129,9 @@ class SyncClient:
         self.sleep = sleep
         self.token: str | None = None
         self._private_key: signing.PrivateKey | None = None
+        # The server's clock, from the Date header of its last answer: a tablet corrects
+        # its own clock with it (tablet clocks can be months off).
+        self.server_date: datetime | None = None
 
     # --- enrolment and session --------------------------------------------------------------
 
@@ -298,6 +304,7 @@ class SyncClient:
                 self._pause(attempt, None)
                 attempt += 1
                 continue
+            self._note_date(response.headers.get("Date"))
             if response.status_code in _RETRY_STATUS:
                 if attempt >= self.retries:
                     raise ServerUnreachable(_UNREACHABLE)
@@ -311,6 +318,12 @@ class SyncClient:
             if raw and 200 <= response.status_code < 300:
                 return response.content
             return self._answer(response)
+
+    def _note_date(self, header: str | None) -> None:
+        if header:
+            # a malformed Date header is no reason to fail a sync
+            with contextlib.suppress(TypeError, ValueError):
+                self.server_date = parsedate_to_datetime(header)
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = min(self.max_backoff, self.backoff * 2**attempt)

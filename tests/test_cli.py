@@ -57,8 +57,10 @@ def test_quote_takes_the_files_earlier_consumption():
     mission = str(EXAMPLES / "missions" / "b-tuesday-30km-file-consumed.json")
     body = json.loads(run(field, "quote", B, mission, "--file-consumed", "260.00", "--json").output)
     assert body["payers"]["ordering_party"]["incl_vat"] == "40.00"
-    bad = run(field, "quote", B, mission, "--file-consumed", "12,5")
+    bad = run(field, "quote", B, mission, "--file-consumed", "12.5.0")
     assert bad.exit_code == 2 and "--file-consumed" in bad.output
+    comma = run(field, "quote", B, mission, "--file-consumed", "260,00", "--json")
+    assert json.loads(comma.output)["payers"]["ordering_party"]["incl_vat"] == "40.00"
 
 
 def test_quote_with_an_invalid_contract_exits_2_and_names_the_problem(tmp_path: Path):

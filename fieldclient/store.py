@@ -1,0 +1,181 @@
+"""The tablet's SQLite database, through sqlite-utils: connection, pragmas, migrations.
+
+- WAL, so a reader (the driver's screen) never waits for a writer;
+- `synchronous=FULL`: a collection reported as recorded survives a power cut;
+- every write that touches money is one `BEGIN IMMEDIATE` transaction (`write()`): the
+  journal entry, its derived rows and its outbox row commit together or not at all;
+- money is integer cents (sqlite-utils would turn a Decimal into a float: never hand it one);
+- the journal is append-only: triggers refuse UPDATE and DELETE.
+
+Migrations are numbered SQL scripts applied in order; `PRAGMA user_version` says how far
+a database went. Never edit a released script: add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        driver_id TEXT,
+        mission_id TEXT,
+        payload NOT NULL,             -- canonical JSON text, or zlib of it (ledger.pack)
+        prev_hash BLOB NOT NULL,      -- 32 bytes
+        hash BLOB NOT NULL UNIQUE,    -- 32 bytes
+        sig BLOB NOT NULL             -- 64 bytes
+    );
+    CREATE INDEX journal_by_mission ON journal (mission_id) WHERE mission_id IS NOT NULL;
+    CREATE INDEX journal_by_driver ON journal (driver_id, seq);
+    CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+    CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+
+    -- entries not yet acknowledged by the server; a row leaves once acknowledged
+    CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES journal (seq));
+
+    CREATE TABLE drivers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL, rights TEXT NOT NULL  -- JSON list
+    );
+
+    CREATE TABLE contracts (
+        id TEXT NOT NULL, version INTEGER NOT NULL, ordering_party_id TEXT,
+        valid_from TEXT NOT NULL, valid_until TEXT, document TEXT NOT NULL,
+        PRIMARY KEY (id, version)
+    );
+
+    CREATE TABLE missions (
+        id TEXT PRIMARY KEY,
+        file_number TEXT,
+        ordering_party_id TEXT,
+        driver_id TEXT,
+        office_status TEXT,          -- the office's word: assigned, cancelled…
+        cancel_reason TEXT,
+        source TEXT NOT NULL,        -- office (pulled) or tablet (met on the road)
+        document TEXT NOT NULL,      -- the mission document (JSON)
+        day TEXT NOT NULL            -- local date of the call, for "missions of the day"
+    );
+    CREATE INDEX missions_by_day ON missions (day, id);
+    CREATE INDEX missions_by_file ON missions (file_number) WHERE file_number IS NOT NULL;
+
+    -- derived from the journal, written in the same transaction as the entry
+    CREATE TABLE mission_state (
+        mission_id TEXT PRIMARY KEY,
+        step TEXT NOT NULL,
+        valuation_seq INTEGER,
+        digest TEXT,
+        contract_id TEXT,
+        due_cents INTEGER,           -- what the beneficiary owes, incl. VAT
+        file_cap_consumed_cents INTEGER
+    );
+    CREATE TABLE money (
+        seq INTEGER PRIMARY KEY REFERENCES journal (seq),
+        mission_id TEXT NOT NULL,
+        kind TEXT NOT NULL,          -- collection, reversal, discount, deferral
+        method TEXT,
+        amount_cents INTEGER NOT NULL,
+        driver_id TEXT
+    );
+    CREATE INDEX money_by_mission ON money (mission_id);
+
+    -- wrong approval codes typed, per mission; the office's unlock clears them
+    CREATE TABLE approval_failures (
+        id INTEGER PRIMARY KEY, mission_id TEXT NOT NULL, at TEXT NOT NULL,
+        reason TEXT NOT NULL, cleared INTEGER NOT NULL DEFAULT 0
+    );
+    -- office decisions already applied (a decision pulled twice is applied once)
+    CREATE TABLE decisions (id TEXT PRIMARY KEY, type TEXT NOT NULL, seq INTEGER);
+    """,
+)
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path`."""
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the scripts this database has not seen, each in its own transaction."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"this database is at schema {version}, newer than this program "
+            f"({len(MIGRATIONS)}): update towline-field"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        with write(db):
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+    return schema_version(db)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (triggers hold `;` inside BEGIN … END)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+@contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction, taken at once (BEGIN IMMEDIATE) so two commands on the same
+    tablet queue up instead of both reading the journal head and one failing later."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return default if row is None else str(row[0])
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
+    if value is None:
+        db.execute("DELETE FROM meta WHERE key = ?", [key])
+    else:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )

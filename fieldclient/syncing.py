@@ -1,0 +1,304 @@
+"""Enrolment and sync: the only parts of the tablet that need the network.
+
+`sync` opens a session, pushes the outbox (in batches; each acknowledgement empties the
+outbox up to it in its own transaction), then pulls: each page of changes is applied and
+its cursor stored in one local transaction, so a dropped link resumes exactly where it
+stopped, with no loss and no duplicate. Applying office decisions records entries (a
+void becomes a `reversal`), so those are pushed straight after the pull.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+from fieldclient import store
+from fieldclient.ledger import Ledger
+from fieldclient.tablet import Tablet, reversal_for
+from shared import signing
+from shared.balance import fold
+from shared.contract_schema import load_contract
+from shared.errors import Refused, TowlineError
+from shared.payments import deferral_payload, discount_payload, event_from_entry
+from sync.client import Acknowledged, SyncClient
+
+Progress = Callable[[str], None]
+PUSH_CHUNK = 2000  # entries read from the outbox at a time (the client batches by 500)
+
+
+@dataclass(slots=True)
+class SyncReport:
+    pushed: int = 0
+    acknowledged_seq: int = 0
+    changes: int = 0
+    decisions: int = 0
+    cursor: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def new_client(tablet: Tablet, *, lang: str = "fr", **options: Any) -> SyncClient:
+    url = tablet.meta("server_url")
+    assert url is not None
+    return SyncClient(url, device_id=tablet.device_id, lang=lang, **options)
+
+
+def enroll(
+    tablet: Tablet,
+    server_url: str,
+    code: str,
+    *,
+    label: str = "",
+    client: SyncClient | None = None,
+) -> dict[str, Any]:
+    """Enrol this tablet with a one-time code from the office."""
+    if tablet.enrolled:
+        raise Refused(
+            f"Cette tablette est déjà enrôlée ({tablet.device_id}). Pour la réenrôler,"
+            " utilisez un nouveau dossier (--home).",
+            f"This tablet is already enrolled ({tablet.device_id}). To enrol it again,"
+            " use a new folder (--home).",
+        )
+    key = signing.private_key_from_bytes(os.urandom(signing.KEY_SIZE))
+    public_hex = signing.public_key_to_bytes(signing.public_key_of(key)).hex()
+    client = client or SyncClient(server_url)
+    answer = client.enrol(server_url, code.strip(), public_hex, label)
+    tablet.save_enrolment(
+        server_url=server_url.rstrip("/"),
+        device_id=answer.device_id,
+        tenant_id=answer.tenant_id,
+        server_public_key=answer.server_public_key,
+        private_key=key,
+        approval_key=answer.approval_key,
+        drivers=list(answer.drivers),
+        label=label,
+    )
+    return {
+        "device_id": answer.device_id,
+        "tenant_id": answer.tenant_id,
+        "drivers": [d.get("id") for d in answer.drivers],
+    }
+
+
+def sync(tablet: Tablet, client: SyncClient, *, progress: Progress | None = None) -> SyncReport:
+    """Push, pull, and push what applying the pulled decisions recorded."""
+    say = progress or (lambda _text: None)
+    report = SyncReport()
+    client.open_session(tablet.private_key())
+    push(tablet, client, report, say)
+    pull(tablet, client, report, say)
+    if tablet.pending_count():
+        push(tablet, client, report, say)
+    _keep_clock_offset(tablet, client)
+    return report
+
+
+def push(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) -> None:
+    ledger = tablet.ledger()
+    total = tablet.pending_count()
+    while True:
+        rows = ledger.pending(PUSH_CHUNK)
+        if not rows:
+            return
+        wire = [r.wire(tablet.device_id) for r in rows]
+
+        def acknowledged(ack: Acknowledged, rows: list[Any] = rows) -> None:
+            with store.write(tablet.db):
+                tablet.db.execute("DELETE FROM outbox WHERE seq <= ?", [ack.seq])
+                store.set_meta(tablet.db, "acknowledged_seq", str(ack.seq))
+                store.set_meta(tablet.db, "acknowledged_hash", ack.hash)
+            report.pushed = min(total, report.pushed + max(0, ack.seq - report.acknowledged_seq))
+            report.acknowledged_seq = ack.seq
+            say(f"push {ack.seq - rows[0].seq + 1}/{len(rows)}")
+
+        report.acknowledged_seq = rows[0].seq - 1
+        client.push(wire, on_acknowledged=acknowledged)
+
+
+def pull(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) -> None:
+    cursor = int(tablet.meta("pull_cursor") or 0)
+
+    def on_page(changes: list[dict[str, Any]], next_cursor: int) -> None:
+        ledger = tablet.ledger()
+        with store.write(tablet.db):
+            for change in changes:
+                apply_change(tablet, ledger, change, report)
+            store.set_meta(tablet.db, "pull_cursor", str(next_cursor))
+        report.changes += len(changes)
+        report.cursor = next_cursor
+        say(f"pull {report.changes} (cursor {next_cursor})")
+
+    report.cursor = client.pull(cursor, on_page)
+
+
+def _keep_clock_offset(tablet: Tablet, client: SyncClient) -> None:
+    if client.server_date is None:
+        return
+    offset = (client.server_date.astimezone(UTC) - tablet._clock()).total_seconds()
+    with store.write(tablet.db):
+        store.set_meta(tablet.db, "clock_offset_seconds", f"{offset:.0f}")
+
+
+# --- applying the feed -------------------------------------------------------------------------
+
+
+def apply_change(
+    tablet: Tablet, ledger: Ledger, change: Mapping[str, Any], report: SyncReport
+) -> None:
+    """One change of the pull feed, inside the page's transaction. Kinds this version does
+    not know are skipped (a newer server may send more)."""
+    kind, entity_id, data = change.get("kind"), str(change.get("id")), change.get("data")
+    if kind == "contract":
+        _contract(tablet, entity_id, data, report)
+    elif kind == "mission":
+        _mission(tablet, entity_id, data, report)
+    elif kind == "driver":
+        if data is None:
+            tablet.db.execute("UPDATE drivers SET active = 0 WHERE id = ?", [entity_id])
+        else:
+            tablet.upsert_driver(data)
+    elif kind == "decision" and isinstance(data, Mapping) and apply_decision(tablet, ledger, data):
+        report.decisions += 1
+
+
+def _contract(tablet: Tablet, change_id: str, data: Any, report: SyncReport) -> None:
+    contract_id, _, version = change_id.rpartition(":")
+    if data is None:
+        tablet.db.execute(
+            "DELETE FROM contracts WHERE id = ? AND version = ?", [contract_id, int(version)]
+        )
+        return
+    try:
+        terms = load_contract(data["document"])
+    except (TowlineError, KeyError, TypeError) as exc:
+        report.warnings.append(f"contract {change_id} unreadable, skipped: {exc}")
+        return
+    tablet.db.execute(
+        "INSERT INTO contracts (id, version, ordering_party_id, valid_from, valid_until,"
+        " document) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id, version) DO UPDATE SET"
+        " ordering_party_id = excluded.ordering_party_id, valid_from = excluded.valid_from,"
+        " valid_until = excluded.valid_until, document = excluded.document",
+        [
+            terms.id,
+            terms.version,
+            terms.ordering_party.id if terms.ordering_party else None,
+            terms.valid_from.isoformat(),
+            terms.valid_until.isoformat() if terms.valid_until else None,
+            json.dumps(data["document"], sort_keys=True, ensure_ascii=False),
+        ],
+    )
+
+
+def _mission(tablet: Tablet, mission_id: str, data: Any, report: SyncReport) -> None:
+    if data is None:
+        # Reassigned to another driver: gone from this tablet, unless it already holds
+        # entries for it (they stay, and so does the mission they are about).
+        held = tablet.db.execute(
+            "SELECT 1 FROM journal WHERE mission_id = ? LIMIT 1", [mission_id]
+        ).fetchone()
+        if held:
+            tablet.db.execute(
+                "UPDATE missions SET office_status = 'reassigned' WHERE id = ?", [mission_id]
+            )
+        else:
+            tablet.db.execute("DELETE FROM missions WHERE id = ?", [mission_id])
+        return
+    try:
+        tablet.store_mission(data, source="office", document=data["document"])
+    except (TowlineError, KeyError, TypeError) as exc:
+        report.warnings.append(f"mission {mission_id} unreadable, skipped: {exc}")
+
+
+def apply_decision(tablet: Tablet, ledger: Ledger, data: Mapping[str, Any]) -> bool:
+    """Apply one office decision once; returns whether it recorded something new."""
+    decision_id = str(data.get("id"))
+    if tablet.db.execute("SELECT 1 FROM decisions WHERE id = ?", [decision_id]).fetchone():
+        return False
+    kind = str(data.get("type"))
+    at = tablet._at()
+    signed = None
+    if kind == "void_collection":
+        signed = _void(tablet, ledger, data, at)
+    elif kind in ("discount", "deferral"):
+        signed = _office_approval(tablet, ledger, data, at)
+    elif kind == "unlock_approvals":
+        mission_id = data.get("mission_id")
+        if data.get("device_id") == tablet.device_id:
+            if mission_id:
+                tablet.db.execute(
+                    "UPDATE approval_failures SET cleared = 1 WHERE mission_id = ?", [mission_id]
+                )
+            else:
+                tablet.db.execute("UPDATE approval_failures SET cleared = 1")
+            signed = ledger.append(
+                "office_decision_applied",
+                {"decision": decision_id, "type": kind, "mission_id": mission_id},
+                driver_id=None,
+                at=at,
+            )
+    tablet.db.execute(
+        "INSERT INTO decisions (id, type, seq) VALUES (?, ?, ?)",
+        [decision_id, kind, signed.seq if signed else None],
+    )
+    return signed is not None
+
+
+def _void(tablet: Tablet, ledger: Ledger, data: Mapping[str, Any], at: str) -> Any:
+    collection = data.get("collection") or {}
+    if collection.get("device_id") != tablet.device_id:
+        return None  # another tablet's collection: that tablet applies it
+    row = tablet.db.execute(
+        "SELECT mission_id, driver_id, hash FROM journal WHERE seq = ? AND type = 'collection'",
+        [int(collection.get("seq", 0))],
+    ).fetchone()
+    if row is None or bytes(row[2]).hex() != collection.get("hash"):
+        return None
+    mission_id, driver_id = row[0], row[1]
+    money = _money_of(tablet, ledger, mission_id)
+    try:
+        payload = reversal_for(
+            money,
+            dict(collection),
+            str(data.get("reason") or "annulé par le bureau"),
+            str(data["id"]),
+        )
+    except Refused:
+        return None  # already reversed
+    return ledger.append("reversal", payload, driver_id=driver_id, at=at)
+
+
+def _office_approval(tablet: Tablet, ledger: Ledger, data: Mapping[str, Any], at: str) -> Any:
+    mission_id = str(data.get("mission_id"))
+    money = _money_of(tablet, ledger, mission_id)
+    build = discount_payload if data.get("type") == "discount" else deferral_payload
+    try:
+        payload = build(money, data.get("amount"), f"office:{data['id']}")
+    except Refused as refused:
+        return ledger.append(
+            "office_decision_applied",
+            {
+                "decision": str(data["id"]),
+                "type": str(data.get("type")),
+                "mission_id": mission_id,
+                "applied": False,
+                "reason": refused.message("en"),
+            },
+            driver_id=data.get("driver_id"),
+            at=at,
+        )
+    return ledger.append(str(data.get("type")), payload, driver_id=data.get("driver_id"), at=at)
+
+
+def _money_of(tablet: Tablet, ledger: Ledger, mission_id: str) -> Any:
+    """The mission's money from the journal, with what was due per its last recorded
+    valuation (zero if the tablet never valued it)."""
+    due = tablet.db.execute(
+        "SELECT due_cents FROM mission_state WHERE mission_id = ?", [mission_id]
+    ).fetchone()
+    rows = ledger.rows(mission_id=mission_id)
+    events = [e for e in (event_from_entry(r.type, r.hash, r.payload) for r in rows) if e]
+    return fold(mission_id, Decimal(int(due[0] or 0) if due else 0) / 100, events)
