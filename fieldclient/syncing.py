@@ -84,20 +84,33 @@ def enroll(
     }
 
 
-def sync(tablet: Tablet, client: SyncClient, *, progress: Progress | None = None) -> SyncReport:
+def sync(
+    tablet: Tablet,
+    client: SyncClient,
+    *,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+    page_size: int | None = None,
+) -> SyncReport:
     """Push, pull, and push what applying the pulled decisions recorded."""
     say = progress or (lambda _text: None)
     report = SyncReport()
     client.open_session(tablet.private_key())
-    push(tablet, client, report, say)
-    pull(tablet, client, report, say)
+    push(tablet, client, report, say, batch_size)
+    pull(tablet, client, report, say, page_size)
     if tablet.pending_count():
-        push(tablet, client, report, say)
+        push(tablet, client, report, say, batch_size)
     _keep_clock_offset(tablet, client)
     return report
 
 
-def push(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) -> None:
+def push(
+    tablet: Tablet,
+    client: SyncClient,
+    report: SyncReport,
+    say: Progress,
+    batch_size: int | None = None,
+) -> None:
     ledger = tablet.ledger()
     total = tablet.pending_count()
     while True:
@@ -116,10 +129,19 @@ def push(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) 
             say(f"push {ack.seq - rows[0].seq + 1}/{len(rows)}")
 
         report.acknowledged_seq = rows[0].seq - 1
-        client.push(wire, on_acknowledged=acknowledged)
+        if batch_size:
+            client.push(wire, on_acknowledged=acknowledged, batch_size=batch_size)
+        else:
+            client.push(wire, on_acknowledged=acknowledged)
 
 
-def pull(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) -> None:
+def pull(
+    tablet: Tablet,
+    client: SyncClient,
+    report: SyncReport,
+    say: Progress,
+    page_size: int | None = None,
+) -> None:
     cursor = int(tablet.meta("pull_cursor") or 0)
 
     def on_page(changes: list[dict[str, Any]], next_cursor: int) -> None:
@@ -132,7 +154,7 @@ def pull(tablet: Tablet, client: SyncClient, report: SyncReport, say: Progress) 
         report.cursor = next_cursor
         say(f"pull {report.changes} (cursor {next_cursor})")
 
-    report.cursor = client.pull(cursor, on_page)
+    report.cursor = client.pull(cursor, on_page, limit=page_size)
 
 
 def _keep_clock_offset(tablet: Tablet, client: SyncClient) -> None:

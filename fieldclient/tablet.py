@@ -154,6 +154,7 @@ class Tablet:
         self.db: sqlite_utils.Database = store.connect(home.database)
         self._clock = clock
         self._keys = home.read_keys()
+        self._contracts: dict[tuple[str, int], Contract] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -426,16 +427,16 @@ class Tablet:
     def contract_for(self, mission: Mission) -> Contract:
         """The contract the server sent for the mission's ordering party (or the private
         customers' one), in its version valid on the mission's day."""
-        if mission.ordering_party is None:
-            rows = self.db.execute(
-                "SELECT document FROM contracts WHERE ordering_party_id IS NULL"
-            ).fetchall()
-        else:
-            rows = self.db.execute(
-                "SELECT document FROM contracts WHERE ordering_party_id = ?",
-                [mission.ordering_party],
-            ).fetchall()
-        versions = [load_contract(json.loads(r[0])) for r in rows]
+        party = (
+            "ordering_party_id IS NULL"
+            if mission.ordering_party is None
+            else ("ordering_party_id = ?")
+        )
+        rows = self.db.execute(
+            f"SELECT id, version FROM contracts WHERE {party}",
+            [] if mission.ordering_party is None else [mission.ordering_party],
+        ).fetchall()
+        versions = [self._contract(str(i), int(v)) for i, v in rows]
         call = mission.times["call"]
         valid: dict[str, Contract] = {}
         for c in versions:
@@ -460,6 +461,16 @@ class Tablet:
                 f"Several contracts for {who_en} ({names}): the office must say which applies.",
             )
         return next(iter(valid.values()))
+
+    def _contract(self, contract_id: str, version: int) -> Contract:
+        """A contract version, parsed once per process (a version never changes)."""
+        key = (contract_id, version)
+        if key not in self._contracts:
+            document = self.db.execute(
+                "SELECT document FROM contracts WHERE id = ? AND version = ?", [*key]
+            ).fetchone()[0]
+            self._contracts[key] = load_contract(json.loads(document))
+        return self._contracts[key]
 
     def file_consumed(self, mission: Mission, contract_id: str) -> Decimal:
         """What the file's other missions on this tablet consumed of its cap."""
