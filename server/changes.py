@@ -22,6 +22,12 @@ from server.tables import changes, tenants
 from shared.canonical import plain
 
 MAX_PAGE = 1000
+DEVICE_SCOPE = "device:"  # a change for one tablet only: "device:<device id>"
+
+
+def device_scope(device_id: str) -> str:
+    """The scope of a change meant for one tablet (an office decision about it)."""
+    return DEVICE_SCOPE + device_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,9 @@ def record(
     scope: str | None,
     now: datetime,
 ) -> int:
-    """Append a change for the tenant's devices (`scope`: one driver's, or all); returns
-    its sequence number. Must run inside the transaction that makes the change."""
+    """Append a change for the tenant's devices (`scope`: one driver's tablets, one
+    tablet's with `device_scope`, or all with None); returns its sequence number. Must
+    run inside the transaction that makes the change."""
     seq = conn.execute(
         sa.update(tenants)
         .where(tenants.c.id == tenant_id)
@@ -74,7 +81,8 @@ def page(
     scopes: Collection[str],
     limit: int = MAX_PAGE,
 ) -> tuple[list[Change], int, bool]:
-    """Changes after `cursor` visible to a device whose drivers are `scopes`.
+    """Changes after `cursor` visible to a device whose scopes are `scopes` (its drivers'
+    ids and its own `device_scope`).
 
     Returns (changes, next_cursor, has_more). The cursor advances over rows the device
     may not see too, so an empty page still moves it forward.

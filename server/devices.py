@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessable, not_found
-from server.identity import audit, driver_data, existing_drivers
-from server.tables import challenges, device_drivers, devices, drivers, enrolment_codes
+from server.identity import audit, driver_data, driver_rows, existing_drivers
+from server.tables import challenges, device_drivers, devices, enrolment_codes
 from shared.signing import public_key_from_bytes, verify
 from sync.protocol import challenge_message
 
@@ -260,11 +260,7 @@ def _enrol_with(
                 tenant_id=tenant_id, device_id=device_id, driver_id=driver_id
             )
         )
-    rows = conn.execute(
-        sa.select(drivers)
-        .where(drivers.c.tenant_id == tenant_id, drivers.c.id.in_(sorted(allowed)))
-        .order_by(drivers.c.id)
-    ).all()
+    rows = driver_rows(conn, tenant_id, allowed)
     audit(
         conn,
         tenant_id,

@@ -372,20 +372,42 @@ def authenticate(
 
 def driver_data(row: Any) -> dict[str, Any]:
     """What a tablet learns about a driver (pull feed and enrolment): enough to let the
-    driver sign in offline, nothing more."""
+    driver sign in offline and to know what the driver may do there (`rights`: the
+    role's effective rights, sorted; payment rights only while the tenant's payments
+    module is on), nothing more. `row` comes from `driver_rows`."""
+    rights = effective_rights(bool(row.payments_enabled), row.role_rights or ())
     return {
         "id": row.id,
         "name": row.name,
         "role": row.role,
         "pin_hash": row.pin_hash,
         "active": bool(row.active),
+        "rights": sorted(r.value for r in rights),
     }
 
 
+def driver_rows(conn: sa.Connection, tenant_id: str, driver_ids: Collection[str]) -> list[Any]:
+    """The drivers' rows with what `driver_data` needs (the tenant's payments switch and
+    the role's rights), ordered by id."""
+    if not driver_ids:
+        return []
+    query = (
+        sa.select(drivers, tenants.c.payments_enabled, roles.c.rights.label("role_rights"))
+        .select_from(
+            drivers.join(tenants, tenants.c.id == drivers.c.tenant_id).outerjoin(
+                roles,
+                sa.and_(roles.c.tenant_id == drivers.c.tenant_id, roles.c.name == drivers.c.role),
+            )
+        )
+        .where(drivers.c.tenant_id == tenant_id, drivers.c.id.in_(sorted(set(driver_ids))))
+        .order_by(drivers.c.id)
+    )
+    return list(conn.execute(query))
+
+
 def _driver_row(conn: sa.Connection, tenant_id: str, driver_id: str) -> Any:
-    return conn.execute(
-        sa.select(drivers).where(drivers.c.tenant_id == tenant_id, drivers.c.id == driver_id)
-    ).first()
+    found = driver_rows(conn, tenant_id, [driver_id])
+    return found[0] if found else None
 
 
 def create_driver(

@@ -3,7 +3,9 @@ customer met on the road), assigned to a driver.
 
 A mission reaches only its driver's tablets: each assignment is a `mission` change in
 the pull feed scoped to that driver; a reassignment also sends the previous driver's
-tablets a tombstone, so the mission disappears from them.
+tablets a tombstone, so the mission disappears from them. When the office cancels a
+mission, its driver's tablets receive it again with `"status": "cancelled"` and the
+`cancel_reason`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.mission import load_mission
 
 NEW = "new"
 ASSIGNED = "assigned"
+CANCELLED = "cancelled"  # shared.steps.Step.CANCELLED, which server.ingest checks
 
 
 def _driver_must_exist(conn: sa.Connection, tenant_id: str, driver_id: str) -> None:
@@ -44,6 +47,7 @@ def _wire(row: Any) -> dict[str, Any]:
         "ordering_party_id": row.ordering_party_id,
         "driver_id": row.driver_id,
         "status": row.status,
+        "cancel_reason": row.cancel_reason,
         "source": row.source,
         "document": json.loads(row.document),
     }
@@ -147,6 +151,48 @@ def assign(
     _announce(conn, tenant_id, row, now)
     audit(
         conn, tenant_id, actor, "mission.assign", mission_id, now, detail={"driver_id": driver_id}
+    )
+    return _wire(row)
+
+
+def cancel(
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_id: str,
+    reason: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Cancel the mission: its driver's tablets learn it at their next pull (no more
+    steps but the cancellation; money already taken is still recorded). Once only."""
+    row = _row(conn, tenant_id, mission_id)
+    if row is None:
+        raise not_found("Mission", "Mission", mission_id)
+    if row.status == CANCELLED:
+        raise Conflict(
+            f"La mission {mission_id} est déjà annulée ({row.cancel_reason}).",
+            f"Mission {mission_id} is already cancelled ({row.cancel_reason}).",
+            code="mission_already_cancelled",
+        )
+    previous = row.status
+    conn.execute(
+        sa.update(missions)
+        .where(missions.c.tenant_id == tenant_id, missions.c.id == mission_id)
+        .values(status=CANCELLED, cancel_reason=reason, cancelled_at=now, cancelled_by=actor)
+    )
+    row = _row(conn, tenant_id, mission_id)
+    if row.driver_id is not None:  # an unassigned mission is on no tablet
+        _announce(conn, tenant_id, row, now)
+    audit(
+        conn,
+        tenant_id,
+        actor,
+        "mission.cancel",
+        mission_id,
+        now,
+        reason=reason,
+        detail={"driver_id": row.driver_id, "previous_status": previous},
     )
     return _wire(row)
 

@@ -38,6 +38,13 @@ class PullPage:
         }
 
 
+def scopes(driver_ids: Collection[str], device_id: str | None) -> frozenset[str]:
+    """What a device may see beside the tenant-wide changes: its drivers' changes and,
+    given its id, the changes meant for it alone (`changes.device_scope`)."""
+    own = {changes.device_scope(device_id)} if device_id is not None else set()
+    return frozenset(driver_ids) | own
+
+
 def pull(
     conn: sa.Connection,
     *,
@@ -45,14 +52,16 @@ def pull(
     driver_ids: Collection[str],
     cursor: int,
     limit: int | None = None,
+    device_id: str | None = None,
 ) -> PullPage:
-    """Changes after `cursor` for a device whose drivers are `driver_ids`.
+    """Changes after `cursor` for a device whose drivers are `driver_ids` (and, with
+    `device_id`, the changes scoped to that device).
 
-    Changes scoped to other drivers are skipped but still move the cursor, so a device
-    never asks for them again and learns nothing of them but their number.
+    Changes scoped to other drivers or devices are skipped but still move the cursor, so
+    a device never asks for them again and learns nothing of them but their number.
     """
     found, next_cursor, has_more = changes.page(
-        conn, tenant_id, max(cursor, 0), frozenset(driver_ids), _size(limit)
+        conn, tenant_id, max(cursor, 0), scopes(driver_ids, device_id), _size(limit)
     )
     return PullPage(found, next_cursor, has_more)
 
@@ -64,11 +73,12 @@ def pull_json(
     driver_ids: Collection[str],
     cursor: int,
     limit: int | None = None,
+    device_id: str | None = None,
 ) -> str:
     """The page `pull` returns, as the JSON text of its `PullResponse` body (the same
     value as `json.dumps(pull(...).to_wire())`), built without parsing the stored data."""
     rows, next_cursor, has_more = changes.stored_page(
-        conn, tenant_id, max(cursor, 0), frozenset(driver_ids), _size(limit)
+        conn, tenant_id, max(cursor, 0), scopes(driver_ids, device_id), _size(limit)
     )
     items = ",".join(
         f'{{"data":{"null" if data is None else data},"id":{_json_string(entity_id)},'

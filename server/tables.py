@@ -198,6 +198,9 @@ missions = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),  # office | device
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("cancel_reason", sa.Text),  # set when the office cancels the mission
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("cancelled_by", sa.String(64)),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.Index("ix_missions_driver", "tenant_id", "driver_id"),
     sa.Index("ix_missions_file", "tenant_id", "file_number"),
@@ -240,10 +243,32 @@ changes = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("entity_id", sa.String(128), nullable=False),
-    sa.Column("scope", sa.String(64)),  # a driver id, or NULL for every device of the tenant
+    # A driver id, "device:<device id>" for one tablet, or NULL for every device of the tenant.
+    sa.Column("scope", sa.String(80)),
     sa.Column("data", sa.Text),  # NULL: a tombstone
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "seq"),
+)
+
+# The office's decisions the tablets apply (docs/sync-protocol.md "Office decisions"):
+# each is also a `decision` change of the pull feed, with `data` as stored here.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),  # "dec_" + 20 hex
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("mission_id", sa.String(64)),
+    sa.Column("device_id", sa.String(64)),  # the tablet concerned (void, unlock)
+    sa.Column("entry_seq", sa.BigInteger),  # the voided collection's seq (void only)
+    sa.Column("driver_id", sa.String(64)),
+    sa.Column("data", sa.Text, nullable=False),  # the change's data, as JSON text
+    sa.Column("decided_by", sa.String(64), nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    # A collection is voided at most once (entry_seq is NULL for every other decision).
+    sa.UniqueConstraint("tenant_id", "device_id", "entry_seq"),
+    sa.Index("ix_decisions_mission", "tenant_id", "mission_id"),
 )
 
 valuations = sa.Table(

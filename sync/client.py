@@ -129,9 +129,11 @@ class SyncClient:
         self.sleep = sleep
         self.token: str | None = None
         self._private_key: signing.PrivateKey | None = None
-        # The server's clock, from the Date header of its last answer: a tablet corrects
-        # its own clock with it (tablet clocks can be months off).
+        # The server's clock: from the session answer's `server_time`, else from the Date
+        # header of the last answer. A tablet corrects its own clock with it (tablet
+        # clocks can be months off).
         self.server_date: datetime | None = None
+        self._server_time_known = False
 
     # --- enrolment and session --------------------------------------------------------------
 
@@ -180,7 +182,11 @@ class SyncClient:
                 if refused.code in CHALLENGE_RETRY and attempt == 0:
                     continue
                 raise
-            self.token = self._read(schemas.SessionResponse, answer)["token"]
+            session = self._read(schemas.SessionResponse, answer)
+            self.token = session["token"]
+            if session["server_time"] is not None:
+                self.server_date = session["server_time"]
+                self._server_time_known = True
             return self.token
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -320,7 +326,7 @@ class SyncClient:
             return self._answer(response)
 
     def _note_date(self, header: str | None) -> None:
-        if header:
+        if header and not self._server_time_known:  # the session's time is more precise
             # a malformed Date header is no reason to fail a sync
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(header)

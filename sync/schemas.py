@@ -188,6 +188,7 @@ class SessionResponse(_Strict):
     token = fields.String(required=True, validate=validate.Length(16, 2048))
     expires_in = StrictInteger(required=True, validate=validate.Range(min=1))  # seconds
     revoked = fields.Boolean(load_default=False)  # true: pushes go to quarantine
+    server_time = fields.AwareDateTime(load_default=None)  # the server's clock (UTC)
 
 
 # --- push -----------------------------------------------------------------------------------

@@ -120,6 +120,8 @@ def test_a_device_is_listed_and_revoked_from_the_command_line(run, tmp_path):
         ("enroll-code",),
         ("devices", "list"),
         ("devices", "revoke"),
+        ("approval-code",),
+        ("void",),
         ("rules", "check"),
     ],
 )

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from server.views import auth, contracts, devices, drivers, missions, parties, sync, users
+from server.views import (
+    approvals,
+    auth,
+    contracts,
+    decisions,
+    devices,
+    drivers,
+    missions,
+    parties,
+    sync,
+    users,
+)
 
 BLUEPRINTS = [
     auth.blp,
@@ -12,5 +23,7 @@ BLUEPRINTS = [
     parties.blp,
     contracts.blp,
     missions.blp,
+    approvals.blp,
+    decisions.blp,
     sync.blp,
 ]

@@ -54,6 +54,9 @@ class EnrolledDriverOut(Strict):
     role = fields.String()
     pin_hash = fields.String(metadata={"description": "scrypt$n$r$p$salt$hash"})
     active = fields.Boolean()
+    rights = fields.List(
+        fields.String(), metadata={"description": "the driver's effective rights, sorted"}
+    )
 
 
 class EnrolOut(Strict):
@@ -83,6 +86,9 @@ class SessionOut(Strict):
     token = fields.String()
     expires_in = fields.Integer(metadata={"description": "seconds"})
     revoked = fields.Boolean(metadata={"description": "true: the office revoked this device"})
+    server_time = fields.AwareDateTime(
+        metadata={"description": "the server's clock (UTC): tablets correct their own with it"}
+    )
 
 
 class DeviceOut(Strict):
@@ -171,7 +177,12 @@ class Session(MethodView):
             identity.tenant_id,
             moment + timedelta(seconds=seconds),
         )
-        return {"token": token, "expires_in": seconds, "revoked": identity.revoked}
+        return {
+            "token": token,
+            "expires_in": seconds,
+            "revoked": identity.revoked,
+            "server_time": moment,
+        }
 
 
 @blp.route("/devices/me")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from marshmallow import ValidationError, validate
 
 from shared.schema_tools import bilingual
@@ -47,3 +50,18 @@ PASSWORD = validate.Length(
 def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError(bilingual("ne peut pas être vide", "may not be blank"))
+
+
+REASON: list[Callable[[Any], Any]] = [
+    validate.Length(
+        min=1, max=500, error=bilingual("de 1 à 500 caractères", "1 to 500 characters")
+    ),
+    not_blank,
+]
+AMOUNT = validate.Regexp(
+    r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$",
+    error=bilingual(
+        'montant attendu en texte, au plus deux décimales, par exemple "20.00"',
+        'an amount is expected as text, at most two decimals, such as "20.00"',
+    ),
+)

@@ -1,5 +1,6 @@
 # mypy: disable-error-code="untyped-decorator"
-"""Missions of the caller's tenant (right `manage_missions`): create, assign, list."""
+"""Missions of the caller's tenant (right `manage_missions`): create, assign, cancel,
+list."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from marshmallow import fields, validate
 from server import missions
 from server.rights import Right
 from server.security import current_user, require_user
-from server.views.fields import IDENT
+from server.views.fields import IDENT, REASON
 from server.web import Blueprint, Strict, engine, now, reader
 
 blp = Blueprint("missions", __name__, url_prefix="/api/v1", description="Missions")
@@ -28,12 +29,17 @@ class AssignIn(Strict):
     driver_id = fields.String(required=True, validate=IDENT)
 
 
+class CancelIn(Strict):
+    reason = fields.String(required=True, validate=REASON)
+
+
 class MissionOut(Strict):
     id = fields.String()
     file_number = fields.String(allow_none=True)
     ordering_party_id = fields.String(allow_none=True)
     driver_id = fields.String(allow_none=True)
     status = fields.String()
+    cancel_reason = fields.String(allow_none=True, metadata={"description": "once cancelled"})
     source = fields.String()
     document = fields.Dict()
 
@@ -93,4 +99,19 @@ class Assign(MethodView):
         with engine().begin() as conn:
             return missions.assign(
                 conn, user.tenant_id, mission_id, data["driver_id"], actor=user.id, now=now()
+            )
+
+
+@blp.route("/missions/<string:mission_id>/cancel")
+class Cancel(MethodView):
+    @require_user(Right.MANAGE_MISSIONS)
+    @blp.arguments(CancelIn)
+    @blp.response(200, MissionOut)
+    def post(self, data: dict[str, Any], mission_id: str) -> dict[str, Any]:
+        """Cancel the mission (reason required, logged); its driver's tablets learn it at
+        their next pull. Once only."""
+        user = current_user()
+        with engine().begin() as conn:
+            return missions.cancel(
+                conn, user.tenant_id, mission_id, data["reason"].strip(), actor=user.id, now=now()
             )

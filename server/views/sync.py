@@ -97,13 +97,14 @@ class Pull(MethodView):
     @blp.arguments(schemas.PullRequest)
     @blp.response(200, schemas.PullResponse)
     def post(self, data: dict[str, Any]) -> Response:
-        """The changes after `cursor` that this tablet's drivers may see, one page."""
+        """The changes after `cursor` that this tablet and its drivers may see, one page."""
         device = current_device()
         with reader().connect() as conn:
             body = pull.pull_json(
                 conn,
                 tenant_id=device.tenant_id,
                 driver_ids=device.driver_ids,
+                device_id=device.device_id,
                 cursor=data["cursor"],
                 limit=data["limit"],
             )

@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("entity_id", sa.String(length=128), nullable=False),
-        sa.Column("scope", sa.String(length=64), nullable=True),
+        sa.Column("scope", sa.String(length=80), nullable=True),
         sa.Column("data", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -91,6 +91,29 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", "version", name=op.f("pk_contracts")),
     )
+    op.create_table(
+        "decisions",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("mission_id", sa.String(length=64), nullable=True),
+        sa.Column("device_id", sa.String(length=64), nullable=True),
+        sa.Column("entry_seq", sa.BigInteger(), nullable=True),
+        sa.Column("driver_id", sa.String(length=64), nullable=True),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("decided_by", sa.String(length=64), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_decisions_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_decisions")),
+        sa.UniqueConstraint(
+            "tenant_id", "device_id", "entry_seq", name=op.f("uq_decisions_tenant_id")
+        ),
+    )
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.create_index("ix_decisions_mission", ["tenant_id", "mission_id"], unique=False)
+
     op.create_table(
         "devices",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -185,6 +208,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_by", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_missions_tenant_id_tenants")
         ),
@@ -335,6 +361,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_devices_public_key")
 
     op.drop_table("devices")
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_index("ix_decisions_mission")
+
+    op.drop_table("decisions")
     op.drop_table("contracts")
     op.drop_table("changes")
     op.drop_table("audit_log")
