@@ -33,7 +33,7 @@ from shared.i18n import Text, choose_lang
 from shared.mission import MISSION, load_mission
 from shared.money import format_amount, parse_amount, wire
 from shared.payment_terms import Method
-from shared.payments import EVIDENCE
+from shared.payments import EVIDENCE, LABELS
 from shared.schema_tools import parse_json
 from shared.steps import Step
 from shared.valuation import ValuationContext, value
@@ -275,7 +275,6 @@ def sync_command(env: Env) -> None:
             last[0] = now
             click.echo(f"… {text}", err=True)
 
-    pending = tablet.pending_count()
     retries = os.environ.get("TOWLINE_SYNC_RETRIES", "")
     options = {"retries": int(retries)} if retries.isdigit() else {}
     client = syncing.new_client(tablet, lang=env.lang, **options)
@@ -290,7 +289,7 @@ def sync_command(env: Env) -> None:
             )
         ) from None
     body = {
-        "pushed": pending - tablet.pending_count(),
+        "pushed": report.pushed,
         "pending": tablet.pending_count(),
         "acknowledged_seq": report.acknowledged_seq,
         "changes": report.changes,
@@ -518,8 +517,8 @@ def collect(
     recorded = env.tablet.collect(mission, method, wire(amount), evidence)
     change = recorded.payload.get("change")
     text = env.t(
-        f"Encaissé : {format_amount(amount, 'fr')} ({method}).",
-        f"Collected: {format_amount(amount, 'en')} ({method}).",
+        f"Encaissé : {format_amount(amount, 'fr')} ({LABELS[chosen].fr}).",
+        f"Collected: {format_amount(amount, 'en')} ({LABELS[chosen].en}).",
     )
     if change:
         text += env.t(

@@ -112,23 +112,23 @@ def push(
     batch_size: int | None = None,
 ) -> None:
     ledger = tablet.ledger()
-    total = tablet.pending_count()
     while True:
         rows = ledger.pending(PUSH_CHUNK)
         if not rows:
             return
         wire = [r.wire(tablet.device_id) for r in rows]
 
-        def acknowledged(ack: Acknowledged, rows: list[Any] = rows) -> None:
+        def acknowledged(
+            ack: Acknowledged, first: int = rows[0].seq, size: int = len(rows)
+        ) -> None:
             with store.write(tablet.db):
-                tablet.db.execute("DELETE FROM outbox WHERE seq <= ?", [ack.seq])
+                sent = tablet.db.execute("DELETE FROM outbox WHERE seq <= ?", [ack.seq]).rowcount
                 store.set_meta(tablet.db, "acknowledged_seq", str(ack.seq))
                 store.set_meta(tablet.db, "acknowledged_hash", ack.hash)
-            report.pushed = min(total, report.pushed + max(0, ack.seq - report.acknowledged_seq))
+            report.pushed += max(sent, 0)
             report.acknowledged_seq = ack.seq
-            say(f"push {ack.seq - rows[0].seq + 1}/{len(rows)}")
+            say(f"push {min(ack.seq - first + 1, size)}/{size}")
 
-        report.acknowledged_seq = rows[0].seq - 1
         if batch_size:
             client.push(wire, on_acknowledged=acknowledged, batch_size=batch_size)
         else:

@@ -179,7 +179,8 @@ def test_an_offline_day_reaches_the_server_once_through_a_failing_link(world, tm
     # after the server committed, a batch delivered twice, an old batch replayed late.
     world.link.heal()
     world.link.inject(None, "drop", "lose", "dup", "replay", "lose", None)  # session, then push
-    world.sync(tablet, batch_size=3)
+    report = world.sync(tablet, batch_size=3)
+    assert report.pushed == waiting
     held = assert_in_agreement(world, tablet)
     faults = [fault for _, fault, _ in world.link.log]
     assert {"drop", "lose", "dup", "replay"} <= set(faults)
@@ -233,7 +234,7 @@ def test_the_office_voids_a_fictitious_collection_and_the_tablet_register_follow
     )
     assert voided.status_code in (200, 201), voided.get_json()
     report = world.sync(tablet)
-    assert report.decisions == 1
+    assert (report.decisions, report.pushed) == (1, 1)  # the reversal went straight back
     reversal = [r for r in tablet.ledger().rows() if r.type == "reversal"]
     assert len(reversal) == 1 and reversal[0].payload["reverses"]["hash"] == cash.hash
     assert tablet.register("d1").expected_cash == D("0.00")
