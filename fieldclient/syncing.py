@@ -63,10 +63,23 @@ def enroll(
             f"This tablet is already enrolled ({tablet.device_id}). To enrol it again,"
             " use a new folder (--home).",
         )
-    key = signing.private_key_from_bytes(os.urandom(signing.KEY_SIZE))
+    code = code.strip()
+    # The key is kept before the request: if the answer is lost, enrolling again with the
+    # same code sends the same key, and the server answers with the same enrolment.
+    pending = tablet.home.read_keys() or {}
+    if pending.get("pending_code") == code and pending.get("pending_private_key"):
+        key = signing.private_key_from_bytes(bytes.fromhex(pending["pending_private_key"]))
+    else:
+        key = signing.private_key_from_bytes(os.urandom(signing.KEY_SIZE))
+        tablet.home.write_keys(
+            {
+                "pending_code": code,
+                "pending_private_key": signing.private_key_to_bytes(key).hex(),
+            }
+        )
     public_hex = signing.public_key_to_bytes(signing.public_key_of(key)).hex()
     client = client or SyncClient(server_url)
-    answer = client.enrol(server_url, code.strip(), public_hex, label)
+    answer = client.enrol(server_url, code, public_hex, label)
     tablet.save_enrolment(
         server_url=server_url.rstrip("/"),
         device_id=answer.device_id,

@@ -185,7 +185,7 @@ def _claim_code(conn: sa.Connection, typed: str, now: datetime) -> tuple[Any, Ex
             )
         return None, CODE_WRONG
     if match.used_at is not None:
-        return None, CODE_USED
+        return match, CODE_USED  # the caller may recognise a retry of its own enrolment
     if match.expires_at <= now:
         return None, CODE_EXPIRED
     if match.attempts_left <= 0:
@@ -207,7 +207,11 @@ def enrol(
     public_key_from_bytes(bytes.fromhex(public_key_hex))  # InvalidDocument if not a key
     with engine.begin() as conn:
         row, refusal = _claim_code(conn, typed_code, now)
-        if row is not None:
+        if refusal is CODE_USED:
+            again = _repeated(conn, row, public_key_hex.lower(), server_public_key_hex, now)
+            if again is not None:
+                return again
+        elif row is not None:
             known = conn.execute(
                 sa.select(devices.c.id).where(devices.c.public_key == public_key_hex.lower())
             ).first()
@@ -221,6 +225,62 @@ def enrol(
             return _enrol_with(conn, row, public_key_hex.lower(), label, server_public_key_hex, now)
     assert refusal is not None
     raise refusal
+
+
+def _repeated(
+    conn: sa.Connection,
+    code_row: Any,
+    public_key_hex: str,
+    server_public_key_hex: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The same answer again when a tablet retries its enrolment (its first answer was
+    lost): same code, same public key, within the code's lifetime, device not revoked."""
+    if code_row.expires_at <= now or code_row.device_id is None:
+        return None
+    device = conn.execute(
+        sa.select(devices).where(
+            devices.c.id == code_row.device_id,
+            devices.c.public_key == public_key_hex,
+            devices.c.revoked_at.is_(None),
+        )
+    ).first()
+    if device is None:
+        return None
+    allowed = {
+        r.driver_id
+        for r in conn.execute(
+            sa.select(device_drivers.c.driver_id).where(device_drivers.c.device_id == device.id)
+        )
+    }
+    return _answer(
+        conn,
+        device.tenant_id,
+        device.id,
+        server_public_key_hex,
+        device.approval_secret,
+        device.approval_key_id,
+        allowed,
+    )
+
+
+def _answer(
+    conn: sa.Connection,
+    tenant_id: str,
+    device_id: str,
+    server_public_key_hex: str,
+    secret: str,
+    key_version: int,
+    allowed: set[str],
+) -> dict[str, Any]:
+    rows = driver_rows(conn, tenant_id, allowed)
+    return {
+        "device_id": device_id,
+        "tenant_id": tenant_id,
+        "server_public_key": server_public_key_hex,
+        "approval_key": {"version": key_version, "secret": secret},
+        "drivers": [driver_data(r) for r in rows],
+    }
 
 
 def _enrol_with(
@@ -260,7 +320,6 @@ def _enrol_with(
                 tenant_id=tenant_id, device_id=device_id, driver_id=driver_id
             )
         )
-    rows = driver_rows(conn, tenant_id, allowed)
     audit(
         conn,
         tenant_id,
@@ -270,13 +329,7 @@ def _enrol_with(
         now,
         detail={"label": label or code_row.label, "driver_ids": sorted(allowed)},
     )
-    return {
-        "device_id": device_id,
-        "tenant_id": tenant_id,
-        "server_public_key": server_public_key_hex,
-        "approval_key": {"version": 1, "secret": secret},
-        "drivers": [driver_data(r) for r in rows],
-    }
+    return _answer(conn, tenant_id, device_id, server_public_key_hex, secret, 1, set(allowed))
 
 
 # --- sessions ----------------------------------------------------------------------

@@ -249,3 +249,24 @@ def test_the_tablet_learns_its_clock_offset_from_the_server(world, tmp_path):
     tablet._clock = lambda: world.clock.now - timedelta(days=40)  # a tablet months off
     world.sync(tablet)
     assert abs((tablet.now() - world.clock.now).total_seconds()) <= 2
+
+
+def test_an_enrolment_whose_answer_was_lost_is_retried_with_the_same_key(world, tmp_path):
+    from sync.protocol import ENROL_PATH
+
+    link = WsgiFaults(world.app, paths=(ENROL_PATH,))
+    link.inject("lose")  # the server enrols the tablet, the answer never arrives
+    client = SyncClient(URL, session=session(link), retries=2, backoff=0.0, sleep=lambda _s: None)
+    tablet = Tablet(Home(tmp_path / "lost"), clock=world.clock)
+    answer = syncing.enroll(tablet, URL, world.code("d1"), client=client)
+    with world.engine.connect() as conn:
+        enrolled = conn.execute(sa.select(devices.c.id)).scalars().all()
+    assert enrolled == [answer["device_id"]]  # one device, the one the tablet now holds
+    assert [fault for _, fault, _ in link.log] == ["lose", None]
+    tablet.login("d1", "1111")
+    assert world.sync(tablet).changes > 0  # its key opens sessions: the same enrolment
+
+    # The same code with another key is still refused: the code was spent.
+    other = Tablet(Home(tmp_path / "thief"), clock=world.clock)
+    with pytest.raises(Exception, match="déjà servi"):
+        syncing.enroll(other, URL, world.code("d1"), client=world.client())
