@@ -54,6 +54,8 @@ tenants = sa.Table(
     # The pull cursor: a per-tenant counter row, locked by the transaction that adds a
     # change, so change numbers are gapless and commit in order (ARCHITECTURE "Storage").
     sa.Column("change_seq", sa.BigInteger, nullable=False, default=0),
+    # Head of the tenant's server journal (server.office_journal), bumped under lock.
+    sa.Column("journal_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -52,6 +52,12 @@ class EntryType(StrEnum):
     CLOSING = "closing"
     OFFICE_DECISION_APPLIED = "office_decision_applied"
     DEPOSIT_SET = "deposit_set"  # a deposit set by hand in the office
+    # The server's own journal (one chain per tenant, signed with the server's key)
+    INVOICE_ISSUED = "invoice_issued"
+    CREDIT_NOTE_ISSUED = "credit_note_issued"
+    OFFICE_DECISION = "office_decision"  # a resolution: void, approval after the fact…
+    ANOMALY_RESOLVED = "anomaly_resolved"
+    SETTLEMENT_IMPORTED = "settlement_imported"  # a card-terminal settlement file
 
 
 class _FrozenMap(Mapping[str, Any]):

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("payments_enabled", sa.Boolean(), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("change_seq", sa.BigInteger(), nullable=False),
+        sa.Column("journal_seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
     )
