@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from fieldclient import render, syncing
+from fieldclient import render
 from fieldclient.home import Home, default_home
 from fieldclient.integrity import verify
 from fieldclient.tablet import IntegrityFailure, Recorded, Tablet
@@ -37,8 +37,8 @@ from shared.payments import EVIDENCE, LABELS
 from shared.schema_tools import parse_json
 from shared.steps import Step
 from shared.valuation import ValuationContext, value
-from sync.client import Refused as ServerRefused
-from sync.client import ServerUnreachable, SyncError
+from sync.errors import Refused as ServerRefused
+from sync.errors import ServerUnreachable, SyncError
 
 EXIT_INPUT = 2
 EXIT_REFUSED = 3
@@ -206,6 +206,8 @@ def enroll(env: Env, server_url: str, code: str, label: str) -> None:
     Example:
       towline-field enroll http://192.168.1.10:5000 CBNN-H31W-RGDB --label "Camion 3"
     """
+    from fieldclient import syncing  # the network stack, only for the commands that use it
+
     answer = syncing.enroll(env.tablet, server_url, code, label=label)
     env.out(
         answer,
@@ -264,6 +266,8 @@ def sync_command(env: Env) -> None:
     Example:
       towline-field sync
     """
+    from fieldclient import syncing  # the network stack, only for the commands that use it
+
     tablet = env.tablet
     tablet._require_enrolled()
     started = time.monotonic()

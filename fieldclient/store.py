@@ -35,11 +35,11 @@ MIGRATIONS: tuple[str, ...] = (
         mission_id TEXT,
         payload NOT NULL,             -- canonical JSON text, or zlib of it (ledger.pack)
         prev_hash BLOB NOT NULL,      -- 32 bytes
-        hash BLOB NOT NULL UNIQUE,    -- 32 bytes
+        hash BLOB NOT NULL,           -- 32 bytes (the chain makes it unique)
         sig BLOB NOT NULL             -- 64 bytes
     );
     CREATE INDEX journal_by_mission ON journal (mission_id) WHERE mission_id IS NOT NULL;
-    CREATE INDEX journal_by_driver ON journal (driver_id, seq);
+    CREATE INDEX journal_by_driver ON journal (driver_id, type, seq);
     CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
         BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
     CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
@@ -158,11 +158,11 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:
+        if db.conn.in_transaction:  # the work failed, or the commit did (disk full…)
             db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:

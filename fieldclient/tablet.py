@@ -674,8 +674,7 @@ class Tablet:
     def _used_approvals(self) -> set[str]:
         return {
             str(r.payload.get("approval_ref"))
-            for r in self.ledger().rows()
-            if r.type in ("discount", "deferral")
+            for r in self.ledger().money_rows(("discount", "deferral"))
         }
 
     def discount(self, mission_id: str, amount: object, code: str) -> Recorded:
@@ -732,12 +731,23 @@ class Tablet:
     # --- the register ---------------------------------------------------------------------
 
     def register(self, driver_id: str) -> Register:
-        """The driver's current register session, folded from the journal. A reversal
-        that arrives while the register is closed is applied to the next session
-        (docs/register.md)."""
-        current = Register()
+        """The driver's current register session, folded from the journal since the last
+        closing (so it costs the same on the last day of the year as on the first). A
+        reversal that arrives while the register is closed is applied to the next
+        session (docs/register.md)."""
+        last_close = self.db.execute(
+            "SELECT MAX(seq) FROM journal WHERE driver_id = ? AND type = 'register_closed'",
+            [driver_id],
+        ).fetchone()[0]
+        sessions = self.db.execute(
+            "SELECT COUNT(*) FROM journal WHERE driver_id = ? AND type = 'register_opened'"
+            " AND seq < ?",
+            [driver_id, last_close or 0],
+        ).fetchone()[0]
+        current = Register() if last_close is None else Register(Status.CLOSED, int(sessions))
         held: list[RegisterReversed] = []
-        for row in self.ledger().rows_of_driver(driver_id, REGISTER_TYPES):
+        rows = self.ledger().rows_of_driver(driver_id, REGISTER_TYPES, after=last_close or 0)
+        for row in rows:
             event = register_event(row.type, row.payload)
             if event is None:
                 continue
