@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from server.cli_documents import documents
 from shared.catalogue import DEFAULT_CATALOGUE
 from shared.contract_schema import CONTRACT, load_contract
 from shared.errors import InvalidDocument, Problem
@@ -847,3 +848,18 @@ def void(
         "next sync)."
     )
     _emit(made, as_json, human)
+
+
+# Commands kept in their own modules (they import the helpers above).
+from server import cli_reconcile  # noqa: E402
+
+for _command in cli_reconcile.COMMANDS:
+    main.add_command(_command)
+
+from server import cli_archive  # noqa: E402
+
+for _command in cli_archive.COMMANDS:
+    main.add_command(_command)
+
+
+main.add_command(documents)

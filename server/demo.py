@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from stdnum import luhn
+from stdnum.fr import siren as stdnum_siren
 
-from server import contracts, devices, identity, missions, parties
+from server import contracts, devices, identity, missions, parties, seller
 
 TENANT = "demo"
 TENANT_NAME = "Dépannage Démo"
@@ -29,6 +31,28 @@ USERS = (
 DRIVERS = (("d1", "Karim", "1111"), ("d2", "Julie", "2222"), ("d3", "Marc", "3333"))
 PARTIES = (("ASSIST-A", "Assistance A"), ("ASSIST-B", "Assistance B"))
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _demo_seller() -> dict[str, str]:
+    """A made-up company whose numbers check out: the check digits are computed with
+    python-stdnum (Luhn for the SIREN and the SIRET, the French VAT key)."""
+    siren = "90210470" + luhn.calc_check_digit("90210470")
+    siret = siren + "0002"
+    siret += luhn.calc_check_digit(siret)
+    return {
+        "name": "Dépannage Démo SAS",
+        "address": "8 avenue des Remorqueurs",
+        "postcode": "69007",
+        "city": "Lyon",
+        "siret": siret,
+        "vat_number": "FR" + stdnum_siren.to_tva(siren).removeprefix("FR"),
+        "legal_form": "SAS",
+        "capital": "20000.00",
+        "rcs_city": "Lyon",
+    }
+
+
+SELLER = _demo_seller()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +92,8 @@ def seed(conn: sa.Connection, now: datetime) -> Demo:
             driver_id = DRIVERS[index % len(DRIVERS)][0]
             missions.create(conn, TENANT, document, driver_id, actor="demo", now=now)
             count += 1
+    if seller.get_seller(conn, TENANT) is None:  # also for a demo made before invoicing
+        seller.set_seller(conn, TENANT, SELLER, actor="demo", now=now)
     codes = tuple(
         devices.create_enrolment_code(
             conn, TENANT, [driver_id], f"Tablette de {name}", created_by="demo", now=now

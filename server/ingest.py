@@ -25,15 +25,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.tables import anomalies, contracts, missions, valuations
+from server import invoicing, reconcile
+from server.reconcile_rules import Item
+from server.tables import anomalies, contracts, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
 from shared.contract import Contract
 from shared.contract_schema import load_contract
 from shared.errors import TowlineError
-from shared.journal import EntryType, SignedEntry
+from shared.journal import EntryType, SignedEntry, from_wire
 from shared.mission import Mission, load_mission
 from shared.money import parse_amount
+from shared.signing import PrivateKey
 from shared.steps import Step
 from shared.valuation import ValuationContext, value
 
@@ -109,14 +112,43 @@ def entries_stored(
     device_id: str,
     entries: Sequence[SignedEntry],
     now: datetime,
+    key: PrivateKey | None = None,
 ) -> None:
-    """Derive what the office needs from newly stored entries, in device order."""
+    """Derive what the office needs from newly stored entries, in device order: the
+    server's own valuations, collections questioned, the invoices of missions closed
+    (with the server's `key`), then reconciliation of what the batch touched."""
     ctx = _Context(conn, tenant_id, device_id, now)
+    closed: list[str] = []
     for signed in entries:
         if signed.entry.type is EntryType.VALUATION_RECORDED:
             _valuation_recorded(ctx, signed)
         elif signed.entry.type is EntryType.COLLECTION:
             _collection(ctx, signed)
+        elif signed.entry.type is EntryType.MISSION_STEP and signed.entry.payload.get("to") == (
+            Step.CLOSED.value
+        ):
+            mission_id = mission_of(signed)
+            if mission_id is not None:
+                closed.append(mission_id)
+    if key is not None:
+        for mission_id in closed:
+            invoicing.on_mission_completed(
+                conn, tenant_id, mission_id, key=key, actor="system", now=now
+            )
+    # Then reconcile what the batch touched, against the server's own valuations.
+    items = [
+        Item(
+            device_id,
+            s.seq,
+            str(s.entry.type),
+            s.entry.at,
+            s.entry.driver_id,
+            plain(s.entry.payload),
+            s.hash,
+        )
+        for s in entries
+    ]
+    reconcile.reconcile_entries(conn, tenant_id, items, now=now)
 
 
 # --- collections ----------------------------------------------------------------------------
@@ -376,3 +408,57 @@ def _money_line(line: object) -> object:
     if isinstance(line, Mapping):
         return {k: v for k, v in line.items() if k != "label"}
     return line
+
+
+def revalue_mission(
+    conn: sa.Connection, tenant_id: str, mission_id: str, *, now: datetime
+) -> dict[str, Any]:
+    """Value a mission again with the contract versions the server holds now (after the
+    office published a corrected version): a new server valuation beside the older ones,
+    from what the tablet last recorded of the mission. Returns the new figures."""
+    row = conn.execute(
+        sa.select(journal_entries.c.body, journal_entries.c.hash, journal_entries.c.sig)
+        .where(
+            journal_entries.c.tenant_id == tenant_id,
+            journal_entries.c.mission_id == mission_id,
+            journal_entries.c.type == EntryType.VALUATION_RECORDED.value,
+        )
+        .order_by(journal_entries.c.received_at.desc(), journal_entries.c.seq.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise TowlineError(
+            f"Aucune valorisation reçue pour la mission {mission_id} : rien à revaloriser.",
+            f"No valuation received for mission {mission_id}: nothing to re-value.",
+        )
+    signed = from_wire({**json.loads(row.body), "hash": row.hash, "sig": row.sig})
+    ctx = _Context(conn, tenant_id, signed.entry.device_id, now)
+    payload = plain(signed.entry.payload)
+    mission = _mission(ctx, signed, mission_id, payload.get("mission"))
+    if isinstance(mission, str):
+        raise TowlineError(mission, mission)
+    contract = _contract_for(ctx, _contract_id(payload["valuation"]), mission)
+    context = ValuationContext(file_consumed=_file_consumed(ctx, mission, contract.id))
+    server = value(mission, contract, context).to_wire()
+    due = _beneficiary_due(server)
+    assert due is not None
+    conn.execute(
+        sa.insert(valuations).values(
+            tenant_id=tenant_id,
+            mission_id=mission_id,
+            source="server",
+            device_id=None,
+            entry_seq=None,
+            digest=server["digest"],
+            beneficiary_due_cents=due,
+            body=canonical_json(server).decode("utf-8"),
+            created_at=now,
+        )
+    )
+    return {
+        "mission_id": mission_id,
+        "digest": server["digest"],
+        "contract": server["contract"],
+        "beneficiary_due": server["payers"]["beneficiary"]["incl_vat"],
+        "ordering_party_due": server["payers"]["ordering_party"]["incl_vat"],
+    }

@@ -40,6 +40,7 @@ from shared.journal import (
     from_wire,
     genesis_hash,
 )
+from shared.signing import PrivateKey
 from sync.protocol import MAX_PUSH_ENTRIES, ErrorCode, PushStatus
 
 _MAX_LISTED = 20  # problems spelled out in a refusal; the anomaly keeps them all
@@ -104,8 +105,10 @@ def receive(
     entries: Sequence[Mapping[str, Any]],
     revoked: bool,
     now: datetime,
+    key: PrivateKey | None = None,
 ) -> PushResult:
     """Apply one push batch from an authenticated device; see the module docstring.
+    `key`, the server's signing key, lets a completed mission be invoiced at once.
 
     The device's row is locked first (SELECT … FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE
     on SQLite), so a batch sent twice at once is stored once and acknowledged twice.
@@ -148,9 +151,13 @@ def receive(
         return outcome
     if not new:
         return PushResult(PushStatus.OK, head)  # a retry: acknowledged again
-    key = signing.public_key_from_bytes(public_key)
+    device_key = signing.public_key_from_bytes(public_key)
     findings = verify_chain(
-        new, device_id=device_id, public_key=key, after=head, signatures=SignatureCheck.RUN_ENDS
+        new,
+        device_id=device_id,
+        public_key=device_key,
+        after=head,
+        signatures=SignatureCheck.RUN_ENDS,
     )
     if findings:
         return _invalid_chain(conn, tenant_id, device_id, head, new, findings, now)
@@ -161,7 +168,9 @@ def receive(
         .where(devices.c.id == device_id, devices.c.tenant_id == tenant_id)
         .values(head_seq=new_head.seq, head_hash=new_head.hash, last_seen_at=now)
     )
-    ingest.entries_stored(conn, tenant_id=tenant_id, device_id=device_id, entries=new, now=now)
+    ingest.entries_stored(
+        conn, tenant_id=tenant_id, device_id=device_id, entries=new, now=now, key=key
+    )
     return PushResult(PushStatus.OK, new_head, stored=len(new))
 
 

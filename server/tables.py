@@ -295,14 +295,49 @@ anomalies = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     _tenant(),
     sa.Column("kind", sa.String(40), nullable=False),
+    # What it is about, unique per kind (a mission, an entry "dev:seq", a code): what
+    # reconciling again recognises (server.reconcile).
+    sa.Column("subject", sa.String(200)),
     sa.Column("device_id", sa.String(64)),
     sa.Column("mission_id", sa.String(64)),
     sa.Column("driver_id", sa.String(64)),
     sa.Column("amount_cents", sa.BigInteger),
     sa.Column("detail", sa.JSON, nullable=False),
+    # open → resolved (by an office action) or cleared (no longer holds); never deleted
     sa.Column("status", sa.String(16), nullable=False, default="open"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_anomalies_open", "tenant_id", "status"),
+    sa.Index("ix_anomalies_subject", "tenant_id", "kind", "subject"),
+    sa.Index("ix_anomalies_mission", "tenant_id", "mission_id"),
+)
+
+# Card-terminal settlement files imported by the office (server.settlements): each line
+# should match one card collection by its authorisation reference and amount.
+card_settlements = sa.Table(
+    "card_settlements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("file_name", sa.String(200), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("period_from", sa.String(10), nullable=False),  # ISO dates, inclusive
+    sa.Column("period_to", sa.String(10), nullable=False),
+    sa.Column("imported_by", sa.String(64), nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "file_sha256", name="uq_card_settlements_file"),
+)
+
+card_settlement_lines = sa.Table(
+    "card_settlement_lines",
+    metadata,
+    sa.Column("settlement_id", sa.Integer, sa.ForeignKey("card_settlements.id"), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    _tenant(),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("terminal_ref", sa.String(64), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("settlement_id", "line_no"),
+    sa.Index("ix_card_settlement_lines_tenant", "tenant_id"),
 )
 
 audit_log = sa.Table(
@@ -317,3 +352,105 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False, default=dict),
     sa.Column("at", UTCDateTime, nullable=False),
 )
+
+# --- Invoicing (docs/invoicing.md; server.numbering, server.invoicing) -----------------
+
+# One row per tenant and series ("F2026" invoices, "A2026" credit notes): the last number
+# given. The issuing transaction bumps it with UPDATE … RETURNING and holds the row lock
+# until it commits, so numbers are gapless and follow the order of issue.
+number_series = sa.Table(
+    "number_series",
+    metadata,
+    _tenant(),
+    sa.Column("series", sa.String(16), nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_issued_at", UTCDateTime),  # issue instants never go back within a series
+    sa.PrimaryKeyConstraint("tenant_id", "series"),
+)
+
+# Invoices and credit notes as issued: never updated nor deleted (database triggers below);
+# a mistake is corrected by a credit note that names the invoice in `corrects`.
+documents = sa.Table(
+    "documents",
+    metadata,
+    _tenant(),
+    sa.Column("number", sa.String(32), nullable=False),  # F2026-000001, A2026-000001
+    sa.Column("kind", sa.String(16), nullable=False),  # invoice | credit_note
+    sa.Column("series", sa.String(16), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64)),
+    sa.Column("recipient_kind", sa.String(16), nullable=False),  # ordering_party | beneficiary
+    sa.Column("recipient", sa.JSON, nullable=False),
+    sa.Column("seller", sa.JSON, nullable=False),  # the seller's identity as printed
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("service_date", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("by_rate", sa.JSON, nullable=False),
+    sa.Column("total_excl_cents", sa.BigInteger, nullable=False),
+    sa.Column("total_vat_cents", sa.BigInteger, nullable=False),
+    sa.Column("total_incl_cents", sa.BigInteger, nullable=False),
+    sa.Column("corrects", sa.String(32)),  # credit notes: the invoice's number
+    sa.Column("reason", sa.Text),
+    sa.Column("valuation_digest", sa.String(64)),  # invoices: the server valuation billed
+    sa.Column("journal_seq", sa.BigInteger, nullable=False),  # its server journal entry
+    sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.Column("facturx", sa.LargeBinary),  # ordering parties' documents: the Factur-X PDF
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "number"),
+    sa.UniqueConstraint("tenant_id", "series", "seq", name="uq_documents_series_seq"),
+    # One invoice per payer per valuation (credit notes carry no digest: NULLs differ).
+    sa.UniqueConstraint(
+        "tenant_id",
+        "mission_id",
+        "recipient_kind",
+        "valuation_digest",
+        name="uq_documents_invoice_per_valuation",
+    ),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "corrects"],
+        ["documents.tenant_id", "documents.number"],
+        name="fk_documents_corrects",
+    ),
+    sa.Index("ix_documents_mission", "tenant_id", "mission_id"),
+)
+
+IMMUTABLE_DOCUMENTS = (
+    "documents are immutable: an issued invoice or credit note is never updated nor "
+    "deleted (issue a credit note)"
+)
+_IMMUTABILITY_DDL = {
+    "sqlite": [
+        f"CREATE TRIGGER IF NOT EXISTS documents_no_{op.lower()} BEFORE {op} ON documents "
+        f"BEGIN SELECT RAISE(ABORT, '{IMMUTABLE_DOCUMENTS}'); END"
+        for op in ("UPDATE", "DELETE")
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION documents_immutable() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $$ BEGIN RAISE EXCEPTION USING MESSAGE = '{IMMUTABLE_DOCUMENTS}: ' || TG_OP, "
+        "ERRCODE = 'integrity_constraint_violation'; END $$",
+        "CREATE TRIGGER documents_no_update_delete BEFORE UPDATE OR DELETE ON documents "
+        "FOR EACH ROW EXECUTE FUNCTION documents_immutable()",
+        "CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON documents "
+        "FOR EACH STATEMENT EXECUTE FUNCTION documents_immutable()",
+    ],
+}
+
+
+def _documents_immutable(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
+    """Refuse UPDATE and DELETE on `documents` in the database itself. Listens to every
+    Table's creation, so the table Alembic's migration creates (a copy of this one, not
+    this object) gets the triggers as well as `metadata.create_all`'s."""
+    if target.name != "documents" or "valuation_digest" not in target.c:
+        return
+    for statement in _IMMUTABILITY_DDL.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
+
+
+sa.event.listen(sa.Table, "after_create", _documents_immutable)
+
+# --- closings and archives (server/closing.py, server/archive.py) ---------------------------
+# Tenant closings read a tenant's entries of every chain by the time the server received
+# them (docs/archives.md); without this index each nightly closing scans every tenant.
+sa.Index("ix_journal_received", journal_entries.c.tenant_id, journal_entries.c.received_at)

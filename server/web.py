@@ -20,10 +20,11 @@ from server import keys
 from server.db import reading
 from shared.i18n import DEFAULT_LANG, LANGS
 from shared.schema_tools import bilingual
-from shared.signing import public_key_to_bytes
+from shared.signing import PrivateKey, public_key_to_bytes
 
 ENGINE = "towline.engine"
 SERVER_KEY = "towline.server_public_key"
+SERVER_PRIVATE_KEY = "towline.server_private_key"
 
 
 def engine() -> Engine:
@@ -63,6 +64,17 @@ def server_public_key_hex() -> str:
         cached = current_app.extensions[SERVER_KEY] = public_key_to_bytes(key.public_key()).hex()
     hex_key: str = cached
     return hex_key
+
+
+def server_private_key() -> PrivateKey:
+    """The installation's Ed25519 key, which signs the server's journal (loaded or
+    created on first use in `VAR_DIR`, like the command line's `--var-dir`)."""
+    key: PrivateKey | None = current_app.extensions.get(SERVER_PRIVATE_KEY)
+    if key is None:
+        key = current_app.extensions[SERVER_PRIVATE_KEY] = keys.server_key(
+            Path(current_app.config["VAR_DIR"])
+        )
+    return key
 
 
 def token_key() -> bytes:

@@ -56,8 +56,6 @@ class EntryType(StrEnum):
     INVOICE_ISSUED = "invoice_issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     OFFICE_DECISION = "office_decision"  # a resolution: void, approval after the fact…
-    ANOMALY_RESOLVED = "anomaly_resolved"
-    SETTLEMENT_IMPORTED = "settlement_imported"  # a card-terminal settlement file
 
 
 class _FrozenMap(Mapping[str, Any]):

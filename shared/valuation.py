@@ -24,7 +24,7 @@ from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
 from shared.errors import ValuationRefused
 from shared.i18n import Text
 from shared.mission import Mission
-from shared.money import CENT, ZERO
+from shared.money import CENT, ZERO, cents
 from shared.split import Covered, largest_within
 from shared.vat import Totals, combine, totals
 
@@ -41,6 +41,10 @@ class ValuationContext:
     """
 
     file_consumed: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        # Equal amounts must give equal digests: 94, 94.0 and 94.00 are one amount.
+        object.__setattr__(self, "file_consumed", cents(self.file_consumed))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,139 +5,25 @@ a pull cut in the middle, and an office decision that reaches the tablet's regis
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from fieldclient import syncing
 from fieldclient.home import Home
-from fieldclient.integrity import verify
 from fieldclient.tablet import Tablet
-from server import demo, hashing
-from server.app import create_app
-from server.tables import anomalies, devices, journal_entries, missions
-from shared import journal, signing
-from shared.chain_verifier import verify_chain
+from server.tables import devices, missions
 from sync.client import ServerUnreachable, SyncClient
-from tests.server_support import Clock
+from tests.office_world import START, World, assert_in_agreement, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 from tests.wsgi_faults import URL, WsgiFaults, session
 
 D = Decimal
-START = datetime(2026, 3, 10, 7, 30, tzinfo=UTC)
 
 
-class World:
-    def __init__(self, engine: sa.Engine, tmp: Path) -> None:  # noqa: F811
-        self.engine = engine
-        self.clock = Clock(START)
-        self.app = create_app(
-            {"ENGINE": engine, "VAR_DIR": str(tmp / "var"), "SECRET_KEY": "t", "CLOCK": self.clock}
-        )
-        with engine.begin() as conn:
-            self.seeded = demo.seed(conn, START)
-        self.link = WsgiFaults(self.app)
-        self.office = self.app.test_client()
-        self.tokens: dict[str, str] = {}
-
-    def code(self, driver: str) -> str:
-        return next(c["code"] for c in self.seeded.codes if c["driver_ids"] == [driver])
-
-    def client(self, tablet: Tablet | None = None) -> SyncClient:
-        return SyncClient(
-            URL,
-            device_id=tablet.device_id if tablet and tablet.enrolled else None,
-            session=session(self.link),
-            retries=2,
-            backoff=0.0,
-            sleep=lambda _s: None,
-        )
-
-    def tablet(self, path: Path, driver: str, pin: str) -> Tablet:
-        # The tablet's clock follows the server's: the offset is learnt at sync anyway.
-        tablet = Tablet(Home(path), clock=self.clock)
-        syncing.enroll(
-            tablet, URL, self.code(driver), label=f"Tablette {driver}", client=self.client()
-        )
-        tablet.login(driver, pin)
-        return tablet
-
-    def sync(self, tablet: Tablet, **options: Any) -> syncing.SyncReport:
-        return syncing.sync(tablet, self.client(tablet), **options)
-
-    def as_user(self, login: str) -> dict[str, str]:
-        if login not in self.tokens:
-            answer = self.office.post(
-                "/api/v1/auth/login",
-                json={"tenant": "demo", "login": login, "password": demo.PASSWORD},
-            )
-            self.tokens[login] = answer.get_json()["token"]
-        return {"Authorization": f"Bearer {self.tokens[login]}"}
-
-    def approval(self, tablet: Tablet, mission: str, kind: str, amount: str) -> str:
-        """The manager, on the phone, makes the code in the office."""
-        answer = self.office.post(
-            "/api/v1/approvals",
-            json={
-                "device_id": tablet.device_id,
-                "mission_id": mission,
-                "kind": kind,
-                "amount": amount,
-            },
-            headers=self.as_user("gerant"),
-        )
-        assert answer.status_code in (200, 201), answer.get_json()
-        return str(answer.get_json()["code"])
-
-    def server_chain(self, device_id: str) -> list[journal.SignedEntry]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(journal_entries.c.body, journal_entries.c.hash, journal_entries.c.sig)
-                .where(journal_entries.c.device_id == device_id)
-                .order_by(journal_entries.c.seq)
-            ).all()
-        return [
-            journal.from_wire({**json.loads(r.body), "hash": r.hash, "sig": r.sig}) for r in rows
-        ]
-
-    def public_key(self, device_id: str) -> signing.PublicKey:
-        with self.engine.connect() as conn:
-            raw = conn.execute(
-                sa.select(devices.c.public_key).where(devices.c.id == device_id)
-            ).scalar_one()
-        return signing.public_key_from_bytes(bytes.fromhex(raw) if isinstance(raw, str) else raw)
-
-    def anomaly_kinds(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return sorted(conn.execute(sa.select(anomalies.c.kind)).scalars())
-
-
-@pytest.fixture
-def world(engine, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(hashing, "N", 2**8)
-    return World(engine, tmp_path)
-
-
-def assert_in_agreement(world: World, tablet: Tablet) -> list[journal.SignedEntry]:
-    """The server holds every tablet entry exactly once, byte for byte, and the chain
-    verifies end to end on both sides."""
-    held = world.server_chain(tablet.device_id)
-    mine = [r.wire(tablet.device_id) for r in tablet.ledger().rows()]
-    assert [e.seq for e in held] == list(range(1, len(mine) + 1))
-    assert [journal.to_wire(e) for e in held] == mine
-    public = world.public_key(tablet.device_id)
-    assert verify_chain(held, device_id=tablet.device_id, public_key=public) == ()
-    assert tablet.pending_count() == 0
-    assert verify(tablet).ok
-    return held
-
-
-def test_an_offline_day_reaches_the_server_once_through_a_failing_link(world, tmp_path):
+def test_an_offline_day_reaches_the_server_once_through_a_failing_link(world, tmp_path):  # noqa: F811
     tablet = world.tablet(tmp_path / "karim", "d1", "1111")
     first = world.sync(tablet)
     assert first.changes > 0
@@ -196,7 +82,7 @@ def test_an_offline_day_reaches_the_server_once_through_a_failing_link(world, tm
     assert sum(1 for e in held if e.entry.type == "collection") == 2
 
 
-def test_a_pull_cut_in_the_middle_resumes_without_loss_or_duplicate(world, tmp_path):
+def test_a_pull_cut_in_the_middle_resumes_without_loss_or_duplicate(world, tmp_path):  # noqa: F811
     tablet = world.tablet(tmp_path / "julie", "d2", "2222")
     world.link.inject(None, "cut")  # the first pull page arrives, the second does not
     with pytest.raises(ServerUnreachable):
@@ -217,7 +103,7 @@ def test_a_pull_cut_in_the_middle_resumes_without_loss_or_duplicate(world, tmp_p
     assert again.changes == 0  # nothing new, nothing applied twice
 
 
-def test_the_office_voids_a_fictitious_collection_and_the_tablet_register_follows(world, tmp_path):
+def test_the_office_voids_a_fictitious_collection_and_the_tablet_register_follows(world, tmp_path):  # noqa: F811
     tablet = world.tablet(tmp_path / "karim", "d1", "1111")
     world.sync(tablet)
     tablet.register_open(D("0.00"))
@@ -244,14 +130,14 @@ def test_the_office_voids_a_fictitious_collection_and_the_tablet_register_follow
     assert world.sync(tablet).decisions == 0
 
 
-def test_the_tablet_learns_its_clock_offset_from_the_server(world, tmp_path):
+def test_the_tablet_learns_its_clock_offset_from_the_server(world, tmp_path):  # noqa: F811
     tablet = world.tablet(tmp_path / "marc", "d3", "3333")
     tablet._clock = lambda: world.clock.now - timedelta(days=40)  # a tablet months off
     world.sync(tablet)
     assert abs((tablet.now() - world.clock.now).total_seconds()) <= 2
 
 
-def test_an_enrolment_whose_answer_was_lost_is_retried_with_the_same_key(world, tmp_path):
+def test_an_enrolment_whose_answer_was_lost_is_retried_with_the_same_key(world, tmp_path):  # noqa: F811
     from sync.protocol import ENROL_PATH
 
     link = WsgiFaults(world.app, paths=(ENROL_PATH,))

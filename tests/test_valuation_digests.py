@@ -38,3 +38,18 @@ CONTRACT_OF = {"a": "assist-a", "b": "assist-b", "private": "private"}
 def test_example_valuation_digest_is_unchanged(contracts, mission, name, pinned):
     contract = contracts(CONTRACT_OF[name.split("-")[0]])
     assert value(mission(name), contract).digest == pinned
+
+
+def test_the_files_earlier_consumption_gives_one_digest_however_it_is_written(contracts, mission):
+    """94, 94.0 and 94.00 are one amount: a tablet summing cents and a server summing
+    strings must agree on the digest (found by the office's simulated day)."""
+    from decimal import Decimal
+
+    from shared.valuation import ValuationContext, value
+
+    terms, job = contracts("assist-b"), mission("b-tuesday-80km")
+    digests = {
+        value(job, terms, ValuationContext(file_consumed=Decimal(text))).digest
+        for text in ("94", "94.0", "94.00", "9400E-2")
+    }
+    assert len(digests) == 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from server.views import (
+    anomalies,
     approvals,
     auth,
     contracts,
     decisions,
     devices,
+    documents,
     drivers,
     missions,
     parties,
@@ -25,5 +27,7 @@ BLUEPRINTS = [
     missions.blp,
     approvals.blp,
     decisions.blp,
+    documents.blp,
+    anomalies.blp,
     sync.blp,
 ]

@@ -18,7 +18,7 @@ from server import pull, push
 from server.errors import ApiError, Forbidden
 from server.security import current_device, require_device
 from server.tables import devices
-from server.web import Blueprint, engine, lang, now, reader
+from server.web import Blueprint, engine, lang, now, reader, server_private_key
 from shared.i18n import Text
 from sync import protocol, schemas
 
@@ -82,6 +82,7 @@ class Push(MethodView):
                 entries=data["entries"],
                 revoked=device.revoked,
                 now=now(),
+                key=server_private_key(),
             )
         if result.status is None:  # a refusal, raised only now that the transaction committed
             text = result.text or REFUSED

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=True),
         sa.Column("device_id", sa.String(length=64), nullable=True),
         sa.Column("mission_id", sa.String(length=64), nullable=True),
         sa.Column("driver_id", sa.String(length=64), nullable=True),
@@ -45,7 +46,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_anomalies")),
     )
     with op.batch_alter_table("anomalies", schema=None) as batch_op:
+        batch_op.create_index("ix_anomalies_mission", ["tenant_id", "mission_id"], unique=False)
         batch_op.create_index("ix_anomalies_open", ["tenant_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_anomalies_subject", ["tenant_id", "kind", "subject"], unique=False
+        )
 
     op.create_table(
         "audit_log",
@@ -61,6 +66,22 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_audit_log_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    op.create_table(
+        "card_settlements",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("file_name", sa.String(length=200), nullable=False),
+        sa.Column("file_sha256", sa.String(length=64), nullable=False),
+        sa.Column("period_from", sa.String(length=10), nullable=False),
+        sa.Column("period_to", sa.String(length=10), nullable=False),
+        sa.Column("imported_by", sa.String(length=64), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_card_settlements_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_card_settlements")),
+        sa.UniqueConstraint("tenant_id", "file_sha256", name="uq_card_settlements_file"),
     )
     op.create_table(
         "changes",
@@ -139,6 +160,54 @@ def upgrade() -> None:
         batch_op.create_index("ix_devices_public_key", ["public_key"], unique=True)
 
     op.create_table(
+        "documents",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("series", sa.String(length=16), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("mission_id", sa.String(length=64), nullable=False),
+        sa.Column("file_number", sa.String(length=64), nullable=True),
+        sa.Column("recipient_kind", sa.String(length=16), nullable=False),
+        sa.Column("recipient", sa.JSON(), nullable=False),
+        sa.Column("seller", sa.JSON(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("service_date", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.Column("by_rate", sa.JSON(), nullable=False),
+        sa.Column("total_excl_cents", sa.BigInteger(), nullable=False),
+        sa.Column("total_vat_cents", sa.BigInteger(), nullable=False),
+        sa.Column("total_incl_cents", sa.BigInteger(), nullable=False),
+        sa.Column("corrects", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("valuation_digest", sa.String(length=64), nullable=True),
+        sa.Column("journal_seq", sa.BigInteger(), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=False),
+        sa.Column("facturx", sa.LargeBinary(), nullable=True),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "corrects"],
+            ["documents.tenant_id", "documents.number"],
+            name="fk_documents_corrects",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_documents_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "number", name=op.f("pk_documents")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "mission_id",
+            "recipient_kind",
+            "valuation_digest",
+            name="uq_documents_invoice_per_valuation",
+        ),
+        sa.UniqueConstraint("tenant_id", "series", "seq", name="uq_documents_series_seq"),
+    )
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.create_index("ix_documents_mission", ["tenant_id", "mission_id"], unique=False)
+
+    op.create_table(
         "drivers",
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -196,6 +265,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.create_index("ix_journal_mission", ["tenant_id", "mission_id"], unique=False)
+        batch_op.create_index("ix_journal_received", ["tenant_id", "received_at"], unique=False)
 
     op.create_table(
         "missions",
@@ -221,6 +291,17 @@ def upgrade() -> None:
         batch_op.create_index("ix_missions_driver", ["tenant_id", "driver_id"], unique=False)
         batch_op.create_index("ix_missions_file", ["tenant_id", "file_number"], unique=False)
 
+    op.create_table(
+        "number_series",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("series", sa.String(length=16), nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("last_issued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_number_series_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "series", name=op.f("pk_number_series")),
+    )
     op.create_table(
         "ordering_parties",
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -293,6 +374,27 @@ def upgrade() -> None:
         batch_op.create_index("ix_valuations_mission", ["tenant_id", "mission_id"], unique=False)
 
     op.create_table(
+        "card_settlement_lines",
+        sa.Column("settlement_id", sa.Integer(), nullable=False),
+        sa.Column("line_no", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("terminal_ref", sa.String(length=64), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["card_settlements.id"],
+            name=op.f("fk_card_settlement_lines_settlement_id_card_settlements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_card_settlement_lines_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("settlement_id", "line_no", name=op.f("pk_card_settlement_lines")),
+    )
+    with op.batch_alter_table("card_settlement_lines", schema=None) as batch_op:
+        batch_op.create_index("ix_card_settlement_lines_tenant", ["tenant_id"], unique=False)
+
+    op.create_table(
         "challenges",
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -336,6 +438,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_challenges_device")
 
     op.drop_table("challenges")
+    with op.batch_alter_table("card_settlement_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_card_settlement_lines_tenant")
+
+    op.drop_table("card_settlement_lines")
     with op.batch_alter_table("valuations", schema=None) as batch_op:
         batch_op.drop_index("ix_valuations_mission")
 
@@ -344,12 +450,14 @@ def downgrade() -> None:
     op.drop_table("roles")
     op.drop_table("quarantine")
     op.drop_table("ordering_parties")
+    op.drop_table("number_series")
     with op.batch_alter_table("missions", schema=None) as batch_op:
         batch_op.drop_index("ix_missions_file")
         batch_op.drop_index("ix_missions_driver")
 
     op.drop_table("missions")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_journal_received")
         batch_op.drop_index("ix_journal_mission")
 
     op.drop_table("journal_entries")
@@ -358,6 +466,10 @@ def downgrade() -> None:
 
     op.drop_table("enrolment_codes")
     op.drop_table("drivers")
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_index("ix_documents_mission")
+
+    op.drop_table("documents")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index("ix_devices_public_key")
 
@@ -368,9 +480,12 @@ def downgrade() -> None:
     op.drop_table("decisions")
     op.drop_table("contracts")
     op.drop_table("changes")
+    op.drop_table("card_settlements")
     op.drop_table("audit_log")
     with op.batch_alter_table("anomalies", schema=None) as batch_op:
+        batch_op.drop_index("ix_anomalies_subject")
         batch_op.drop_index("ix_anomalies_open")
+        batch_op.drop_index("ix_anomalies_mission")
 
     op.drop_table("anomalies")
     op.drop_table("tenants")

@@ -1,0 +1,442 @@
+"""`towline-server documents …`: invoices, credit notes and the seller's identity from
+the command line (docs/invoicing.md, docs/cli.md).
+
+Exit codes as every server command: 0 done; 2 bad input (an amount, a SIRET or VAT
+number that does not check out…); 3 refused (unknown tenant, mission or document, no
+seller identity, a credit note beyond what remains…).
+
+The helpers of `server.cli` are imported when a command runs (it imports this module).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+db_option = click.option(
+    "--database",
+    "database_url",
+    envvar="TOWLINE_DATABASE_URL",
+    default="sqlite:///var/towline.db",
+    show_default=True,
+    help="Database URL (or TOWLINE_DATABASE_URL): sqlite:///path or postgresql://…",
+)
+# The folder of the server's Ed25519 key, which signs the server journal: the same as
+# `towline-server run` uses (its VAR_DIR setting, TOWLINE_VAR_DIR, "var" by default).
+var_option = click.option(
+    "--var-dir",
+    envvar="TOWLINE_VAR_DIR",
+    default="var",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the server's signing key lives (or TOWLINE_VAR_DIR), as for `run`.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["fr", "en"]),
+    default=None,
+    help="Language of the output (default: TOWLINE_LANG, then the locale, then French).",
+)
+
+
+def _base() -> Any:
+    from server import cli
+
+    return cli
+
+
+def _money(amount: str, lang: str) -> str:
+    from shared.money import format_amount, parse_amount
+
+    return format_amount(parse_amount(amount), lang)
+
+
+def _summary(doc: dict[str, Any], lang: str) -> str:
+    kinds = {
+        "fr": {"invoice": "facture", "credit_note": "avoir"},
+        "en": {"invoice": "invoice", "credit_note": "credit note"},
+    }
+    what = kinds[lang][doc["kind"]]
+    text = (
+        f"{doc['number']:<14} {what:<11} {doc['issued_at'][:10]}  {doc['mission_id']:<12} "
+        f"{doc['recipient']['name']:<28} {_money(doc['total']['incl_vat'], lang):>12}"
+    )
+    if doc.get("corrects"):
+        text += f"  → {doc['corrects']}"
+    return text
+
+
+@click.group()
+def documents() -> None:
+    """Invoices and credit notes: issue, list, show, export, credit; the seller's identity.
+
+    \b
+    Example:
+      towline-server documents list acme --mission M-A-0003
+    """
+
+
+@documents.command("list")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option("--mission", "mission_id", default=None, help="Only this mission's documents.")
+@click.option("--kind", type=click.Choice(["invoice", "credit_note"]), default=None)
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@db_option
+@json_option
+@lang_option
+def documents_list(
+    tenant_id: str,
+    mission_id: str | None,
+    kind: str | None,
+    limit: int,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """List a tenant's invoices and credit notes in the order they were issued.
+
+    \b
+    Example:
+      towline-server documents list acme --mission M-A-0003 --json
+
+    Exit codes: 0 listed; 3 unknown tenant.
+    """
+    from server.db import reading
+    from server.invoicing import list_documents
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        with reading(cli._engine(database_url)).connect() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return list_documents(conn, tenant_id, mission_id=mission_id, kind=kind, limit=limit)
+
+    found = cli._run(chosen, work)
+    cli._emit(found, as_json, "\n".join(_summary(d, chosen) for d in found))
+
+
+@documents.command("show")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("number")
+@db_option
+@json_option
+@lang_option
+def documents_show(
+    tenant_id: str, number: str, database_url: str, as_json: bool, lang: str | None
+) -> None:
+    """Show one document: lines, VAT per rate, totals; a beneficiary's invoice with what
+    was paid and what is open.
+
+    \b
+    Example:
+      towline-server documents show acme F2026-000001
+
+    Exit codes: 0 shown; 3 unknown tenant or document.
+    """
+    from server.db import reading
+    from server.invoicing import get_document
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        with reading(cli._engine(database_url)).connect() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return get_document(conn, tenant_id, number)
+
+    doc = cli._run(chosen, work)
+    fr = chosen == "fr"
+    lines = [_summary(doc, chosen), ""]
+    for item in doc["lines"]:
+        lines.append(
+            f"  {item['code']:<10} {item['label'][chosen][:44]:<44} "
+            f"{_money(item['excl_vat'], chosen):>12} {item['rate']:>5} %"
+        )
+    lines.append("")
+    for row in doc["by_rate"]:
+        lines.append(
+            f"  {'TVA' if fr else 'VAT'} {row['rate']} %: "
+            f"{'HT' if fr else 'excl.'} {_money(row['excl_vat'], chosen)}  "
+            f"{'TVA' if fr else 'VAT'} {_money(row['vat'], chosen)}  "
+            f"{'TTC' if fr else 'incl.'} {_money(row['incl_vat'], chosen)}"
+        )
+    if doc.get("corrects"):
+        lines.append(("  Corrige : " if fr else "  Corrects: ") + str(doc["corrects"]))
+        lines.append(("  Motif : " if fr else "  Reason: ") + str(doc["reason"]))
+    balance = doc.get("balance")
+    if balance:
+        lines.append(
+            ("  Réglé : " if fr else "  Paid: ")
+            + _money(balance["paid"], chosen)
+            + ("  reste : " if fr else "  open: ")
+            + _money(balance["open"], chosen)
+            + f"  ({balance['status']})"
+        )
+    cli._emit(doc, as_json, "\n".join(lines))
+
+
+@documents.command("pdf")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("number")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, writable=True),
+    help="The file to write.",
+)
+@click.option("--facturx", is_flag=True, help="The Factur-X PDF (ordering parties' documents).")
+@db_option
+@lang_option
+def documents_pdf(
+    tenant_id: str, number: str, out: Path, facturx: bool, database_url: str, lang: str | None
+) -> None:
+    """Write a document's PDF (or its Factur-X PDF) to a file, as it was issued.
+
+    \b
+    Example:
+      towline-server documents pdf acme F2026-000001 --out F2026-000001.pdf --facturx
+
+    Exit codes: 0 written; 3 unknown tenant or document, or no Factur-X version.
+    """
+    from server.db import reading
+    from server.invoicing import document_file
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> bytes:
+        with reading(cli._engine(database_url)).connect() as conn:
+            cli._require_tenant(conn, tenant_id)
+            data: bytes = document_file(conn, tenant_id, number, facturx=facturx)
+            return data
+
+    data = cli._run(chosen, work)
+    out.write_bytes(data)
+    click.echo(
+        f"{out} ({len(data)} octets)" if chosen == "fr" else f"{out} ({len(data)} bytes)",
+    )
+
+
+def _key(var_dir: Path) -> Any:
+    from server.keys import server_key
+
+    return server_key(var_dir)
+
+
+@documents.command("credit-note")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (printed on the credit note).")
+@click.option(
+    "--amount", default=None, help='Incl. VAT, e.g. "20.00"; without it: all that remains.'
+)
+@db_option
+@var_option
+@json_option
+@lang_option
+def documents_credit_note(
+    tenant_id: str,
+    number: str,
+    reason: str,
+    amount: str | None,
+    database_url: str,
+    var_dir: Path,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Issue a credit note on invoice NUMBER: total, or partial with --amount (split
+    across the invoice's VAT rates). Never more than what remains un-credited.
+
+    \b
+    Example:
+      towline-server documents credit-note acme F2026-000001 --amount 20.00 --reason "Geste"
+
+    Exit codes: 0 issued; 2 empty reason or bad amount; 3 unknown tenant or invoice,
+    already fully credited, or an amount beyond what remains.
+    """
+    from server.invoicing import credit_note
+    from server.views.documents import CreditNoteIn
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        data = CreditNoteIn().load(
+            {"reason": reason, **({"amount": amount} if amount is not None else {})}
+        )
+        with cli._engine(database_url).begin() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return credit_note(
+                conn,
+                tenant_id,
+                number,
+                amount=data.get("amount"),
+                reason=data["reason"],
+                key=_key(var_dir),
+                actor="cli",
+                now=cli._now(),
+            )
+
+    doc = cli._run(chosen, work)
+    total = _money(doc["total"]["incl_vat"], chosen)
+    human = (
+        f"Avoir {doc['number']} émis sur la facture {number} : {total} TTC."
+        if chosen == "fr"
+        else f"Credit note {doc['number']} issued on invoice {number}: {total} incl. VAT."
+    )
+    cli._emit(doc, as_json, human)
+
+
+@documents.command("issue")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("mission_id", metavar="MISSION")
+@db_option
+@var_option
+@json_option
+@lang_option
+def documents_issue(
+    tenant_id: str,
+    mission_id: str,
+    database_url: str,
+    var_dir: Path,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Invoice MISSION now from the server's latest valuation: the ordering party and the
+    beneficiary, each for its share. Safe to run again: a valuation is invoiced once.
+
+    \b
+    Example:
+      towline-server documents issue acme M-A-0003
+
+    Exit codes: 0 issued (or already); 3 unknown tenant or mission, cancelled mission, no
+    seller identity or no server valuation, or invoiced on another valuation.
+    """
+    from server.invoicing import issue
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        with cli._engine(database_url).begin() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return issue(
+                conn, tenant_id, mission_id, key=_key(var_dir), actor="cli", now=cli._now()
+            )
+
+    made, new = cli._run(chosen, work)
+    fr = chosen == "fr"
+    if not made:
+        head = "Rien à facturer." if fr else "Nothing to invoice."
+    elif new:
+        head = "Émis :" if fr else "Issued:"
+    else:
+        head = "Déjà facturée :" if fr else "Already invoiced:"
+    human = "\n".join([head, *(_summary(d, chosen) for d in made)])
+    cli._emit(made, as_json, human)
+
+
+# --- the seller's identity ------------------------------------------------------------
+
+
+@documents.group()
+def seller() -> None:
+    """The seller's identity printed on the tenant's invoices (SIREN, SIRET, VAT number…).
+
+    \b
+    Example:
+      towline-server documents seller show acme
+    """
+
+
+@seller.command("set")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option("--name", required=True, help="The company's legal name.")
+@click.option("--address", required=True, help="Street (lines separated by \\n).")
+@click.option("--postcode", required=True)
+@click.option("--city", required=True)
+@click.option("--siret", required=True, help="14 digits, starting with the SIREN.")
+@click.option("--vat", "vat_number", required=True, help="Intra-community VAT number (FR…).")
+@click.option("--siren", default=None, help="Optional: the SIRET's first nine digits.")
+@click.option("--legal-form", default=None, help="SAS, SARL, EURL…")
+@click.option("--capital", default=None, help='Share capital, e.g. "10000.00".')
+@click.option("--rcs-city", default=None, help="City of the trade register (RCS).")
+@click.option("--email", default=None)
+@click.option("--phone", default=None)
+@db_option
+@json_option
+@lang_option
+def seller_set(
+    tenant_id: str,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+    **given: str | None,
+) -> None:
+    """Set the seller's identity, checked with python-stdnum (SIRET and VAT number keys,
+    SIRET starting with the SIREN, VAT number of that SIREN).
+
+    \b
+    Example:
+      towline-server documents seller set acme --name "Dépannage Acme SAS" \\
+        --address "12 rue des Lilas" --postcode 69003 --city Lyon \\
+        --siret 73282932000017 --vat FR44732829320 --legal-form SAS --rcs-city Lyon
+
+    Exit codes: 0 set; 2 a number that does not check out or a bad value; 3 unknown
+    tenant.
+    """
+    from server.seller import set_seller
+    from server.views.documents import SellerIn
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        data = SellerIn().load({k: v for k, v in given.items() if v is not None})
+        with cli._engine(database_url).begin() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return set_seller(conn, tenant_id, data, actor="cli", now=cli._now())
+
+    made = cli._run(chosen, work)
+    human = (
+        f"{made['name']} — SIRET {made['siret']}, TVA {made['vat_number']}"
+        if chosen == "fr"
+        else f"{made['name']} — SIRET {made['siret']}, VAT {made['vat_number']}"
+    )
+    cli._emit(made, as_json, human)
+
+
+@seller.command("show")
+@click.argument("tenant_id", metavar="TENANT")
+@db_option
+@json_option
+@lang_option
+def seller_show(tenant_id: str, database_url: str, as_json: bool, lang: str | None) -> None:
+    """Show the seller's identity as it will be printed.
+
+    \b
+    Example:
+      towline-server documents seller show acme --json
+
+    Exit codes: 0 shown; 3 unknown tenant, or no identity set yet.
+    """
+    from server.db import reading
+    from server.seller import legal_lines, require_seller
+
+    cli = _base()
+    chosen = cli._lang(lang)
+
+    def work() -> Any:
+        with reading(cli._engine(database_url)).connect() as conn:
+            cli._require_tenant(conn, tenant_id)
+            return require_seller(conn, tenant_id)
+
+    made = cli._run(chosen, work)
+    human = "\n".join(
+        [made["name"], made["address"], f"{made['postcode']} {made['city']}", *legal_lines(made)]
+    )
+    cli._emit(made, as_json, human)

@@ -1,0 +1,265 @@
+"""`towline-server reconcile`, `anomalies list|resolve` and `settlements import`: the
+reconciliation desk on the command line (the same functions as the API)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from server.cli import (
+    _emit,
+    _engine,
+    _lang,
+    _now,
+    _require_tenant,
+    _run,
+    db_option,
+    json_option,
+    lang_option,
+)
+
+VAR_OPTION = click.option(
+    "--var-dir",
+    default=lambda: os.environ.get("TOWLINE_VAR_DIR", "var"),
+    show_default="var (TOWLINE_VAR_DIR)",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the server's key is (it signs the server journal).",
+)
+
+
+@click.command("reconcile")
+@click.argument("tenant_id", metavar="TENANT")
+@db_option
+@json_option
+@lang_option
+def reconcile_command(tenant_id: str, database_url: str, as_json: bool, lang: str | None) -> None:
+    """Reconcile every mission, register, approval code and card payment of TENANT.
+
+    Pushes already reconcile what they bring; run this after importing settlements, after
+    publishing a corrected contract, or nightly.
+
+    \b
+    Example:
+      towline-server reconcile demo
+
+    Exit codes: 0 done; 3 unknown tenant.
+    """
+    from server import reconcile
+
+    chosen = _lang(lang)
+
+    def work() -> Any:
+        with _engine(database_url).begin() as conn:
+            _require_tenant(conn, tenant_id)
+            return reconcile.reconcile_tenant(conn, tenant_id, now=_now())
+
+    summary = _run(chosen, work)
+    body = {
+        "missions": summary.missions,
+        "found": summary.found,
+        "opened": summary.opened,
+        "cleared": summary.cleared,
+        "by_kind": summary.by_kind,
+    }
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary.by_kind.items())) or "—"
+    human = (
+        f"{summary.missions} mission(s) rapprochée(s) : {summary.found} anomalie(s) constatée(s)"
+        f" ({kinds}), {summary.opened} nouvelle(s), {summary.cleared} levée(s)."
+        if chosen == "fr"
+        else f"{summary.missions} mission(s) reconciled: {summary.found} anomal(y/ies) found"
+        f" ({kinds}), {summary.opened} new, {summary.cleared} cleared."
+    )
+    _emit(body, as_json, human)
+
+
+@click.group("anomalies")
+def anomalies_group() -> None:
+    """What does not add up, and its resolution in one action.
+
+    \b
+    Example:
+      towline-server anomalies list demo --status open
+      towline-server anomalies resolve demo 12 void --reason "Encaissement fictif" --by bureau
+    """
+
+
+@anomalies_group.command("list")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option("--status", type=click.Choice(["open", "resolved", "cleared"]), default=None)
+@click.option("--kind", default=None, help="e.g. fictitious_collection")
+@db_option
+@json_option
+@lang_option
+def list_anomalies(
+    tenant_id: str,
+    status: str | None,
+    kind: str | None,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """The tenant's anomalies, newest first.
+
+    \b
+    Example:
+      towline-server anomalies list demo --status open --kind fictitious_collection
+    """
+    import sqlalchemy as sa
+
+    from server.tables import anomalies
+    from server.views.anomalies import wire
+
+    chosen = _lang(lang)
+
+    def work() -> Any:
+        query = sa.select(anomalies).where(anomalies.c.tenant_id == tenant_id)
+        if status:
+            query = query.where(anomalies.c.status == status)
+        if kind:
+            query = query.where(anomalies.c.kind == kind)
+        with _engine(database_url).connect() as conn:
+            _require_tenant(conn, tenant_id)
+            return [wire(r) for r in conn.execute(query.order_by(anomalies.c.id.desc()))]
+
+    rows = _run(chosen, work)
+    lines = [
+        f"{r['id']:>5}  {r['status']:<8} {r['kind']:<26} {r['mission_id'] or '':<14}"
+        f" {r['amount'] or '':>9}  {r['detail'].get(chosen, '')}"
+        for r in rows
+    ]
+    empty = "Aucune anomalie." if chosen == "fr" else "No anomalies."
+    _emit(rows, as_json, "\n".join(lines) or empty)
+
+
+@anomalies_group.command("resolve")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("anomaly_id", type=int, metavar="ID")
+@click.argument(
+    "action",
+    type=click.Choice(
+        ["void", "approve", "refuse", "acknowledge", "accept_dispute", "invoice_overrun"]
+    ),
+)
+@click.option("--reason", required=True, help="Why: recorded in the journal and the audit log.")
+@click.option("--by", "actor", required=True, help="The office user who decides.")
+@click.option(
+    "--as",
+    "as_kind",
+    type=click.Choice(["deferral", "discount"]),
+    default="deferral",
+    help="approve on money still owed: bill later (default) or a discount.",
+)
+@VAR_OPTION
+@db_option
+@json_option
+@lang_option
+def resolve_anomaly(
+    tenant_id: str,
+    anomaly_id: int,
+    action: str,
+    reason: str,
+    actor: str,
+    as_kind: str,
+    var_dir: Path,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Resolve anomaly ID in one action, with the reason.
+
+    \b
+    Actions: void (the collection, + credit note), approve, refuse, acknowledge,
+    accept_dispute (re-value with the contract held now), invoice_overrun.
+
+    \b
+    Example:
+      towline-server anomalies resolve demo 12 void --reason "Le client n'a rien payé" --by bureau
+
+    Exit codes: 0 done; 2 empty reason; 3 unknown tenant or anomaly, not open, or the
+    action does not fit the anomaly.
+    """
+    from server import keys, resolutions
+
+    chosen = _lang(lang)
+
+    def work() -> Any:
+        with _engine(database_url).begin() as conn:
+            _require_tenant(conn, tenant_id)
+            return resolutions.resolve(
+                conn,
+                tenant_id,
+                anomaly_id,
+                action,
+                reason,
+                key=keys.server_key(var_dir),
+                actor=actor,
+                now=_now(),
+                as_kind=as_kind,
+            )
+
+    done = _run(chosen, work)
+    human = (
+        f"Anomalie {anomaly_id} résolue ({action}) ; entrée {done['journal_seq']} du journal."
+        if chosen == "fr"
+        else f"Anomaly {anomaly_id} resolved ({action}); journal entry {done['journal_seq']}."
+    )
+    _emit(done, as_json, human)
+
+
+@click.group("settlements")
+def settlements_group() -> None:
+    """Card-terminal settlement files, matched against card collections.
+
+    \b
+    Example:
+      towline-server settlements import demo remises-2026-03-10.csv
+    """
+
+
+@settlements_group.command("import")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--by", "actor", default="cli", help="Who imports it (audit log).")
+@db_option
+@json_option
+@lang_option
+def import_settlements(
+    tenant_id: str, path: Path, actor: str, database_url: str, as_json: bool, lang: str | None
+) -> None:
+    """Import a settlement file (CSV: date;reference;amount) and reconcile card payments.
+
+    \b
+    Example:
+      towline-server settlements import demo remises-2026-03-10.csv
+
+    Exit codes: 0 imported; 2 unreadable file (every bad line listed); 3 unknown tenant,
+    or the file was already imported.
+    """
+    from server import reconcile, settlements
+
+    chosen = _lang(lang)
+
+    def work() -> Any:
+        with _engine(database_url).begin() as conn:
+            _require_tenant(conn, tenant_id)
+            done = settlements.import_file(
+                conn, tenant_id, path.name, path.read_bytes(), actor=actor, now=_now()
+            )
+            summary = reconcile.reconcile_tenant(conn, tenant_id, now=_now())
+            return {**done, "card_unmatched": summary.by_kind.get("card_unmatched", 0)}
+
+    done = _run(chosen, work)
+    human = (
+        f"{done['lines']} ligne(s) importée(s) ({done['period_from']} → {done['period_to']}) ;"
+        f" paiements carte sans remise : {done['card_unmatched']}."
+        if chosen == "fr"
+        else f"{done['lines']} line(s) imported ({done['period_from']} → {done['period_to']});"
+        f" card payments without settlement: {done['card_unmatched']}."
+    )
+    _emit(done, as_json, human)
+
+
+COMMANDS: list[click.Command] = [reconcile_command, anomalies_group, settlements_group]

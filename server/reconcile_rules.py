@@ -1,0 +1,415 @@
+"""What does not add up, mission by mission and register by register: pure rules.
+
+`server.reconcile` gathers the facts from the database (the tablets' entries, the
+server's own valuation, the office's decisions and issued approval codes, imported card
+settlements) and stores what these rules find as anomalies. The rules read no database
+and no clock, so each is tested on plain values. Amounts are integer cents.
+
+The catalogue (docs/anomalies.md):
+
+| kind | found when |
+|---|---|
+| fictitious_collection | money collected on a mission where the beneficiary owed nothing |
+| over_collection | collected + discounts + deferrals exceed what the server says is due |
+| under_collection | a completed mission where less than what is due was settled |
+| gate_bypassed | a step crossed the collection gate while money remained |
+| discount_without_approval | a discount or deferral citing no code the office issued for it |
+| approval_reused | one approval code cited by more than one discount or deferral |
+| file_cap_exceeded | a file's cap consumed twice by missions valued offline at once |
+| register_variance | a register closed with counted cash different from the expected |
+| card_unmatched | a card collection no imported terminal settlement line matches |
+| dispute_raised | a driver disputed the price (accept and re-value, or refuse) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from shared.gate import payment_gated
+from shared.i18n import Text
+from shared.money import format_amount, parse_amount
+from shared.payment_terms import PayWhen
+from shared.steps import Step
+
+COMPLETED = frozenset({Step.DELIVERED.value, Step.CLOSED.value})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One tablet entry about a mission (or a register), as stored."""
+
+    device_id: str
+    seq: int
+    type: str
+    at: str
+    driver_id: str | None
+    payload: Mapping[str, Any]
+    hash: str
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        return {"device_id": self.device_id, "seq": self.seq, "hash": self.hash}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    subject: str  # what the anomaly is about, unique per kind: a mission, an entry, a code
+    amount_cents: int | None
+    text: Text
+    mission_id: str | None = None
+    device_id: str | None = None
+    driver_id: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def detail(self) -> dict[str, Any]:
+        return {"fr": self.text.fr, "en": self.text.en, **self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class MissionFacts:
+    mission_id: str
+    office_status: str | None
+    due_cents: int | None  # the server's own valuation: what the beneficiary owes incl. VAT
+    device_due_cents: int | None  # what the tablet's own (latest) valuation said
+    pays: PayWhen | None  # the contract's payment preference (which step the gate guards)
+    items: tuple[Item, ...]  # the mission's entries from every tablet, in device order
+    voided: frozenset[str] = frozenset()  # collections (entry hashes) the office voided
+    # Approvals the office gave: (device_id, approval_ref, kind, amount_cents); office
+    # decisions are cited as ("*", "office:<id>", kind, amount_cents).
+    approvals: frozenset[tuple[str, str, str, int]] = frozenset()
+    file_cap_gap_cents: int = 0  # what the server's due exceeds the tablet's by, per file cap
+
+
+def cents(amount: object) -> int:
+    return int(parse_amount(amount) * 100)
+
+
+def _euros(value: int, lang: str) -> str:
+    return format_amount(Decimal(value) / 100, lang)
+
+
+def _t(fr: str, en: str, *amounts: int) -> Text:
+    """A sentence with `{0}`, `{1}`… for amounts, formatted in each language."""
+    return Text(
+        fr.format(*(_euros(a, "fr") for a in amounts)),
+        en.format(*(_euros(a, "en") for a in amounts)),
+    )
+
+
+@dataclass
+class _Money:
+    collected: int = 0
+    discounted: int = 0
+    deferred: int = 0
+    collections: list[Item] = field(default_factory=list)
+
+    @property
+    def settled(self) -> int:
+        return self.collected + self.discounted + self.deferred
+
+
+def _money(facts: MissionFacts) -> _Money:
+    """Net of reversals: a collection counts unless a reversal entry or an office void
+    names it (the two are the same decision, counted once)."""
+    reversed_refs = set(facts.voided)
+    for item in facts.items:
+        if item.type == "reversal":
+            reverses = item.payload.get("reverses")
+            if isinstance(reverses, Mapping) and isinstance(reverses.get("hash"), str):
+                reversed_refs.add(reverses["hash"])
+    money = _Money()
+    for item in facts.items:
+        if item.type == "collection" and item.hash not in reversed_refs:
+            money.collected += cents(item.payload["amount"])
+            money.collections.append(item)
+        elif item.type == "discount":
+            money.discounted += cents(item.payload["amount"])
+        elif item.type == "deferral":
+            money.deferred += cents(item.payload["amount"])
+    return money
+
+
+def mission_findings(facts: MissionFacts) -> list[Finding]:
+    """Every anomaly of one mission, given the server's own figures."""
+    found: list[Finding] = []
+    mid = facts.mission_id
+    money = _money(facts)
+    first_driver = next((i.driver_id for i in facts.items if i.driver_id), None)
+    first_device = next((i.device_id for i in facts.items), None)
+
+    def add(kind: str, subject: str, amount: int | None, text: Text, **evidence: Any) -> None:
+        found.append(
+            Finding(kind, subject, amount, text, mid, first_device, first_driver, evidence)
+        )
+
+    found.extend(_approval_findings(facts))
+    due = facts.due_cents
+    if due is not None:
+        collections = [i.ref for i in money.collections]
+        if due == 0 and money.collected > 0:
+            add(
+                "fictitious_collection",
+                mid,
+                money.collected,
+                _t(
+                    "Encaissement fictif : {0} encaissé alors que le bénéficiaire ne devait rien."
+                    " Annulez l'encaissement (un avoir sera émis si une facture existe).",
+                    "Fictitious collection: {0} collected although the beneficiary owed"
+                    " nothing. Void the collection (a credit note is issued if invoiced).",
+                    money.collected,
+                ),
+                collections=collections,
+            )
+        elif due > 0 and money.settled > due:
+            excess = money.settled - due
+            add(
+                "over_collection",
+                mid,
+                excess,
+                _t(
+                    "Trop encaissé : {0} réglés pour {1} dus, soit {2} de trop.",
+                    "Over-collection: {0} settled for {1} due, {2} too much.",
+                    money.settled,
+                    due,
+                    excess,
+                ),
+                collections=collections,
+                due=due,
+            )
+        bypass = _gate_bypass(facts)
+        if bypass is not None:
+            step, remaining = bypass
+            add(
+                "gate_bypassed",
+                mid,
+                remaining,
+                _t(
+                    "Mission passée à l'étape « "
+                    + step.payload["to"]
+                    + " » alors qu'il restait {0} à encaisser.",
+                    "Mission moved to step “"
+                    + step.payload["to"]
+                    + "” while {0} remained to collect.",
+                    remaining,
+                ),
+                step=step.ref,
+            )
+        elif _completed(facts) and money.settled < due:
+            short = due - money.settled
+            if facts.file_cap_gap_cents and short <= facts.file_cap_gap_cents:
+                add(
+                    "file_cap_exceeded",
+                    mid,
+                    short,
+                    _t(
+                        "Plafond du dossier dépassé : des missions du même dossier ont été"
+                        " valorisées hors ligne en même temps ; le donneur d'ordre ne prend"
+                        " pas en charge {0}. Facturez-les au bénéficiaire.",
+                        "File cap exceeded: missions of the same file were valued offline at"
+                        " once; the ordering party does not cover {0}. Invoice the"
+                        " beneficiary for it.",
+                        short,
+                    ),
+                )
+            else:
+                add(
+                    "under_collection",
+                    mid,
+                    short,
+                    _t(
+                        "Sous-encaissement : {0} réglés pour {1} dus, il manque {2}.",
+                        "Under-collection: {0} settled for {1} due, {2} missing.",
+                        money.settled,
+                        due,
+                        short,
+                    ),
+                    due=due,
+                )
+    for item in facts.items:
+        if item.type == "dispute":
+            reason = str(item.payload.get("reason", ""))
+            add(
+                "dispute_raised",
+                f"{item.device_id}:{item.seq}",
+                None,
+                Text(
+                    f"Le chauffeur conteste le prix : « {reason} ». Acceptez (revalorisation"
+                    " avec la convention corrigée) ou refusez.",
+                    f"The driver disputes the price: “{reason}”. Accept (re-value with the"
+                    " corrected contract) or refuse.",
+                ),
+                entry=item.ref,
+            )
+    return found
+
+
+def _completed(facts: MissionFacts) -> bool:
+    return any(i.type == "mission_step" and i.payload.get("to") in COMPLETED for i in facts.items)
+
+
+def _gate_bypass(facts: MissionFacts) -> tuple[Item, int] | None:
+    """The first step that crossed the gate while, by the tablet's own figures at that
+    point of its chain, money remained: the gate was not honoured (a tablet that valued
+    lower than the server honoured its gate; that is under-collection, not this)."""
+    if facts.pays is None:
+        return None
+    settled = 0  # as the tablet saw it when it moved on (a later void does not count)
+    for item in facts.items:
+        if item.type in ("collection", "discount", "deferral"):
+            settled += cents(item.payload["amount"])
+        elif item.type == "mission_step":
+            try:
+                current, target = Step(item.payload["from"]), Step(item.payload["to"])
+            except (KeyError, ValueError):
+                continue
+            if not payment_gated(facts.pays, current, target):
+                continue
+            claimed = item.payload.get("remaining")
+            told = cents(claimed) if isinstance(claimed, str) else 0
+            owed = 0 if facts.device_due_cents is None else facts.device_due_cents - settled
+            if told > 0 or owed > 0:
+                return item, max(told, owed)
+    return None
+
+
+def _approval_findings(facts: MissionFacts) -> list[Finding]:
+    found = []
+    for item in facts.items:
+        if item.type not in ("discount", "deferral"):
+            continue
+        ref = str(item.payload.get("approval_ref", ""))
+        amount = cents(item.payload["amount"])
+        valid = (item.device_id, ref, item.type, amount) in facts.approvals or (
+            "*",
+            ref,
+            item.type,
+            amount,
+        ) in facts.approvals
+        if valid:
+            continue
+        what = (
+            Text("remise", "discount")
+            if item.type == "discount"
+            else Text("facturation ultérieure", "bill-later")
+        )
+        found.append(
+            Finding(
+                "discount_without_approval",
+                f"{item.device_id}:{item.seq}",
+                amount,
+                Text(
+                    f"{what.fr.capitalize()} de {_euros(amount, 'fr')} sans accord valable du"
+                    f" gérant (code cité : « {ref} »). Approuvez-la ou refusez-la.",
+                    f"{what.en.capitalize()} of {_euros(amount, 'en')} without a valid manager"
+                    f" approval (code cited: “{ref}”). Approve or refuse it.",
+                ),
+                facts.mission_id,
+                item.device_id,
+                item.driver_id,
+                {"entry": item.ref, "approval_ref": ref},
+            )
+        )
+    return found
+
+
+def reused_approvals(uses: Iterable[Item]) -> list[Finding]:
+    """Approval codes cited by more than one discount or deferral (across missions and
+    tablets): a code is single use."""
+    by_ref: dict[str, list[Item]] = {}
+    for item in uses:
+        ref = str(item.payload.get("approval_ref", ""))
+        if ref and not ref.startswith("office:"):
+            by_ref.setdefault(ref, []).append(item)
+    found = []
+    for ref, items in sorted(by_ref.items()):
+        if len(items) < 2:
+            continue
+        later = items[1:]
+        amount = sum(cents(i.payload["amount"]) for i in later)
+        found.append(
+            Finding(
+                "approval_reused",
+                ref,
+                amount,
+                Text(
+                    f"Code d'accord « {ref} » utilisé {len(items)} fois : il ne vaut qu'une fois."
+                    f" {_euros(amount, 'fr')} accordés sans accord.",
+                    f"Approval code “{ref}” used {len(items)} times: it is single use."
+                    f" {_euros(amount, 'en')} granted without approval.",
+                ),
+                str(later[0].payload.get("mission_id")),
+                later[0].device_id,
+                later[0].driver_id,
+                {"entries": [i.ref for i in items]},
+            )
+        )
+    return found
+
+
+def register_findings(closings: Sequence[Item]) -> list[Finding]:
+    """Registers closed with a variance (counted − expected ≠ 0)."""
+    found = []
+    for item in closings:
+        variance = cents(item.payload.get("variance", "0.00"))
+        if variance == 0:
+            continue
+        found.append(
+            Finding(
+                "register_variance",
+                f"{item.device_id}:{item.seq}",
+                variance,
+                _t(
+                    "Écart de caisse à la fermeture : compté {0}, attendu {1}, écart {2}.",
+                    "Register variance at closing: counted {0}, expected {1}, variance {2}.",
+                    cents(item.payload["counted"]),
+                    cents(item.payload["expected"]),
+                    variance,
+                ),
+                None,
+                item.device_id,
+                item.driver_id,
+                {"entry": item.ref},
+            )
+        )
+    return found
+
+
+def card_findings(
+    collections: Sequence[Item], settled: Mapping[tuple[str, int], int]
+) -> list[Finding]:
+    """Card collections no settlement line matches by terminal reference and amount.
+    `settled`: (normalised reference, cents) → how many lines; each line matches once."""
+    left = dict(settled)
+    found = []
+    for item in collections:
+        ref = normalise_ref(str(item.payload.get("terminal_ref", "")))
+        amount = cents(item.payload["amount"])
+        if left.get((ref, amount), 0) > 0:
+            left[(ref, amount)] -= 1
+            continue
+        found.append(
+            Finding(
+                "card_unmatched",
+                f"{item.device_id}:{item.seq}",
+                amount,
+                Text(
+                    f"Paiement par carte de {_euros(amount, 'fr')} (autorisation « {ref} ») absent"
+                    " des remises du terminal importées.",
+                    f"Card payment of {_euros(amount, 'en')} (authorisation “{ref}”) missing from"
+                    " the imported terminal settlements.",
+                ),
+                str(item.payload.get("mission_id")),
+                item.device_id,
+                item.driver_id,
+                {"entry": item.ref, "terminal_ref": ref},
+            )
+        )
+    return found
+
+
+def normalise_ref(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())

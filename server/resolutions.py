@@ -1,0 +1,329 @@
+"""Resolving an anomaly in one action (DOMAIN "Reconciliation in the office").
+
+Each resolution is one call in one transaction: it checks the anomaly is open and of a
+kind the action fits, does the act (a void, an approval, a re-valuation…), writes an
+`office_decision` entry in the tenant's signed server journal, logs who did it and why,
+marks the anomaly `resolved` and reconciles the mission again. Nothing is deleted: the
+collection stays in the tablet's journal, the reversal and credit note are new records.
+
+The actions and the anomaly kinds each fits: `ACTIONS` below, explained in
+docs/anomalies.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from server import decisions, ingest, invoicing, office_journal, reconcile
+from server.errors import Conflict, Unprocessable, not_found
+from server.identity import audit
+from server.reconcile_rules import cents as as_cents
+from server.tables import anomalies, journal_entries
+from shared import signing
+from shared.canonical import plain
+
+ACTIONS: Mapping[str, frozenset[str]] = {
+    "void": frozenset({"fictitious_collection", "over_collection", "card_unmatched"}),
+    "approve": frozenset(
+        {"discount_without_approval", "approval_reused", "under_collection", "gate_bypassed"}
+    ),
+    "refuse": frozenset(
+        {
+            "discount_without_approval",
+            "approval_reused",
+            "dispute_raised",
+            "under_collection",
+            "gate_bypassed",
+        }
+    ),
+    "acknowledge": frozenset(
+        {
+            "register_variance",
+            "under_collection",
+            "gate_bypassed",
+            "card_unmatched",
+            "over_collection",
+            "valuation_mismatch",
+            "collection_unknown_mission",
+            "collection_on_cancelled_mission",
+            "journal_fork",
+            "journal_invalid",
+            "quarantined_push",
+        }
+    ),
+    "accept_dispute": frozenset({"dispute_raised", "valuation_mismatch"}),
+    "invoice_overrun": frozenset({"file_cap_exceeded"}),
+}
+
+
+def get_anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
+    if not 0 < anomaly_id < 2**31:  # the column is a 32-bit integer: no such anomaly
+        raise not_found("Anomalie", "Anomaly", str(anomaly_id))
+    row = conn.execute(
+        sa.select(anomalies).where(anomalies.c.tenant_id == tenant_id, anomalies.c.id == anomaly_id)
+    ).first()
+    if row is None:
+        raise not_found("Anomalie", "Anomaly", str(anomaly_id))
+    return row
+
+
+def resolve(
+    conn: sa.Connection,
+    tenant_id: str,
+    anomaly_id: int,
+    action: str,
+    reason: str,
+    *,
+    key: signing.PrivateKey,
+    actor: str,
+    now: datetime,
+    as_kind: str = "deferral",
+) -> dict[str, Any]:
+    """Apply `action` to the open anomaly `anomaly_id`; returns what was done."""
+    if action not in ACTIONS:
+        raise Unprocessable(
+            f"Action inconnue : {action}. Actions : {', '.join(sorted(ACTIONS))}.",
+            f"Unknown action: {action}. Actions: {', '.join(sorted(ACTIONS))}.",
+            code="action_unknown",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise Unprocessable(
+            "Indiquez pourquoi (le motif est enregistré).",
+            "Say why (the reason is recorded).",
+            code="reason_required",
+        )
+    row = get_anomaly(conn, tenant_id, anomaly_id)
+    if row.status != reconcile.OPEN:
+        raise Conflict(
+            f"L'anomalie {anomaly_id} n'est plus ouverte ({row.status}).",
+            f"Anomaly {anomaly_id} is no longer open ({row.status}).",
+            code="anomaly_not_open",
+        )
+    if row.kind not in ACTIONS[action]:
+        fitting = sorted(a for a, kinds in ACTIONS.items() if row.kind in kinds)
+        raise Conflict(
+            f"« {action} » ne s'applique pas à une anomalie {row.kind}."
+            f" Possibles : {', '.join(fitting) or 'aucune'}.",
+            f"“{action}” does not apply to a {row.kind} anomaly."
+            f" Possible: {', '.join(fitting) or 'none'}.",
+            code="action_unfit",
+        )
+    detail = row.detail if isinstance(row.detail, Mapping) else {}
+    done: dict[str, Any] = {"anomaly": anomaly_id, "kind": row.kind, "action": action}
+    if action == "void":
+        done["decisions"] = _void(conn, tenant_id, row, detail, reason, actor=actor, now=now)
+        if row.mission_id:
+            done["documents"] = _credit_beyond_due(
+                conn, tenant_id, row.mission_id, reason, key=key, actor=actor, now=now
+            )
+    elif action == "approve" and row.kind in ("under_collection", "gate_bypassed"):
+        cents = int(row.amount_cents or 0)
+        decided = decisions.approve(
+            conn,
+            tenant_id,
+            str(row.mission_id),
+            as_kind,
+            f"{cents // 100}.{cents % 100:02d}",
+            reason,
+            actor=actor,
+            now=now,
+        )
+        done["decisions"] = [decided["id"]]
+    elif action == "approve":  # the driver's own entry stands, now approved
+        done["approved"] = _entry_payload(conn, tenant_id, detail)["payload"]
+    elif action == "accept_dispute":
+        mission_id = str(row.mission_id)
+        done["revalued"] = ingest.revalue_mission(conn, tenant_id, mission_id, now=now)
+        done["documents"] = _reinvoice(
+            conn, tenant_id, mission_id, reason, key=key, actor=actor, now=now
+        )
+    elif action == "invoice_overrun":
+        # The server's valuation already gives the ordering party only what the file's
+        # cap leaves: the beneficiary's invoice carries the overrun, billed later (a
+        # deferral the tablet records, so the driver's books and the office's agree).
+        cents = int(row.amount_cents or 0)
+        decided = decisions.approve(
+            conn,
+            tenant_id,
+            str(row.mission_id),
+            "deferral",
+            f"{cents // 100}.{cents % 100:02d}",
+            reason,
+            actor=actor,
+            now=now,
+        )
+        done["decisions"] = [decided["id"]]
+        done["documents"] = invoicing.issue_for_mission(
+            conn, tenant_id, str(row.mission_id), key=key, actor=actor, now=now
+        )
+        done["amount_cents"] = cents
+    conn.execute(
+        sa.update(anomalies)
+        .where(anomalies.c.tenant_id == tenant_id, anomalies.c.id == anomaly_id)
+        .values(status=reconcile.RESOLVED)
+    )
+    entry = office_journal.append(
+        conn,
+        tenant_id,
+        "office_decision",
+        plain({**done, "reason": reason, "subject": row.subject, "amount_cents": row.amount_cents}),
+        key=key,
+        actor=actor,
+        now=now,
+        mission_id=row.mission_id,
+    )
+    done["journal_seq"] = entry.seq
+    audit(conn, tenant_id, actor, f"anomaly.{action}", str(anomaly_id), now, detail=done)
+    if row.mission_id:
+        reconcile.reconcile_missions(conn, tenant_id, [row.mission_id], now=now)
+    return done
+
+
+def _void(
+    conn: sa.Connection,
+    tenant_id: str,
+    row: Any,
+    detail: Mapping[str, Any],
+    reason: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> list[str]:
+    """The collections the anomaly names, voided (those already voided are skipped)."""
+    refs = list(detail.get("collections") or ([detail["entry"]] if "entry" in detail else []))
+    if not refs:
+        raise Conflict(
+            "Cette anomalie ne désigne aucun encaissement à annuler.",
+            "This anomaly names no collection to void.",
+            code="nothing_to_void",
+        )
+    if row.kind == "over_collection":
+        refs = refs[-1:]  # the last one taken is the one too many; the clerk may void more
+    done = []
+    for ref in refs:
+        try:
+            decided = decisions.void_collection(
+                conn,
+                tenant_id,
+                str(ref["device_id"]),
+                int(ref["seq"]),
+                reason,
+                actor=actor,
+                now=now,
+            )
+        except Conflict as exc:
+            if getattr(exc, "code", "") == "collection_already_voided":
+                continue
+            raise
+        done.append(str(decided["id"]))
+    return done
+
+
+def _entry_payload(
+    conn: sa.Connection, tenant_id: str, detail: Mapping[str, Any]
+) -> dict[str, Any]:
+
+    ref = detail.get("entry") or (detail.get("entries") or [None])[-1]
+    if not isinstance(ref, Mapping):
+        raise Conflict(
+            "Cette anomalie ne désigne aucune entrée.",
+            "This anomaly names no entry.",
+            code="no_entry",
+        )
+    body = conn.execute(
+        sa.select(journal_entries.c.body).where(
+            journal_entries.c.tenant_id == tenant_id,
+            journal_entries.c.device_id == ref["device_id"],
+            journal_entries.c.seq == ref["seq"],
+        )
+    ).scalar_one()
+    data: dict[str, Any] = json.loads(body)
+    return data
+
+
+def _invoices(conn: sa.Connection, tenant_id: str, mission_id: str) -> list[dict[str, Any]]:
+    return [
+        invoicing.get_document(conn, tenant_id, d["number"])
+        for d in invoicing.list_documents(
+            conn, tenant_id, mission_id=mission_id, kind=invoicing.INVOICE, limit=1000
+        )
+    ]
+
+
+def _credit_beyond_due(
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_id: str,
+    reason: str,
+    *,
+    key: signing.PrivateKey,
+    actor: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """After a void: a credit note on the beneficiary's invoice for whatever it bills
+    beyond what the server says is due (an invoice made from a collection that should not
+    have been). Towline invoices the server's own valuation, so usually there is none:
+    the void then only turns the invoice from paid to open."""
+    due = reconcile.mission_due_cents(conn, tenant_id, mission_id)
+    issued = []
+    for invoice in _invoices(conn, tenant_id, mission_id):
+        if invoice["recipient_kind"] != invoicing.BENEFICIARY:
+            continue
+        billed = as_cents(invoice["total"]["incl_vat"]) - as_cents(invoice["credited"])
+        beyond = billed - (due or 0)
+        if beyond > 0:
+            issued.append(
+                invoicing.credit_note(
+                    conn,
+                    tenant_id,
+                    invoice["number"],
+                    amount=f"{beyond // 100}.{beyond % 100:02d}",
+                    reason=reason,
+                    key=key,
+                    actor=actor,
+                    now=now,
+                )
+            )
+    return issued
+
+
+def _reinvoice(
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_id: str,
+    reason: str,
+    *,
+    key: signing.PrivateKey,
+    actor: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """After a re-valuation: a total credit note on each invoice not yet fully credited,
+    then the invoices of the new valuation (only for a mission already invoiced; others
+    are invoiced when they close)."""
+    invoices = _invoices(conn, tenant_id, mission_id)
+    if not invoices:
+        return []
+    issued = []
+    for invoice in invoices:
+        left = as_cents(invoice["total"]["incl_vat"]) - as_cents(invoice["credited"])
+        if left > 0:
+            issued.append(
+                invoicing.credit_note(
+                    conn,
+                    tenant_id,
+                    invoice["number"],
+                    reason=reason,
+                    key=key,
+                    actor=actor,
+                    now=now,
+                )
+            )
+    return issued + invoicing.issue_for_mission(
+        conn, tenant_id, mission_id, key=key, actor=actor, now=now
+    )

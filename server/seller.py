@@ -1,0 +1,203 @@
+"""The seller's identity a tenant prints on its invoices (docs/invoicing.md "Seller").
+
+French mandatory mentions: the company's name, address, SIREN and SIRET, its
+intra-community VAT number and, for a company, its legal form, share capital and the
+city of its trade register (RCS). Kept in the tenant's `settings` JSON under "seller",
+checked with python-stdnum: the SIREN and the SIRET's check digits, the SIRET starting
+with the SIREN, the VAT number's key and its SIREN being the same company's.
+
+No invoice is issued while the identity is missing (`require_seller`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+from stdnum.fr import tva as stdnum_tva
+
+from server.errors import Conflict, not_found
+from server.identity import audit
+from server.tables import tenants
+from shared.errors import InvalidDocument, Problem
+from shared.i18n import Text
+from shared.money import format_amount, parse_amount, wire
+
+SETTINGS_KEY = "seller"
+SELLER = Text("Identité du vendeur invalide", "Invalid seller identity")
+REQUIRED = ("name", "address", "postcode", "city", "siret", "vat_number")
+OPTIONAL = ("siren", "country", "legal_form", "capital", "rcs_city", "email", "phone")
+FIELDS = REQUIRED + OPTIONAL
+
+
+def _why(error: ValidationError, what: str) -> Text:
+    """stdnum's refusal in words a clerk can act on."""
+    if isinstance(error, InvalidLength):
+        return Text(f"{what} : longueur incorrecte", f"{what}: wrong length")
+    if isinstance(error, InvalidChecksum):
+        return Text(
+            f"{what} : la clé de contrôle ne correspond pas (faute de frappe ?)",
+            f"{what}: the check digits do not match (a typo?)",
+        )
+    if isinstance(error, InvalidComponent):
+        return Text(f"{what} : numéro non attribuable", f"{what}: not an assignable number")
+    return Text(f"{what} : format incorrect", f"{what}: wrong format")
+
+
+def validate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity, normalised (compact numbers, "FR" VAT prefix), or `InvalidDocument`
+    listing every problem. `siren` may be left out: it is the SIRET's first nine digits."""
+    problems: list[Problem] = []
+    unknown = sorted(set(data) - set(FIELDS))
+    problems += [Problem(k, Text("champ inconnu", "unknown field")) for k in unknown]
+    out: dict[str, Any] = {}
+    for key in FIELDS:
+        value = data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if key in REQUIRED:
+                problems.append(Problem(key, Text("obligatoire", "required")))
+            continue
+        if not isinstance(value, str) or len(value) > 300:
+            problems.append(Problem(key, Text("texte de 300 caractères au plus", "text, 300 max")))
+            continue
+        out[key] = " ".join(value.split()) if key != "address" else value.strip()
+    siret = out.get("siret")
+    if siret is not None:
+        try:
+            out["siret"] = siret = stdnum_siret.validate(siret)
+        except ValidationError as error:
+            problems.append(Problem("siret", _why(error, "SIRET")))
+            siret = None
+    siren = out.get("siren") or (siret[:9] if siret else None)
+    if "siren" in out:
+        try:
+            out["siren"] = siren = stdnum_siren.validate(out["siren"])
+        except ValidationError as error:
+            problems.append(Problem("siren", _why(error, "SIREN")))
+            siren = None
+    elif siren is not None:
+        out["siren"] = siren
+    if siren and siret and not siret.startswith(siren):
+        problems.append(
+            Problem(
+                "siret",
+                Text(
+                    f"le SIRET {siret} ne commence pas par le SIREN {siren} : ce n'est pas "
+                    "un établissement de cette société",
+                    f"SIRET {siret} does not start with SIREN {siren}: it is not an "
+                    "establishment of this company",
+                ),
+            )
+        )
+    vat = out.get("vat_number")
+    if vat is not None:
+        try:
+            compact = stdnum_tva.validate(vat)
+        except ValidationError as error:
+            problems.append(Problem("vat_number", _why(error, "N° de TVA / VAT number")))
+        else:
+            out["vat_number"] = "FR" + compact
+            if siren and compact[2:] != siren:
+                problems.append(
+                    Problem(
+                        "vat_number",
+                        Text(
+                            f"le numéro de TVA FR{compact} n'est pas celui du SIREN {siren} "
+                            f"(attendu : {stdnum_siren.to_tva(siren)})",
+                            f"VAT number FR{compact} is not SIREN {siren}'s "
+                            f"(expected: {stdnum_siren.to_tva(siren)})",
+                        ),
+                    )
+                )
+    if "capital" in out:
+        try:
+            out["capital"] = wire(parse_amount(out["capital"].replace(" ", "")))
+        except (ValueError, ArithmeticError):
+            problems.append(
+                Problem("capital", Text('montant attendu, ex. "10000.00"', 'an amount, "10000.00"'))
+            )
+    out["country"] = out.get("country", "FR").upper()
+    if out["country"] != "FR":
+        problems.append(
+            Problem(
+                "country",
+                Text("seules les sociétés françaises (FR)", "French companies only (FR)"),
+            )
+        )
+    if problems:
+        raise InvalidDocument(SELLER, problems)
+    return out
+
+
+def get_seller(conn: sa.Connection, tenant_id: str) -> dict[str, Any] | None:
+    settings = conn.execute(
+        sa.select(tenants.c.settings).where(tenants.c.id == tenant_id)
+    ).scalar_one_or_none()
+    seller = (settings or {}).get(SETTINGS_KEY)
+    return dict(seller) if isinstance(seller, Mapping) else None
+
+
+def set_seller(
+    conn: sa.Connection,
+    tenant_id: str,
+    data: Mapping[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Validate and store the identity (replacing the previous one). Documents already
+    issued keep the identity they were issued with."""
+    seller = validate(data)
+    settings = conn.execute(
+        sa.select(tenants.c.settings).where(tenants.c.id == tenant_id).with_for_update()
+    ).first()
+    if settings is None:
+        raise not_found("Société", "Tenant", tenant_id)
+    updated = {**(settings.settings or {}), SETTINGS_KEY: seller}
+    conn.execute(sa.update(tenants).where(tenants.c.id == tenant_id).values(settings=updated))
+    audit(conn, tenant_id, actor, "tenant.seller", tenant_id, now, detail=seller)
+    return seller
+
+
+def missing() -> Conflict:
+    """The refusal while the identity is missing."""
+    return Conflict(
+        "L'identité du vendeur (raison sociale, adresse, SIRET, n° de TVA) n'est pas "
+        "renseignée : aucune facture ne peut être émise. Renseignez-la avec "
+        "« towline-server documents seller set » ou PUT /api/v1/tenant/seller.",
+        "The seller's identity (name, address, SIRET, VAT number) is missing: no invoice "
+        "can be issued. Set it with 'towline-server documents seller set' or "
+        "PUT /api/v1/tenant/seller.",
+        code="seller_identity_missing",
+    )
+
+
+def require_seller(conn: sa.Connection, tenant_id: str) -> dict[str, Any]:
+    seller = get_seller(conn, tenant_id)
+    if seller is None:
+        raise missing()
+    return seller
+
+
+def legal_lines(seller: Mapping[str, Any]) -> list[str]:
+    """The seller's mandatory mentions, in French, as printed on a document."""
+    siren = str(seller["siren"])
+    lines = [
+        f"SIREN {stdnum_siren.format(siren)} – SIRET {stdnum_siret.format(seller['siret'])}",
+        f"N° TVA intracommunautaire : {seller['vat_number']}",
+    ]
+    company = []
+    if seller.get("legal_form"):
+        company.append(str(seller["legal_form"]))
+    if seller.get("capital"):
+        company.append(f"au capital de {format_amount(parse_amount(seller['capital']), 'fr')}")
+    if seller.get("rcs_city"):
+        company.append(f"RCS {seller['rcs_city']} {stdnum_siren.format(siren)}")
+    if company:
+        lines.append(" ".join(company))
+    return lines

@@ -1,0 +1,210 @@
+# mypy: disable-error-code="untyped-decorator"
+"""The reconciliation desk's API: anomalies, one-action resolutions, reconciliation on
+demand, card-terminal settlement imports. Every call needs the `reconcile` right; a
+resolution also needs the right its act needs (voiding: `void_collection`; approving:
+`approve_discount`; re-valuing, which issues credit notes: `issue_credit_note`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from server import reconcile, resolutions, settlements
+from server.rights import Right, missing_right
+from server.security import current_user, require_user
+from server.tables import anomalies
+from server.views.fields import REASON
+from server.web import Blueprint, Strict, engine, now, reader, server_private_key
+
+blp = Blueprint(
+    "anomalies", __name__, url_prefix="/api/v1", description="Reconciliation and anomalies"
+)
+
+ACTION_RIGHTS = {
+    "void": Right.VOID_COLLECTION,
+    "approve": Right.APPROVE_DISCOUNT,
+    "accept_dispute": Right.ISSUE_CREDIT_NOTE,
+}
+
+
+class AnomalyQuery(Strict):
+    status = fields.String(validate=validate.OneOf(["open", "resolved", "cleared"]))
+    kind = fields.String(validate=validate.Length(1, 40))
+    driver_id = fields.String(validate=validate.Length(1, 64))
+    mission_id = fields.String(validate=validate.Length(1, 64))
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+
+
+class AnomalyOut(Strict):
+    id = fields.Integer()
+    kind = fields.String()
+    subject = fields.String(allow_none=True)
+    status = fields.String()
+    mission_id = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+    driver_id = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True, metadata={"description": 'e.g. "12.50"'})
+    detail = fields.Dict()
+    created_at = fields.AwareDateTime()
+
+
+class ResolveIn(Strict):
+    action = fields.String(required=True, validate=validate.OneOf(sorted(resolutions.ACTIONS)))
+    reason = fields.String(required=True, validate=REASON)
+    as_kind = fields.String(
+        load_default="deferral",
+        validate=validate.OneOf(["discount", "deferral"]),
+        metadata={"description": "approve on money still owed: bill later, or a discount"},
+    )
+
+
+class ResolutionOut(Strict):
+    anomaly = fields.Integer()
+    kind = fields.String()
+    action = fields.String()
+    journal_seq = fields.Integer(metadata={"description": "the entry in the server journal"})
+    decisions = fields.List(fields.String(), metadata={"description": "sent to the tablets"})
+    documents = fields.Raw(metadata={"description": "invoices or credit notes issued"})
+    revalued = fields.Dict(metadata={"description": "the new valuation (accept_dispute)"})
+    approved = fields.Dict(metadata={"description": "the driver's entry, now approved"})
+    amount_cents = fields.Integer(allow_none=True)
+
+
+class SummaryOut(Strict):
+    missions = fields.Integer()
+    found = fields.Integer()
+    opened = fields.Integer()
+    cleared = fields.Integer()
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class SettlementIn(Strict):
+    file_name = fields.String(required=True, validate=validate.Length(1, 200))
+    content = fields.String(required=True, validate=validate.Length(1, 8_000_000))
+
+
+class SettlementOut(Strict):
+    id = fields.Integer()
+    file_name = fields.String()
+    lines = fields.Integer()
+    period_from = fields.String()
+    period_to = fields.String()
+
+
+def wire_cents(cents: int) -> str:
+    return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
+
+
+def wire(row: Any) -> dict[str, Any]:
+    cents = row.amount_cents
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "subject": row.subject,
+        "status": row.status,
+        "mission_id": row.mission_id,
+        "device_id": row.device_id,
+        "driver_id": row.driver_id,
+        "amount": None if cents is None else wire_cents(cents),
+        "detail": row.detail,
+        "created_at": row.created_at,
+    }
+
+
+@blp.route("/anomalies")
+class Anomalies(MethodView):
+    @require_user(Right.RECONCILE)
+    @blp.arguments(AnomalyQuery, location="query")
+    @blp.response(200, AnomalyOut(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tenant's anomalies, newest first, filtered by status, kind, driver, mission."""
+        user = current_user()
+        select = sa.select(anomalies).where(anomalies.c.tenant_id == user.tenant_id)
+        for name in ("status", "kind", "driver_id", "mission_id"):
+            if name in query:
+                select = select.where(anomalies.c[name] == query[name])
+        select = select.order_by(anomalies.c.id.desc()).limit(query["limit"])
+        with reader().connect() as conn:
+            return [wire(r) for r in conn.execute(select)]
+
+
+@blp.route("/anomalies/<int:anomaly_id>")
+class Anomaly(MethodView):
+    @require_user(Right.RECONCILE)
+    @blp.response(200, AnomalyOut)
+    def get(self, anomaly_id: int) -> dict[str, Any]:
+        """One anomaly with its evidence."""
+        user = current_user()
+        with reader().connect() as conn:
+            return wire(resolutions.get_anomaly(conn, user.tenant_id, anomaly_id))
+
+
+@blp.route("/anomalies/<int:anomaly_id>/resolve")
+class Resolve(MethodView):
+    @require_user(Right.RECONCILE)
+    @blp.arguments(ResolveIn)
+    @blp.response(200, ResolutionOut)
+    def post(self, data: dict[str, Any], anomaly_id: int) -> dict[str, Any]:
+        """Resolve the anomaly in one action (void, approve, refuse, acknowledge,
+        accept_dispute, invoice_overrun), with the reason; logged and journaled."""
+        user = current_user()
+        needed = ACTION_RIGHTS.get(data["action"])
+        if needed is not None and needed not in user.rights:
+            raise missing_right(needed)
+        with engine().begin() as conn:
+            return resolutions.resolve(
+                conn,
+                user.tenant_id,
+                anomaly_id,
+                data["action"],
+                data["reason"],
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+                as_kind=data["as_kind"],
+            )
+
+
+@blp.route("/reconcile")
+class Reconcile(MethodView):
+    @require_user(Right.RECONCILE)
+    @blp.response(200, SummaryOut)
+    def post(self) -> dict[str, Any]:
+        """Reconcile every mission, register, approval code and card payment of the tenant
+        (pushes already reconcile what they bring)."""
+        user = current_user()
+        with engine().begin() as conn:
+            summary = reconcile.reconcile_tenant(conn, user.tenant_id, now=now())
+        return {
+            "missions": summary.missions,
+            "found": summary.found,
+            "opened": summary.opened,
+            "cleared": summary.cleared,
+            "by_kind": summary.by_kind,
+        }
+
+
+@blp.route("/settlements")
+class Settlements(MethodView):
+    @require_user(Right.RECONCILE)
+    @blp.arguments(SettlementIn)
+    @blp.response(201, SettlementOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Import a card-terminal settlement file (CSV text, see docs/anomalies.md); card
+        collections of the days it covers are checked against it."""
+        user = current_user()
+        with engine().begin() as conn:
+            done = settlements.import_file(
+                conn,
+                user.tenant_id,
+                data["file_name"],
+                data["content"].encode("utf-8"),
+                actor=user.id,
+                now=now(),
+            )
+            reconcile.reconcile_tenant(conn, user.tenant_id, now=now())
+        return done
