@@ -735,18 +735,25 @@ class Tablet:
         closing (so it costs the same on the last day of the year as on the first). A
         reversal that arrives while the register is closed is applied to the next
         session (docs/register.md)."""
-        last_close = self.db.execute(
-            "SELECT MAX(seq) FROM journal WHERE driver_id = ? AND type = 'register_closed'",
+        # Fold the last session whole (its figures stay visible once it is closed), from
+        # the closing before it: reversals held in between go to that session.
+        last_open = self.db.execute(
+            "SELECT MAX(seq) FROM journal WHERE driver_id = ? AND type = 'register_opened'",
             [driver_id],
+        ).fetchone()[0]
+        start = self.db.execute(
+            "SELECT MAX(seq) FROM journal WHERE driver_id = ? AND type = 'register_closed'"
+            " AND seq < ?",
+            [driver_id, last_open or 0],
         ).fetchone()[0]
         sessions = self.db.execute(
             "SELECT COUNT(*) FROM journal WHERE driver_id = ? AND type = 'register_opened'"
             " AND seq < ?",
-            [driver_id, last_close or 0],
+            [driver_id, start or 0],
         ).fetchone()[0]
-        current = Register() if last_close is None else Register(Status.CLOSED, int(sessions))
+        current = Register() if start is None else Register(Status.CLOSED, int(sessions))
         held: list[RegisterReversed] = []
-        rows = self.ledger().rows_of_driver(driver_id, REGISTER_TYPES, after=last_close or 0)
+        rows = self.ledger().rows_of_driver(driver_id, REGISTER_TYPES, after=start or 0)
         for row in rows:
             event = register_event(row.type, row.payload)
             if event is None:

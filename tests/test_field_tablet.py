@@ -238,6 +238,8 @@ def test_the_register_opens_takes_cash_deposits_and_closes_with_its_variance(tab
     register, payload = tablet.register_close(D("45.00"))
     assert payload["expected"] == "46.00" and payload["variance"] == "-1.00"
     assert register.status.value == "closed"
+    # Once closed, the session's figures stay what `register status` shows.
+    assert (register.expected_cash, register.variance) == (D("46.00"), D("-1.00"))
     with pytest.raises(Refused, match="register open"):
         tablet.collect("M-A-0003", "card", "1.00", {"terminal_ref": "A"})
     reopened = tablet.register_open(D("45.00"))
