@@ -42,6 +42,7 @@ bench: $(STAMP)  ## Print the speed figures
 	$(BIN)/python bench/journal.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/field.py
+	$(BIN)/python bench/reconcile.py
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -63,6 +63,7 @@ KINDS = frozenset(
 )
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
+IN_CHUNK = 1000  # values per IN list
 
 
 @dataclass
@@ -105,6 +106,9 @@ def _entries(conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str]) ->
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id.in_(mission_ids),
             ~journal_entries.c.device_id.startswith(SERVER_CHAIN),
+            # No rule reads a tablet's valuation entry (the valuations table holds both
+            # figures), and it is the largest body: not fetched, not parsed.
+            journal_entries.c.type != "valuation_recorded",
         )
         .order_by(journal_entries.c.device_id, journal_entries.c.seq)
     )
@@ -283,20 +287,24 @@ def _typed(
     )
 
 
-def _settled_cards(
-    conn: sa.Connection, tenant_id: str
-) -> tuple[dict[tuple[str, int], int], list[tuple[str, str]]]:
-    """Imported terminal settlement lines, counted by (reference, cents), and the periods
-    the imports cover (a card collection outside every period is not checked)."""
+Periods = list[tuple[str, str]]  # (first day, last day), ISO dates
+
+
+def _settlement_lines(conn: sa.Connection, tenant_id: str) -> dict[tuple[str, int], int]:
+    """Imported terminal settlement lines, counted by (reference, cents)."""
     lines: dict[tuple[str, int], int] = {}
-    for ref, amount in conn.execute(
-        sa.select(card_settlement_lines.c.terminal_ref, card_settlement_lines.c.amount_cents).where(
-            card_settlement_lines.c.tenant_id == tenant_id
-        )
-    ):
+    query = sa.select(
+        card_settlement_lines.c.terminal_ref, card_settlement_lines.c.amount_cents
+    ).where(card_settlement_lines.c.tenant_id == tenant_id)
+    for ref, amount in conn.execute(query):
         key = (normalise_ref(ref), int(amount))
         lines[key] = lines.get(key, 0) + 1
-    periods = [
+    return lines
+
+
+def _settlement_periods(conn: sa.Connection, tenant_id: str) -> Periods:
+    """The days the imported files cover (a card payment outside them is not checked)."""
+    return [
         (str(a), str(b))
         for a, b in conn.execute(
             sa.select(card_settlements.c.period_from, card_settlements.c.period_to).where(
@@ -304,7 +312,6 @@ def _settled_cards(
             )
         )
     ]
-    return lines, periods
 
 
 def _covered(at: str, periods: Sequence[tuple[str, str]]) -> bool:
@@ -330,23 +337,31 @@ def store(
     longer hold. Resolved or acknowledged ones are never reopened."""
     kinds = frozenset(kinds)
     found = {(f.kind, f.subject): f for f in findings}
-    held = conn.execute(
-        sa.select(
-            anomalies.c.id,
-            anomalies.c.kind,
-            anomalies.c.subject,
-            anomalies.c.status,
-            anomalies.c.mission_id,
-        )
-        .where(anomalies.c.tenant_id == tenant_id, anomalies.c.kind.in_(kinds))
-        .where(
-            sa.or_(
-                anomalies.c.subject.in_([s for _, s in found]),
-                anomalies.c.mission_id.in_(list(missions_checked or ())),
-                anomalies.c.subject.in_(list(subjects_checked or ())),
+    held: list[Any] = []
+    columns = (
+        anomalies.c.id,
+        anomalies.c.kind,
+        anomalies.c.subject,
+        anomalies.c.status,
+        anomalies.c.mission_id,
+    )
+    # Bounded IN lists: a database refuses statements with too many parameters
+    # (PostgreSQL: 65,535), and a tenant's year has more card payments than that.
+    for column, values in (
+        (anomalies.c.subject, [s for _, s in found]),
+        (anomalies.c.mission_id, list(missions_checked or ())),
+        (anomalies.c.subject, list(subjects_checked or ())),
+    ):
+        for start in range(0, len(values), IN_CHUNK):
+            held.extend(
+                conn.execute(
+                    sa.select(*columns).where(
+                        anomalies.c.tenant_id == tenant_id,
+                        anomalies.c.kind.in_(kinds),
+                        column.in_(values[start : start + IN_CHUNK]),
+                    )
+                )
             )
-        )
-    ).all()
     known = {(r.kind, r.subject): r for r in held}
     for key, finding in found.items():
         summary.found += 1
@@ -370,9 +385,13 @@ def store(
         )
         summary.opened += 1
     stale = [r.id for key, r in known.items() if r.status == OPEN and key not in found]
-    if stale:
-        conn.execute(sa.update(anomalies).where(anomalies.c.id.in_(stale)).values(status=CLEARED))
-        summary.cleared += len(stale)
+    for start in range(0, len(stale), IN_CHUNK):
+        conn.execute(
+            sa.update(anomalies)
+            .where(anomalies.c.id.in_(stale[start : start + IN_CHUNK]))
+            .values(status=CLEARED)
+        )
+    summary.cleared += len(stale)
 
 
 # --- entry points -------------------------------------------------------------------------------
@@ -464,12 +483,10 @@ def reconcile_entries(
 def _check_cards(
     conn: sa.Connection, tenant_id: str, cards: Sequence[Item], *, now: datetime, summary: Summary
 ) -> None:
-    lines, periods = _settled_cards(conn, tenant_id)
-    if not periods:
-        return
-    checked = [c for c in cards if _covered(c.at, periods)]
-    if not checked:
-        return
+    periods = _settlement_periods(conn, tenant_id)
+    if not any(_covered(c.at, periods) for c in cards):
+        return  # no imported file covers these days: nothing to match yet
+    lines = _settlement_lines(conn, tenant_id)
     # Lines are matched against every card collection of the covered periods, so one line
     # never vouches for two collections.
     every = [

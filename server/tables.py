@@ -225,6 +225,7 @@ journal_entries = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("device_id", "seq"),
     sa.Index("ix_journal_mission", "tenant_id", "mission_id"),
+    sa.Index("ix_journal_type", "tenant_id", "type"),
 )
 
 quarantine = sa.Table(
@@ -351,6 +352,8 @@ audit_log = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("detail", sa.JSON, nullable=False, default=dict),
     sa.Column("at", UTCDateTime, nullable=False),
+    # reconciliation looks up the approval codes issued for missions
+    sa.Index("ix_audit_log_action", "tenant_id", "action", "target"),
 )
 
 # --- Invoicing (docs/invoicing.md; server.numbering, server.invoicing) -----------------

@@ -67,6 +67,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_audit_log_action", ["tenant_id", "action", "target"], unique=False
+        )
+
     op.create_table(
         "card_settlements",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -266,6 +271,7 @@ def upgrade() -> None:
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.create_index("ix_journal_mission", ["tenant_id", "mission_id"], unique=False)
         batch_op.create_index("ix_journal_received", ["tenant_id", "received_at"], unique=False)
+        batch_op.create_index("ix_journal_type", ["tenant_id", "type"], unique=False)
 
     op.create_table(
         "missions",
@@ -457,6 +463,7 @@ def downgrade() -> None:
 
     op.drop_table("missions")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_journal_type")
         batch_op.drop_index("ix_journal_received")
         batch_op.drop_index("ix_journal_mission")
 
@@ -481,6 +488,9 @@ def downgrade() -> None:
     op.drop_table("contracts")
     op.drop_table("changes")
     op.drop_table("card_settlements")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_action")
+
     op.drop_table("audit_log")
     with op.batch_alter_table("anomalies", schema=None) as batch_op:
         batch_op.drop_index("ix_anomalies_subject")
