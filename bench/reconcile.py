@@ -33,7 +33,7 @@ then printed as an EXTRAPOLATION (linear, from the largest measured size), said 
 
 Usage: python bench/reconcile.py [--trucks 50] [--days 365] [--missions-per-day-per-truck 10]
            [--database sqlite|postgresql|both] [--keep] [--no-trace] [--no-profile]
-           [--checkpoints 25,50,100] [--variant server|bench/reconcile_fast.py]
+           [--checkpoints 25,50,100] [--variant server|PATH]
 `--variant` measures a prototype copy of server/reconcile.py instead (its `prepare(engine)`,
 if any, adds its indexes first, timed and printed).
 PostgreSQL: TOWLINE_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test);
