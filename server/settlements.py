@@ -70,7 +70,7 @@ def parse(content: bytes) -> list[tuple[date, str, int]]:
             FILE,
             [
                 Problem(
-                    "ligne 1",
+                    "1",  # the header line
                     Text(
                         f"colonnes manquantes : {', '.join(missing)}",
                         f"missing columns: {', '.join(missing)}",
@@ -97,10 +97,10 @@ def parse(content: bytes) -> list[tuple[date, str, int]]:
         except (ValueError, IndexError):
             problems.append(
                 Problem(
-                    f"ligne {number}",
+                    str(number),  # the line number
                     Text(
-                        "date, référence ou montant illisible : " + ";".join(row),
-                        "unreadable date, reference or amount: " + ";".join(row),
+                        "ligne illisible (date, référence ou montant) : " + ";".join(row),
+                        "unreadable line (date, reference or amount): " + ";".join(row),
                     ),
                 )
             )
