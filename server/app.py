@@ -88,6 +88,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["towline.api"] = api
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", docs_page)
 
+    from server import desk
+
+    desk.register(app)
     app.register_error_handler(TowlineError, towline_error)
     app.register_error_handler(ValidationError, lambda e: invalid_request(e.messages))
     app.before_request(check_body)
