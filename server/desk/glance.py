@@ -14,6 +14,6 @@ from server.desk.session import page
 @page()
 def glance() -> Any:
     return render_template_string(
-        '{% extends "desk/base.html" %}{% block content %}'  # noqa: ISC003
+        '{% extends "desk/base.html" %}{% block content %}'
         '<h1>{{ t("Aujourd\'hui", "Today") }}</h1>{% endblock %}'
     )
