@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run quote test lint bench clean help schema
+.PHONY: run simulate quote test lint bench clean help schema
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,12 +18,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[server,postgres,dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## Start the office server on SQLite with the demo tenant (Ctrl-C to stop)
+# The server runs in the background while the simulated day (docs/demo-day.md) talks to
+# it, then in the foreground; its log goes to var/server.log and is followed once the day
+# is done. The traps stop it on Ctrl-C, on an error and on exit: no orphan server.
+run: $(STAMP)  ## Start the office server (SQLite, demo tenant) with a simulated day of three tablets (Ctrl-C to stop)
 	$(BIN)/towline-server init-db
 	$(BIN)/towline-server demo
-	@echo
-	@echo "API and its documentation: http://127.0.0.1:5000/api/v1/docs"
-	$(BIN)/towline-server run --port 5000
+	@if $(BIN)/python -c 'import socket, sys; sys.exit(socket.socket().connect_ex(("127.0.0.1", 5000)) != 0)'; then \
+		echo "Le port 5000 est déjà pris (un serveur déjà lancé ?) / Port 5000 is already in use (a server already running?)" >&2; \
+		exit 1; \
+	fi
+	@mkdir -p var; \
+	$(BIN)/towline-server run --port 5000 >var/server.log 2>&1 & server=$$!; tailer=; \
+	trap 'kill $$server $$tailer 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	trap 'exit 130' INT; trap 'exit 143' TERM HUP; \
+	if ! $(BIN)/towline-simulate --url http://127.0.0.1:5000 --wait 30; then \
+		echo "--- var/server.log (fin / end) ---" >&2; tail -n 20 var/server.log >&2; exit 1; \
+	fi; \
+	echo; \
+	echo "Bureau / Office desk:  http://127.0.0.1:5000/desk/   (admin, gerant, bureau — demo-towline)"; \
+	echo "API:                   http://127.0.0.1:5000/api/v1/docs"; \
+	echo "Ctrl-C pour arrêter le serveur / to stop the server. Journal / log: var/server.log"; \
+	echo; \
+	tail -n 0 -f var/server.log & tailer=$$!; \
+	wait $$server
+
+simulate: $(STAMP)  ## Another simulated day, new tablets, against the server `make run` started
+	$(BIN)/towline-simulate --url http://127.0.0.1:5000 --again
 
 quote: $(STAMP)  ## Value an example mission and show who pays what
 	$(BIN)/towline-field quote examples/contracts/assist-a.json examples/missions/a-saturday-accident-winching.json
