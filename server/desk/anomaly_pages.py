@@ -1,1 +1,687 @@
-"""(being written)"""
+"""The anomaly desk (docs/anomalies.md): the list with its filters and counts per kind,
+one anomaly with its evidence, and its resolution in one action.
+
+A resolution takes two POSTs and no JavaScript: the first checks the action (its right,
+that it fits the kind, the reason) and asks for confirmation in one sentence; the second,
+carrying the same fields and `confirm`, calls `server.resolutions.resolve` (the function
+the API and the command line call), then shows the mission page with what was done:
+decisions sent to the tablet, documents issued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+
+from server import reconcile, resolutions
+from server.desk.blueprint import desk, money, not_found, t
+from server.desk.session import current, page
+from server.errors import Conflict, NotFound, Unprocessable
+from server.identity import User, list_drivers, list_users
+from server.office_journal import chain_id
+from server.rights import Right, missing_right
+from server.tables import anomalies, audit_log, journal_entries
+from server.views.anomalies import ACTION_RIGHTS
+from server.web import engine, lang, now, reader, server_private_key
+from shared.money import ZERO, parse_amount
+from shared.payment_terms import Method
+from shared.payments import LABELS as METHOD_LABELS
+from shared.steps import LABELS as STEP_LABELS
+from shared.steps import Step
+
+LIMIT = 200  # rows on one page, newest first; the counts per kind cover them all
+REASON_MAX = 500  # as the API (server.views.fields.REASON)
+
+KIND_LABELS: Mapping[str, tuple[str, str]] = {
+    "fictitious_collection": ("Encaissement fictif", "Fictitious collection"),
+    "over_collection": ("Trop encaissé", "Over-collection"),
+    "under_collection": ("Sous-encaissement", "Under-collection"),
+    "gate_bypassed": ("Étape franchie sans encaisser", "Gate bypassed"),
+    "discount_without_approval": ("Remise sans accord", "Discount without approval"),
+    "approval_reused": ("Code d'accord réutilisé", "Approval code reused"),
+    "file_cap_exceeded": ("Plafond du dossier dépassé", "File cap exceeded"),
+    "register_variance": ("Écart de caisse", "Register variance"),
+    "card_unmatched": ("Carte non remise par le terminal", "Card payment unmatched"),
+    "dispute_raised": ("Prix contesté", "Price disputed"),
+    "journal_fork": ("Journal réécrit", "Journal fork"),
+    "journal_invalid": ("Journal invalide", "Invalid journal"),
+    "quarantined_push": ("Envoi mis de côté", "Quarantined push"),
+    "valuation_mismatch": ("Valorisation différente", "Valuation mismatch"),
+    "valuation_unreadable": ("Valorisation illisible", "Unreadable valuation"),
+    "valuation_not_recomputed": ("Valorisation non recalculée", "Valuation not recomputed"),
+    "collection_unknown_mission": (
+        "Encaissement sur mission inconnue",
+        "Collection on an unknown mission",
+    ),
+    "collection_on_cancelled_mission": (
+        "Encaissement sur mission annulée",
+        "Collection on a cancelled mission",
+    ),
+    "invoicing_pending": ("Facturation en attente", "Invoicing pending"),
+}
+STATUS_LABELS: Mapping[str, tuple[str, str]] = {
+    reconcile.OPEN: ("ouverte", "open"),
+    reconcile.RESOLVED: ("résolue", "resolved"),
+    reconcile.CLEARED: ("levée", "cleared"),
+}
+ALL = "all"
+ACTION_LABELS: Mapping[str, tuple[str, str]] = {
+    "void": ("Annuler l'encaissement", "Void the collection"),
+    "approve": ("Approuver", "Approve"),
+    "refuse": ("Refuser", "Refuse"),
+    "acknowledge": ("Accepter tel quel", "Acknowledge"),
+    "accept_dispute": ("Accepter et revaloriser", "Accept and re-value"),
+    "invoice_overrun": ("Facturer au bénéficiaire", "Invoice the beneficiary"),
+}
+ACTION_DONE: Mapping[str, tuple[str, str]] = {
+    "void": ("encaissement annulé", "collection voided"),
+    "approve": ("accordé", "approved"),
+    "refuse": ("refusé", "refused"),
+    "acknowledge": ("accepté tel quel", "acknowledged"),
+    "accept_dispute": ("contestation acceptée", "dispute accepted"),
+    "invoice_overrun": (
+        "dépassement facturé au bénéficiaire",
+        "overrun invoiced to the beneficiary",
+    ),
+}
+# What each action does, in the clerk's words (docs/anomalies.md, "Resolution in one action").
+ACTION_HELP: Mapping[str, tuple[str, str]] = {
+    "void": (
+        "La tablette enregistre l'annulation à sa prochaine synchronisation et la caisse du"
+        " chauffeur suit ; un avoir est émis si la facture au bénéficiaire facture plus que"
+        " ce qui est dû.",
+        "The tablet records the reversal at its next sync and the driver's register follows;"
+        " a credit note is issued if the beneficiary's invoice bills more than what is due.",
+    ),
+    "approve": (
+        "La remise ou la facturation ultérieure du chauffeur est approuvée après coup.",
+        "The driver's discount or bill-later is approved after the fact.",
+    ),
+    "refuse": (
+        "La question est close ; ce qui est dû reste dû (la facture au bénéficiaire reste"
+        " ouverte).",
+        "The question is closed; what is owed stays owed (the beneficiary's invoice stays open).",
+    ),
+    "acknowledge": (
+        "Le bureau accepte le montant tel qu'il est, avec son motif.",
+        "The office accepts the figure as it is, with its reason.",
+    ),
+    "accept_dispute": (
+        "La mission est revalorisée avec les versions de convention actuelles (publiez"
+        " d'abord la version corrigée) ; les factures suivent (avoir, nouvelle facture).",
+        "The mission is valued again with the contract versions held now (publish the"
+        " corrected version first); the invoices follow (credit note, new invoice).",
+    ),
+    "invoice_overrun": (
+        "Le bénéficiaire est facturé de ce que le plafond du dossier ne couvre pas.",
+        "The beneficiary is invoiced for what the file's cap does not cover.",
+    ),
+}
+AS_KINDS: Mapping[str, tuple[str, str]] = {
+    "deferral": ("Facturer plus tard", "Bill later"),
+    "discount": ("Remise", "Discount"),
+}
+OWED_KINDS = frozenset({"under_collection", "gate_bypassed"})  # `approve` grants as_kind
+ENTRY_LABELS: Mapping[str, tuple[str, str]] = {
+    "collection": ("Encaissement", "Collection"),
+    "reversal": ("Annulation d'encaissement", "Reversal"),
+    "discount": ("Remise", "Discount"),
+    "deferral": ("Facturer plus tard", "Bill later"),
+    "dispute": ("Contestation du prix", "Price dispute"),
+    "valuation_recorded": ("Valorisation", "Valuation"),
+    "mission_step": ("Étape", "Step"),
+    "register_opened": ("Ouverture de caisse", "Register opened"),
+    "register_closed": ("Fermeture de caisse", "Register closed"),
+    "bank_deposit": ("Remise en banque", "Bank deposit"),
+    "office_decision_applied": ("Décision du bureau appliquée", "Office decision applied"),
+}
+EVIDENCE_REFS = ("collections", "entry", "entries", "step")  # journal references
+
+
+def label(labels: Mapping[str, tuple[str, str]], key: str | None) -> str:
+    """A code's label in the page's language; an unknown code shows as itself."""
+    if key is None:
+        return "—"
+    pair = labels.get(key)
+    return t(*pair) if pair else key
+
+
+def kind_label(kind: str | None) -> str:
+    return label(KIND_LABELS, kind)
+
+
+def method_label(method: object) -> str:
+    try:
+        return METHOD_LABELS[Method(str(method))](lang())
+    except ValueError:
+        return str(method)
+
+
+def step_label(step: object) -> str:
+    try:
+        return STEP_LABELS[Step(str(step))](lang())
+    except ValueError:
+        return str(step)
+
+
+def sentence(detail: object) -> str:
+    """The anomaly's own sentence (its detail carries it in both languages)."""
+    if not isinstance(detail, Mapping):
+        return ""
+    text = detail.get(lang()) or detail.get("fr")
+    if isinstance(text, str):
+        return text
+    findings = detail.get("findings")
+    if isinstance(findings, list):
+        return " ".join(
+            str(f.get(lang()) or f.get("fr", "")) for f in findings if isinstance(f, Mapping)
+        )
+    return ""
+
+
+def driver_names(conn: sa.Connection, tenant_id: str) -> dict[str, str]:
+    return {d["id"]: d["name"] for d in list_drivers(conn, tenant_id)}
+
+
+# --- the list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str = reconcile.OPEN
+    kind: str = ""
+    driver_id: str = ""
+    mission_id: str = ""
+
+    def args(self, **changed: str) -> dict[str, str]:
+        """Query arguments for a link that keeps these filters but `changed`."""
+        values = {**self.__dict__, **changed}
+        return {k: v for k, v in values.items() if v}
+
+
+def _filters(args: Mapping[str, str]) -> tuple[Filters, str | None]:
+    """The filters asked for, or the defaults and what is wrong with the request."""
+    status = (args.get("status") or reconcile.OPEN).strip()
+    kind = (args.get("kind") or "").strip()
+    driver_id = (args.get("driver_id") or "").strip()
+    mission_id = (args.get("mission_id") or "").strip()
+    if status not in (*STATUS_LABELS, ALL):
+        return Filters(), t(
+            f"Statut inconnu : « {status} ». Choisissez ouverte, résolue, levée ou toutes.",
+            f"Unknown status: '{status}'. Choose open, resolved, cleared or all.",
+        )
+    if kind and kind not in KIND_LABELS:
+        return Filters(), t(f"Type d'anomalie inconnu : « {kind} ».", f"Unknown kind: '{kind}'.")
+    if len(driver_id) > 64 or len(mission_id) > 64:
+        return Filters(), t(
+            "Chauffeur ou mission : 64 caractères au plus.",
+            "Driver or mission: 64 characters at most.",
+        )
+    return Filters(status, kind, driver_id, mission_id), None
+
+
+def _where(tenant_id: str, f: Filters, *, with_kind: bool = True) -> list[Any]:
+    clauses: list[Any] = [anomalies.c.tenant_id == tenant_id]
+    if f.status != ALL:
+        clauses.append(anomalies.c.status == f.status)
+    if f.kind and with_kind:
+        clauses.append(anomalies.c.kind == f.kind)
+    if f.driver_id:
+        clauses.append(anomalies.c.driver_id == f.driver_id)
+    if f.mission_id:
+        clauses.append(anomalies.c.mission_id == f.mission_id)
+    return clauses
+
+
+def _counts(conn: sa.Connection, tenant_id: str, f: Filters) -> list[tuple[str, int]]:
+    """How many per kind under the other filters (so a count also helps choose the kind)."""
+    rows = conn.execute(
+        sa.select(anomalies.c.kind, sa.func.count())
+        .where(*_where(tenant_id, f, with_kind=False))
+        .group_by(anomalies.c.kind)
+    ).all()
+    return sorted(((str(k), int(n)) for k, n in rows), key=lambda kn: (-kn[1], kn[0]))
+
+
+@desk.route("/anomalies", endpoint="anomalies")
+@page(Right.RECONCILE)
+def anomaly_list() -> Any:
+    user = current()
+    chosen, error = _filters(request.args)
+    with reader().connect() as conn:
+        names = driver_names(conn, user.tenant_id)
+        rows: Sequence[Any] = []
+        counts: list[tuple[str, int]] = []
+        if error is None:
+            rows = conn.execute(
+                sa.select(anomalies)
+                .where(*_where(user.tenant_id, chosen))
+                .order_by(anomalies.c.id.desc())
+                .limit(LIMIT + 1)
+            ).all()
+            counts = _counts(conn, user.tenant_id, chosen)
+    page_ = render_template(
+        "desk/anomalies.html",
+        rows=rows[:LIMIT],
+        more=len(rows) > LIMIT,
+        counts=counts,
+        filters=chosen,
+        error=error,
+        drivers=names,
+        kinds=KIND_LABELS,
+        statuses=STATUS_LABELS,
+        kind_label=kind_label,
+        sentence=sentence,
+        status_label=lambda s: label(STATUS_LABELS, s),
+    )
+    return (page_, 400) if error else page_
+
+
+# --- one anomaly ------------------------------------------------------------------------
+
+
+def _anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
+    try:
+        return resolutions.get_anomaly(conn, tenant_id, anomaly_id)
+    except NotFound:
+        return not_found()
+
+
+def _refs(detail: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The journal entries the evidence names: (role, {device_id, seq, hash})."""
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for key in EVIDENCE_REFS:
+        value = detail.get(key)
+        items = value if isinstance(value, list) else [value]
+        found.extend((key, v) for v in items if isinstance(v, Mapping) and "seq" in v)
+    return found
+
+
+def journal_rows(
+    conn: sa.Connection, tenant_id: str, refs: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The named entries as stored: {(device, seq): {type, at, driver_id, payload…}}."""
+    wanted = {(str(r.get("device_id")), int(r["seq"])) for r in refs}
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for device_id in sorted({d for d, _ in wanted}):
+        seqs = sorted(s for d, s in wanted if d == device_id)
+        for row in conn.execute(
+            sa.select(journal_entries).where(
+                journal_entries.c.tenant_id == tenant_id,
+                journal_entries.c.device_id == device_id,
+                journal_entries.c.seq.in_(seqs),
+            )
+        ):
+            out[(device_id, int(row.seq))] = entry_view(row)
+    return out
+
+
+def entry_view(row: Any) -> dict[str, Any]:
+    """A stored journal entry for a page: its type, time, money and reference."""
+    try:
+        payload = json.loads(row.body).get("payload") or {}
+    except (TypeError, ValueError):
+        payload = {}
+    reference = (
+        payload.get("terminal_ref") or payload.get("cheque_number") or payload.get("reference")
+    )
+    if row.type in ("discount", "deferral"):
+        reference = payload.get("approval_ref")
+    return {
+        "device_id": row.device_id,
+        "seq": int(row.seq),
+        "type": row.type,
+        "type_label": label(ENTRY_LABELS, row.type),
+        "at": row.at,
+        "driver_id": row.driver_id,
+        "hash": row.hash,
+        "amount": payload.get("amount"),
+        "method": method_label(payload["method"]) if payload.get("method") else None,
+        "reference": reference,
+        "step": step_label(payload["to"])
+        if row.type == "mission_step" and "to" in payload
+        else None,
+        "reason": payload.get("reason"),
+        "payload": payload,
+    }
+
+
+def _other_evidence(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the evidence holds beyond the sentence and the entries, as text."""
+    out = []
+    for key, value in detail.items():
+        if key in ("fr", "en", *EVIDENCE_REFS):
+            continue
+        if key == "due" and isinstance(value, int):
+            text = money(value, cents=True)
+        elif key == "findings" and isinstance(value, list):
+            text = sentence({"findings": value})
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)[:4000]
+        else:
+            text = str(value)
+        out.append((key, text))
+    return out
+
+
+def _resolution(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> dict[str, Any] | None:
+    """Who resolved the anomaly, when, how and why (audit log and server journal)."""
+    row = conn.execute(
+        sa.select(audit_log.c.actor, audit_log.c.action, audit_log.c.at, audit_log.c.detail)
+        .where(
+            audit_log.c.tenant_id == tenant_id,
+            audit_log.c.action.startswith("anomaly."),
+            audit_log.c.target == str(anomaly_id),
+        )
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    detail = row.detail if isinstance(row.detail, Mapping) else {}
+    reason = None
+    seq = detail.get("journal_seq")
+    if isinstance(seq, int):
+        body = conn.execute(
+            sa.select(journal_entries.c.body).where(
+                journal_entries.c.tenant_id == tenant_id,
+                journal_entries.c.device_id == chain_id(tenant_id),
+                journal_entries.c.seq == seq,
+            )
+        ).scalar_one_or_none()
+        reason = json.loads(body)["payload"].get("reason") if body else None
+    users = {u.id: u.name for u in list_users(conn, tenant_id)}
+    action = row.action.removeprefix("anomaly.")
+    return {
+        "by": users.get(row.actor, row.actor),
+        "at": row.at,
+        "action": label(ACTION_LABELS, action),
+        "reason": reason,
+        "journal_seq": seq,
+    }
+
+
+def fitting_actions(kind: str) -> list[str]:
+    return [a for a, kinds in resolutions.ACTIONS.items() if kind in kinds]
+
+
+def _right_of(action: str) -> Right | None:
+    return ACTION_RIGHTS.get(action)
+
+
+def _action_view(row: Any, action: str, user: User) -> dict[str, Any]:
+    needed = _right_of(action)
+    return {
+        "name": action,
+        "label": t("Accorder ce qui manque", "Grant what is missing")
+        if action == "approve" and row.kind in OWED_KINDS
+        else label(ACTION_LABELS, action),
+        "help": label(ACTION_HELP, action),
+        "as_kind": action == "approve" and row.kind in OWED_KINDS,
+        "allowed": needed is None or needed in user.rights,
+        "needs": missing_right(needed).text(lang()) if needed is not None else None,
+        "danger": action == "void",
+    }
+
+
+def _detail_page(
+    row: Any,
+    *,
+    status: int = 200,
+    form: Mapping[str, str] | None = None,
+    error: str | None = None,
+    confirm: str | None = None,
+) -> Any:
+    user = current()
+    detail = row.detail if isinstance(row.detail, Mapping) else {}
+    with reader().connect() as conn:
+        refs = _refs(detail)
+        entries = journal_rows(conn, user.tenant_id, [r for _, r in refs])
+        names = driver_names(conn, user.tenant_id)
+        done = _resolution(conn, user.tenant_id, int(row.id))
+    evidence = [
+        (role, entries.get((str(r.get("device_id")), int(r["seq"]))), r) for role, r in refs
+    ]
+    actions = [_action_view(row, a, user) for a in fitting_actions(row.kind)]
+    html = render_template(
+        "desk/anomaly.html",
+        row=row,
+        detail=detail,
+        sentence=sentence(detail),
+        kind_label=kind_label(row.kind),
+        status_label=label(STATUS_LABELS, row.status),
+        driver=names.get(row.driver_id or "", row.driver_id),
+        drivers=names,
+        evidence=evidence,
+        other=_other_evidence(detail),
+        resolution=done,
+        actions=actions if row.status == reconcile.OPEN else [],
+        as_kinds=AS_KINDS,
+        form=form or {},
+        error=error,
+        confirm=confirm,
+        action_label=lambda a: label(ACTION_LABELS, a),
+    )
+    return html, status
+
+
+@desk.route("/anomalies/<int:anomaly_id>")
+@page(Right.RECONCILE)
+def anomaly(anomaly_id: int) -> Any:
+    with reader().connect() as conn:
+        row = _anomaly(conn, current().tenant_id, anomaly_id)
+    return _detail_page(row)
+
+
+# --- resolving --------------------------------------------------------------------------
+
+
+def _check(row: Any, action: str, user: User) -> None:
+    """Refuse, before anything is asked or done, an action this user may not take on
+    this anomaly (the same checks as the API and `resolutions.resolve`)."""
+    if action not in resolutions.ACTIONS:
+        raise Unprocessable(
+            f"Action inconnue : « {action} ».",
+            f"Unknown action: '{action}'.",
+            code="action_unknown",
+        )
+    needed = _right_of(action)
+    if needed is not None and needed not in user.rights:
+        raise missing_right(needed)
+    if row.status != reconcile.OPEN:
+        raise Conflict(
+            f"L'anomalie n° {row.id} n'est plus ouverte ({label(STATUS_LABELS, row.status)}) :"
+            " rien n'a été fait.",
+            f"Anomaly no. {row.id} is no longer open ({row.status}): nothing was done.",
+            code="anomaly_not_open",
+        )
+    if row.kind not in resolutions.ACTIONS[action]:
+        fr_kind, en_kind = KIND_LABELS.get(row.kind, (row.kind, row.kind))
+        fitting = fitting_actions(row.kind)
+        raise Conflict(
+            f"« {ACTION_LABELS[action][0]} » ne s'applique pas à une anomalie « {fr_kind} » :"
+            " rien n'a été fait. Possibles : "
+            + (", ".join(ACTION_LABELS[a][0] for a in fitting) or "aucune")
+            + ".",
+            f"'{ACTION_LABELS[action][1]}' does not apply to a '{en_kind}' anomaly: nothing"
+            " was done. Possible: "
+            + (", ".join(ACTION_LABELS[a][1] for a in fitting) or "none")
+            + ".",
+            code="action_unfit",
+        )
+
+
+def _form_error(action: str, reason: str, as_kind: str) -> str | None:
+    if not reason:
+        return t(
+            "Indiquez le motif : il est enregistré avec la décision.",
+            "Give the reason: it is recorded with the decision.",
+        )
+    if len(reason) > REASON_MAX:
+        return t(
+            f"Motif trop long : {REASON_MAX} caractères au plus.",
+            f"Reason too long: {REASON_MAX} characters at most.",
+        )
+    if as_kind not in AS_KINDS:
+        return t(
+            "Choisissez « facturer plus tard » ou « remise ».",
+            "Choose 'bill later' or 'discount'.",
+        )
+    return None
+
+
+def _void_targets(conn: sa.Connection, tenant_id: str, row: Any) -> list[dict[str, Any]]:
+    """The collections a void takes back, as `resolutions` chooses them."""
+    detail = row.detail if isinstance(row.detail, Mapping) else {}
+    refs = list(detail.get("collections") or ([detail["entry"]] if "entry" in detail else []))
+    if row.kind == "over_collection":
+        refs = refs[-1:]
+    found = journal_rows(conn, tenant_id, refs)
+    return [found[k] for k in sorted(found)]
+
+
+def _amount(row: Any) -> str:
+    return money(row.amount_cents, cents=True)
+
+
+def _question(row: Any, action: str, as_kind: str) -> str:
+    """What the clerk is about to do, in one sentence to confirm."""
+    user = current()
+    with reader().connect() as conn:
+        names = driver_names(conn, user.tenant_id)
+        targets = _void_targets(conn, user.tenant_id, row) if action == "void" else []
+    who = names.get(row.driver_id or "", row.driver_id or "?")
+    mission = row.mission_id or "—"
+    if action == "void":
+        total = sum((parse_amount(e["amount"]) for e in targets if e["amount"]), ZERO)
+        return t(
+            f"Confirmer : annuler l'encaissement de {money(total)} de {who} ?",
+            f"Confirm: void {who}'s collection of {money(total)}?",
+        )
+    if action == "approve" and row.kind in OWED_KINDS:
+        fr = "une remise" if as_kind == "discount" else "« facturer plus tard »"
+        en = "a discount" if as_kind == "discount" else "'bill later'"
+        return t(
+            f"Confirmer : accorder {fr} de {_amount(row)} sur la mission {mission} ?",
+            f"Confirm: grant {en} of {_amount(row)} on mission {mission}?",
+        )
+    questions = {
+        "approve": (
+            f"Confirmer : approuver après coup les {_amount(row)} accordés par {who} ?",
+            f"Confirm: approve after the fact the {_amount(row)} granted by {who}?",
+        ),
+        "refuse": (
+            f"Confirmer : refuser ? Ce qui est dû reste dû (mission {mission}).",
+            f"Confirm: refuse? What is owed stays owed (mission {mission}).",
+        ),
+        "acknowledge": (
+            f"Confirmer : accepter tel quel ({kind_label(row.kind)}, {_amount(row)}) ?",
+            f"Confirm: acknowledge as it is ({kind_label(row.kind)}, {_amount(row)})?",
+        ),
+        "accept_dispute": (
+            f"Confirmer : revaloriser la mission {mission} avec les conventions actuelles et"
+            " corriger ses factures ?",
+            f"Confirm: value mission {mission} again with the contracts held now and correct"
+            " its invoices?",
+        ),
+        "invoice_overrun": (
+            f"Confirmer : facturer {_amount(row)} au bénéficiaire de la mission {mission} ?",
+            f"Confirm: invoice the beneficiary of mission {mission} for {_amount(row)}?",
+        ),
+    }
+    return t(*questions[action])
+
+
+def _document_words(documents: Sequence[Mapping[str, Any]]) -> str:
+    kinds = {"invoice": ("facture", "invoice"), "credit_note": ("avoir", "credit note")}
+    return ", ".join(
+        f"{d['number']} ({label(kinds, d['kind'])}, {money(d['total']['incl_vat'])})"
+        for d in documents
+    )
+
+
+def done_message(row: Any, done: Mapping[str, Any], driver: str) -> str:
+    """What happened, for the flash: the act, the decisions sent, the documents issued."""
+    what = label(ACTION_DONE, str(done["action"]))
+    parts = [
+        t(
+            f"Anomalie n° {row.id} ({kind_label(row.kind)}) résolue : {what}.",
+            f"Anomaly no. {row.id} ({kind_label(row.kind)}) resolved: {what}.",
+        )
+    ]
+    sent = list(done.get("decisions") or [])
+    if sent:
+        ids = ", ".join(sent)
+        parts.append(
+            t(
+                f"Décision envoyée à la tablette de {driver} ({ids}) : elle s'applique à sa"
+                " prochaine synchronisation.",
+                f"Decision sent to {driver}'s tablet ({ids}): it applies at its next sync.",
+            )
+        )
+    revalued = done.get("revalued")
+    if isinstance(revalued, Mapping):
+        contract = revalued.get("contract") or {}
+        parts.append(
+            t(
+                f"Mission revalorisée : convention {contract.get('id')} version"
+                f" {contract.get('version')}, bénéficiaire"
+                f" {money(revalued.get('beneficiary_due'))}, donneur d'ordre"
+                f" {money(revalued.get('ordering_party_due'))}.",
+                f"Mission valued again: contract {contract.get('id')} version"
+                f" {contract.get('version')}, beneficiary {money(revalued.get('beneficiary_due'))},"
+                f" ordering party {money(revalued.get('ordering_party_due'))}.",
+            )
+        )
+    documents = list(done.get("documents") or [])
+    if documents:
+        listed = _document_words(documents)
+        parts.append(t(f"Documents émis : {listed}.", f"Documents issued: {listed}."))
+    elif done.get("action") == "void":
+        parts.append(
+            t(
+                "Aucun avoir : aucune facture au bénéficiaire ne facture plus que ce qui est dû.",
+                "No credit note: no beneficiary invoice bills more than what is due.",
+            )
+        )
+    return " ".join(parts)
+
+
+@desk.route("/anomalies/<int:anomaly_id>/resolve", methods=["POST"])
+@page(Right.RECONCILE)
+def resolve_anomaly(anomaly_id: int) -> Any:
+    user = current()
+    with reader().connect() as conn:
+        row = _anomaly(conn, user.tenant_id, anomaly_id)
+    action = request.form.get("action", "").strip()
+    reason = " ".join(request.form.get("reason", "").split())
+    as_kind = request.form.get("as_kind", "deferral").strip() or "deferral"
+    _check(row, action, user)
+    form = {"action": action, "reason": reason, "as_kind": as_kind}
+    problem = _form_error(action, reason, as_kind)
+    if problem is not None:
+        return _detail_page(row, status=422, form=form, error=problem)
+    if request.form.get("confirm") != "1":
+        return _detail_page(row, form=form, confirm=_question(row, action, as_kind))
+    with engine().begin() as conn:
+        done = resolutions.resolve(
+            conn,
+            user.tenant_id,
+            anomaly_id,
+            action,
+            reason,
+            key=server_private_key(),
+            actor=user.id,
+            now=now(),
+            as_kind=as_kind,
+        )
+        driver = driver_names(conn, user.tenant_id).get(row.driver_id or "", row.driver_id or "?")
+    flash(done_message(row, done, driver), "ok")
+    if row.mission_id:
+        return redirect(url_for("desk.mission", mission_id=row.mission_id))
+    return redirect(url_for("desk.anomaly", anomaly_id=anomaly_id))
