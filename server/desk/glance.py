@@ -1,19 +1,224 @@
-"""Today at a glance (being written)."""
+"""Today at a glance: what the office checks first in the morning and last at night.
+
+Every signed-in user sees the open anomalies, the registers not closed yet and the
+tablets that have not synced for long; the money (collections against invoices over the
+last days, today's collections per method and per driver, the cash each open register
+should hold) only shows to users with the `reconcile` right.
+
+"Today" is the app clock's date, in UTC like every date of the desk. Collections are the
+tablets' entries net of reversals, by the day the tablet recorded them; invoiced is
+invoices minus credit notes, by the day they were issued.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import render_template_string
+import sqlalchemy as sa
+from flask import current_app, render_template, url_for
 
-from server.desk.blueprint import desk
-from server.desk.session import page
+from server import registers
+from server.desk import charts
+from server.desk.blueprint import desk, t
+from server.desk.register_pages import method_label, session_link
+from server.desk.session import current, page
+from server.devices import list_devices
+from server.identity import list_drivers
+from server.invoicing import CREDIT_NOTE, INVOICE
+from server.rights import Right
+from server.tables import anomalies, documents
+from server.web import lang, now, reader
+from shared.i18n import Text
+from shared.payment_terms import Method
+
+DAYS = 14
+STALE_HOURS = 24  # DESK_STALE_DEVICE_HOURS: a tablet silent longer than this is listed
+
+KINDS: dict[str, Text] = {
+    "fictitious_collection": Text("Encaissement fictif", "Fictitious collection"),
+    "over_collection": Text("Trop encaissé", "Over-collection"),
+    "under_collection": Text("Pas assez encaissé", "Under-collection"),
+    "gate_bypassed": Text("Étape franchie sans encaissement", "Gate bypassed"),
+    "discount_without_approval": Text("Remise sans accord", "Discount without approval"),
+    "approval_reused": Text("Code d'accord réutilisé", "Approval code reused"),
+    "file_cap_exceeded": Text("Plafond du dossier dépassé", "File cap exceeded"),
+    "register_variance": Text("Écart de caisse", "Register variance"),
+    "card_unmatched": Text("Paiement carte sans remise", "Card payment unmatched"),
+    "dispute_raised": Text("Contestation du prix", "Price disputed"),
+    "journal_fork": Text("Journal réécrit", "Journal rewritten"),
+    "journal_invalid": Text("Journal invalide", "Invalid journal"),
+    "quarantined_push": Text("Envoi en quarantaine", "Quarantined push"),
+    "valuation_mismatch": Text("Valorisation différente", "Valuation mismatch"),
+    "valuation_unreadable": Text("Valorisation illisible", "Valuation unreadable"),
+    "valuation_not_recomputed": Text("Valorisation non recalculée", "Valuation not recomputed"),
+    "collection_unknown_mission": Text(
+        "Encaissement sur mission inconnue", "Collection on unknown mission"
+    ),
+    "collection_on_cancelled_mission": Text(
+        "Encaissement sur mission annulée", "Collection on cancelled mission"
+    ),
+}
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def invoiced_by_day(
+    conn: sa.Connection, tenant_id: str, since: date, until: date
+) -> dict[date, int]:
+    """Invoices minus credit notes, incl. VAT, in cents, per day of issue (UTC). Only the
+    totals are read: `invoicing.list_documents` would load every PDF."""
+    rows = conn.execute(
+        sa.select(documents.c.kind, documents.c.issued_at, documents.c.total_incl_cents).where(
+            documents.c.tenant_id == tenant_id,
+            documents.c.issued_at >= _start(since),
+            documents.c.issued_at < _start(until + timedelta(days=1)),
+        )
+    )
+    totals: dict[date, int] = {}
+    sign = {INVOICE: 1, CREDIT_NOTE: -1}
+    for row in rows:
+        day = row.issued_at.astimezone(UTC).date()
+        totals[day] = totals.get(day, 0) + sign[row.kind] * int(row.total_incl_cents)
+    return totals
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyFigures:
+    """The money figures of the page (reconcile right only)."""
+
+    days: list[tuple[date, int, int]]  # (day, collected, invoiced), oldest first
+    by_day: charts.ColumnChart
+    by_method: list[tuple[str, str, int]]  # (method, label, cents)
+    method_chart: charts.BarChart
+    by_driver: list[tuple[str, str, int]]  # (driver id, name, cents)
+    driver_chart: charts.BarChart
+    collected_today: int
+    invoiced_today: int
+
+
+def day_label(day: date, language: str) -> str:
+    """A day on the chart's axis: short."""
+    return day.strftime("%m-%d" if language == "en" else "%d/%m")
+
+
+def day_text(day: date) -> str:
+    """A day in a sentence or a table, as `when` writes dates."""
+    return day.strftime("%Y-%m-%d" if lang() == "en" else "%d/%m/%Y")
+
+
+def money_figures(
+    conn: sa.Connection, tenant_id: str, today: date, drivers: dict[str, str], language: str
+) -> MoneyFigures:
+    since = today - timedelta(days=DAYS - 1)
+    moves = registers.movements(conn, tenant_id, since=since, until=today)
+    collected = registers.net_by(moves, "day")
+    invoiced = invoiced_by_day(conn, tenant_id, since, today)
+    days = [
+        (day, collected.get(day, 0), invoiced.get(day, 0))
+        for day in (since + timedelta(days=n) for n in range(DAYS))
+    ]
+    todays = [m for m in moves if m.day == today]
+    per_method = registers.net_by(todays, "method")
+    order = {str(m): n for n, m in enumerate(Method)}  # cash first, as on the tablet
+    by_method = sorted(
+        ((m, method_label(m, language), c) for m, c in per_method.items()),
+        key=lambda row: (order.get(row[0], len(order)), row[0]),
+    )
+    per_driver = registers.net_by(todays, "driver_id")
+    by_driver = sorted(
+        ((d or "", drivers.get(d or "", d or "—"), c) for d, c in per_driver.items()),
+        key=lambda row: (-row[2], row[1]),
+    )
+    return MoneyFigures(
+        days,
+        charts.columns([(d.isoformat(), day_label(d, language), (c, i)) for d, c, i in days]),
+        by_method,
+        charts.bars(by_method),
+        by_driver,
+        charts.bars(by_driver),
+        collected.get(today, 0),
+        invoiced.get(today, 0),
+    )
+
+
+def open_anomalies(conn: sa.Connection, tenant_id: str) -> list[tuple[str, str | None, int]]:
+    """(kind, driver id, how many) of the tenant's open anomalies."""
+    rows = conn.execute(
+        sa.select(anomalies.c.kind, anomalies.c.driver_id, sa.func.count())
+        .where(anomalies.c.tenant_id == tenant_id, anomalies.c.status == "open")
+        .group_by(anomalies.c.kind, anomalies.c.driver_id)
+    )
+    return [(str(r[0]), r[1], int(r[2])) for r in rows]
+
+
+def _count(rows: list[tuple[str, str | None, int]], at: int) -> list[tuple[Any, int]]:
+    totals: dict[Any, int] = {}
+    for row in rows:
+        totals[row[at]] = totals.get(row[at], 0) + row[2]
+    return sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def anomalies_link(**query: str) -> str:
+    """The anomalies page, filtered (its query parameters: status, kind, driver_id)."""
+    return f"{url_for('desk.glance')}anomalies?{urlencode({'status': 'open', **query})}"
+
+
+def stale_devices(
+    devices: list[dict[str, Any]], moment: datetime, hours: int
+) -> list[dict[str, Any]]:
+    """Tablets in service that never synced, or not for `hours`: oldest first."""
+    limit = moment - timedelta(hours=hours)
+    stale = [
+        d
+        for d in devices
+        if d["revoked_at"] is None and (d["last_seen_at"] is None or d["last_seen_at"] < limit)
+    ]
+    return sorted(stale, key=lambda d: (d["last_seen_at"] is not None, d["last_seen_at"] or moment))
+
+
+# --- the page -------------------------------------------------------------------------------------
 
 
 @desk.route("/")
 @page()
 def glance() -> Any:
-    return render_template_string(
-        '{% extends "desk/base.html" %}{% block content %}'
-        '<h1>{{ t("Aujourd\'hui", "Today") }}</h1>{% endblock %}'
+    user = current()
+    moment = now()
+    today = moment.date()
+    hours = int(current_app.config.get("DESK_STALE_DEVICE_HOURS", STALE_HOURS))
+    sees_money = Right.RECONCILE in user.rights
+    with reader().connect() as conn:
+        drivers = {d["id"]: d["name"] for d in list_drivers(conn, user.tenant_id)}
+        devices = list_devices(conn, user.tenant_id)
+        figures = (
+            money_figures(conn, user.tenant_id, today, drivers, lang()) if sees_money else None
+        )
+        found = open_anomalies(conn, user.tenant_id)
+        unclosed = registers.open_sessions(conn, user.tenant_id)
+    return render_template(
+        "desk/glance.html",
+        today=today,
+        figures=figures,
+        sees_money=sees_money,
+        by_kind=_count(found, 0),
+        by_driver=_count(found, 1),
+        anomaly_count=sum(row[2] for row in found),
+        kinds=KINDS,
+        drivers=drivers,
+        devices={d["id"]: d["label"] for d in devices},
+        unclosed=unclosed,
+        stale=stale_devices(devices, moment, hours),
+        hours=hours,
+        anomalies_link=anomalies_link,
+        session_link=session_link,
+        day_text=day_text,
+        title=t("Aujourd'hui", "Today"),
     )
