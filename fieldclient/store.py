@@ -170,6 +170,10 @@ def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) ->
     return default if row is None else str(row[0])
 
 
+# Meta keys read in more than one place.
+LAST_SYNC_AT = "last_sync_at"  # when the tablet last completed a sync (its corrected clock)
+
+
 def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
     if value is None:
         db.execute("DELETE FROM meta WHERE key = ?", [key])

@@ -24,6 +24,7 @@ from shared import signing
 from shared.balance import fold
 from shared.contract_schema import load_contract
 from shared.errors import Refused, TowlineError
+from shared.journal import utc_timestamp
 from shared.payments import deferral_payload, discount_payload, event_from_entry
 from sync.client import Acknowledged, SyncClient
 
@@ -114,6 +115,8 @@ def sync(
     if tablet.pending_count():
         push(tablet, client, report, say, batch_size)
     _keep_clock_offset(tablet, client)
+    with store.write(tablet.db):  # the driver's screen shows it
+        store.set_meta(tablet.db, store.LAST_SYNC_AT, utc_timestamp(tablet.now()))
     return report
 
 

@@ -482,8 +482,9 @@ def test_sync_sends_what_waits_and_a_dropped_link_loses_nothing(world, tmp_path)
     on_site(client)
     page = text(client.get("/sync"))
     assert "3 entrée(s) en attente d'envoi au bureau" in page  # valuation + two steps
-    assert "pas encore depuis cet écran" in page
+    assert "10/03/2026 08:30" in page  # the sync above, on the tablet's wall clock (Paris)
 
+    world.clock.advance(minutes=20)
     world.link.inject("cut")
     down = post(client, "/sync", {})
     assert down.status_code == 503
@@ -497,7 +498,7 @@ def test_sync_sends_what_waits_and_a_dropped_link_loses_nothing(world, tmp_path)
     page = text(client.get("/sync"))
     assert "Synchronisé : 3 entrée(s) envoyée(s)" in page
     assert "Tout est envoyé au bureau." in page
-    assert "10/03/2026 08:30" in page  # the last sync, on the tablet's wall clock (Paris)
+    assert "10/03/2026 08:50" in page  # this sync, on the tablet's wall clock
     device = screen.tablet().device_id
     assert [e.entry.type for e in world.server_chain(device)] == [
         "valuation_recorded",

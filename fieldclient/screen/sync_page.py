@@ -26,11 +26,6 @@ from fieldclient.screen.context import (
 )
 from shared.errors import TowlineError
 from shared.i18n import Text
-from shared.journal import utc_timestamp
-
-# When the tablet last synced from this screen (the command line's `sync` does not
-# record it yet: the page then shows "never" until a sync from here).
-LAST_SYNC = "last_sync_at"
 
 ENTRY_KINDS: Mapping[str, Text] = {
     "valuation_recorded": Text("valorisation", "valuation"),
@@ -62,7 +57,7 @@ def sync_page(status: int = 200, error: str | None = None) -> Any:
         status,
         waiting=device.pending_count(),
         kinds=_waiting(),
-        last=device.meta(LAST_SYNC),
+        last=device.meta(store.LAST_SYNC_AT),
         server=device.meta("server_url"),
         device_id=device.device_id,
         error=error,
@@ -98,8 +93,6 @@ def sync_now() -> Any:
         return sync_page(502, refused.message(lang()))
     except TowlineError as refused:
         return sync_page(status_of(refused), refused.message(lang()))
-    with store.write(device.db):
-        store.set_meta(device.db, LAST_SYNC, utc_timestamp(device.now()))
     flash(
         t(
             f"Synchronisé : {report.pushed} entrée(s) envoyée(s), {report.changes}"
