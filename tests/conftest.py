@@ -12,6 +12,7 @@ import pytest
 from shared.contract import Contract
 from shared.contract_schema import load_contract
 from shared.mission import Mission, load_mission
+from tests.browser import browser  # noqa: F401  # one Chromium per test session, for every module
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

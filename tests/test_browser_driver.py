@@ -14,7 +14,7 @@ from fieldclient.home import Home
 from fieldclient.screen import create_app
 from fieldclient.tablet import Tablet
 from server import devices
-from tests.browser import PHONE, LiveServer, browser, new_page, screenshot  # noqa: F401
+from tests.browser import PHONE, LiveServer, new_page, screenshot
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 from tests.wsgi_faults import URL
@@ -54,7 +54,7 @@ def sign_in(page: Any, url: str, driver: str, pin: str) -> None:
 
 
 def test_a_driver_is_stopped_at_the_gate_collects_by_card_moves_on_and_syncs(
-    browser,  # noqa: F811
+    browser,
     world,  # noqa: F811
     tmp_path,
 ):

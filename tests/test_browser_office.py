@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from server import demo, identity
-from tests.browser import DESKTOP, LiveServer, browser, new_page, screenshot  # noqa: F401
+from tests.browser import DESKTOP, LiveServer, new_page, screenshot
 from tests.office_world import START, World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 from tests.test_desk_mission import MISSION, disputed_day
@@ -57,7 +57,7 @@ def resolve(page: Any, action: str, reason: str, question: str) -> None:
 
 
 def test_the_clerk_voids_a_fictitious_collection_and_sees_the_credit_note(
-    browser,  # noqa: F811
+    browser,
     world,  # noqa: F811
     tmp_path,
 ):

@@ -11,7 +11,7 @@ import pytest
 
 from server import hashing, identity
 from server.db import make_engine, upgrade
-from tests.browser import DESKTOP, PHONE, LiveServer, browser, new_page, screenshot  # noqa: F401
+from tests.browser import DESKTOP, PHONE, LiveServer, new_page, screenshot
 from tests.desk_support import sign_in
 from tests.office_world import World
 from tests.test_desk_glance import Day, a_day, money
@@ -176,7 +176,7 @@ def test_the_registers_need_the_reconcile_right(shared_day):
     assert answer.status_code == 403 and "rapprocher les caisses" in answer.get_data(as_text=True)
 
 
-def test_pages_look_right_on_a_phone_and_a_desktop(shared_day, browser):  # noqa: F811
+def test_pages_look_right_on_a_phone_and_a_desktop(shared_day, browser):
     world, _ = shared_day
     server = LiveServer(world.app)
     try:
