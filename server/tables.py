@@ -457,3 +457,196 @@ sa.event.listen(sa.Table, "after_create", _documents_immutable)
 # Tenant closings read a tenant's entries of every chain by the time the server received
 # them (docs/archives.md); without this index each nightly closing scans every tenant.
 sa.Index("ix_journal_received", journal_entries.c.tenant_id, journal_entries.c.received_at)
+
+# --- ordering parties: orders in, files, claims, payments back (issue 8) --------------------
+
+# An ordering party's system signs its calls with an API key: `<key id>.<secret>`; only
+# the secret's SHA-256 is kept (the secret is random, 256 bits: no slow hash needed).
+party_api_keys = sa.Table(
+    "party_api_keys",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("revoked_by", sa.String(64)),
+    sa.PrimaryKeyConstraint("id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "party_id"], ["ordering_parties.tenant_id", "ordering_parties.id"]
+    ),
+)
+
+# Cleaning rule sets (shared/cleaning*.py), one version per publication, never changed.
+cleaning_rulesets = sa.Table(
+    "cleaning_rulesets",
+    metadata,
+    _tenant(),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "party_id", "version"),
+)
+
+# The ordering party's file (dossier): its state per shared/file_lifecycle.py. The row is
+# the current state of the history in `file_events`, which is never changed.
+party_files = sa.Table(
+    "party_files",
+    metadata,
+    _tenant(),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("warning", sa.JSON),  # {"fr", "en"}: what the office must see, until acted on
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "party_id", "file_number"),
+    sa.Index("ix_party_files_state", "tenant_id", "state"),
+)
+
+# The file's log: every message, office act, cleaning correction and claim action, in
+# order. `message_id` is the ordering party's id for a message: a duplicate is recognised
+# by it and changes nothing.
+file_events = sa.Table(
+    "file_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    _tenant(),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # party | office | intake | claim | payment
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("message_id", sa.String(120)),
+    sa.Column("state_before", sa.String(32)),
+    sa.Column("state_after", sa.String(32)),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.UniqueConstraint("tenant_id", "party_id", "message_id", name="uq_file_events_message"),
+    sa.Index("ix_file_events_file", "tenant_id", "party_id", "file_number"),
+)
+
+# Mission orders as received, and as cleaned before valuation.
+orders = sa.Table(
+    "orders",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(120), nullable=False),
+    sa.Column("received", sa.Text, nullable=False),  # the order exactly as it arrived
+    sa.Column("cleaned", sa.Text, nullable=False),
+    sa.Column("ruleset_version", sa.Integer),
+    sa.Column("mission_id", sa.String(64)),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("received_by", sa.String(64), nullable=False),  # an API key id or a user
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "party_id", "message_id", name="uq_orders_message"),
+    sa.Index("ix_orders_file", "tenant_id", "party_id", "file_number"),
+)
+
+# The documents an ordering party requires with a claim, one version per change.
+claim_requirements = sa.Table(
+    "claim_requirements",
+    metadata,
+    _tenant(),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kinds", sa.JSON, nullable=False),  # ["invoice_pdf", "vehicle_photo", …]
+    sa.Column("set_at", UTCDateTime, nullable=False),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "party_id", "version"),
+)
+
+# A claim: an invoice to an ordering party, followed until paid. `status` is the current
+# state of its actions, logged in `file_events` (source "claim").
+claims = sa.Table(
+    "claims",
+    metadata,
+    _tenant(),
+    sa.Column("invoice_number", sa.String(32), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("file_number", sa.String(64)),
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("paid_cents", sa.BigInteger, nullable=False, default=0),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("rejection", sa.JSON),  # the ordering party's reasons, when rejected
+    sa.Column("issued_on", sa.Date, nullable=False),  # the invoice's date: ageing starts here
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "invoice_number"),
+    sa.Index("ix_claims_party_status", "tenant_id", "party_id", "status"),
+)
+
+# Photos, signatures and reports taken on a tablet for a mission, uploaded in chunks
+# (resumable); complete once every byte arrived and the SHA-256 matches.
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # vehicle_photo | signature | …
+    sa.Column("content_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False, default=0),
+    sa.Column("taken_at", sa.String(40), nullable=False),  # the tablet's own clock
+    sa.Column("announced_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index("ix_attachments_mission", "tenant_id", "mission_id"),
+)
+
+attachment_chunks = sa.Table(
+    "attachment_chunks",
+    metadata,
+    _tenant(),
+    sa.Column("attachment_id", sa.String(64), nullable=False),
+    sa.Column("start", sa.BigInteger, nullable=False),  # the chunk's first byte
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "attachment_id", "start"),
+)
+
+# Payment advices and bank statement lines, imported from CSV files (each file once).
+payment_imports = sa.Table(
+    "payment_imports",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # advice | bank
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("imported_at", UTCDateTime, nullable=False),
+    sa.Column("imported_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "sha256", name="uq_payment_imports_file"),
+)
+
+payment_lines = sa.Table(
+    "payment_lines",
+    metadata,
+    _tenant(),
+    sa.Column("import_id", sa.String(32), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("paid_on", sa.Date, nullable=False),
+    sa.Column("reference", sa.String(120), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("party_id", sa.String(64)),
+    sa.Column("label", sa.Text),
+    # What matching decided: matched | amount_differs | unknown_reference | already_paid
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("invoice_number", sa.String(32)),  # the claim it was matched to, if any
+    sa.PrimaryKeyConstraint("tenant_id", "import_id", "line_no"),
+    sa.Index("ix_payment_lines_invoice", "tenant_id", "invoice_number"),
+)

@@ -53,6 +53,41 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "attachment_chunks",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("attachment_id", sa.String(length=64), nullable=False),
+        sa.Column("start", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_attachment_chunks_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "attachment_id", "start", name=op.f("pk_attachment_chunks")
+        ),
+    )
+    op.create_table(
+        "attachments",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("mission_id", sa.String(length=64), nullable=False),
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("received", sa.BigInteger(), nullable=False),
+        sa.Column("taken_at", sa.String(length=40), nullable=False),
+        sa.Column("announced_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_attachments_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_attachments")),
+    )
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.create_index("ix_attachments_mission", ["tenant_id", "mission_id"], unique=False)
+
+    op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -101,6 +136,61 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_changes_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("tenant_id", "seq", name=op.f("pk_changes")),
+    )
+    op.create_table(
+        "claim_requirements",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("kinds", sa.JSON(), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("set_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_claim_requirements_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "party_id", "version", name=op.f("pk_claim_requirements")
+        ),
+    )
+    op.create_table(
+        "claims",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("invoice_number", sa.String(length=32), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("file_number", sa.String(length=64), nullable=True),
+        sa.Column("mission_id", sa.String(length=64), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("paid_cents", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("rejection", sa.JSON(), nullable=True),
+        sa.Column("issued_on", sa.Date(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_claims_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "invoice_number", name=op.f("pk_claims")),
+    )
+    with op.batch_alter_table("claims", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_claims_party_status", ["tenant_id", "party_id", "status"], unique=False
+        )
+
+    op.create_table(
+        "cleaning_rulesets",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_cleaning_rulesets_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "party_id", "version", name=op.f("pk_cleaning_rulesets")
+        ),
     )
     op.create_table(
         "contracts",
@@ -250,6 +340,31 @@ def upgrade() -> None:
         batch_op.create_index("ix_enrolment_codes_lookup", ["lookup"], unique=False)
 
     op.create_table(
+        "file_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("file_number", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column("message_id", sa.String(length=120), nullable=True),
+        sa.Column("state_before", sa.String(length=32), nullable=True),
+        sa.Column("state_after", sa.String(length=32), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_file_events_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_file_events")),
+        sa.UniqueConstraint("tenant_id", "party_id", "message_id", name="uq_file_events_message"),
+    )
+    with op.batch_alter_table("file_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_file_events_file", ["tenant_id", "party_id", "file_number"], unique=False
+        )
+
+    op.create_table(
         "journal_entries",
         sa.Column("device_id", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -319,6 +434,87 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_ordering_parties")),
     )
+    op.create_table(
+        "orders",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("file_number", sa.String(length=64), nullable=False),
+        sa.Column("message_id", sa.String(length=120), nullable=False),
+        sa.Column("received", sa.Text(), nullable=False),
+        sa.Column("cleaned", sa.Text(), nullable=False),
+        sa.Column("ruleset_version", sa.Integer(), nullable=True),
+        sa.Column("mission_id", sa.String(length=64), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_orders_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_orders")),
+        sa.UniqueConstraint("tenant_id", "party_id", "message_id", name="uq_orders_message"),
+    )
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_orders_file", ["tenant_id", "party_id", "file_number"], unique=False
+        )
+
+    op.create_table(
+        "party_files",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("file_number", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.Column("warning", sa.JSON(), nullable=True),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_party_files_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "party_id", "file_number", name=op.f("pk_party_files")
+        ),
+    )
+    with op.batch_alter_table("party_files", schema=None) as batch_op:
+        batch_op.create_index("ix_party_files_state", ["tenant_id", "state"], unique=False)
+
+    op.create_table(
+        "payment_imports",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("line_count", sa.Integer(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("imported_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_payment_imports_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_payment_imports")),
+        sa.UniqueConstraint("tenant_id", "sha256", name="uq_payment_imports_file"),
+    )
+    op.create_table(
+        "payment_lines",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("import_id", sa.String(length=32), nullable=False),
+        sa.Column("line_no", sa.Integer(), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("reference", sa.String(length=120), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=True),
+        sa.Column("label", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.String(length=24), nullable=False),
+        sa.Column("invoice_number", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_payment_lines_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "import_id", "line_no", name=op.f("pk_payment_lines")),
+    )
+    with op.batch_alter_table("payment_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_payment_lines_invoice", ["tenant_id", "invoice_number"], unique=False
+        )
+
     op.create_table(
         "quarantine",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -436,9 +632,31 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("device_id", "driver_id", name=op.f("pk_device_drivers")),
     )
+    op.create_table(
+        "party_api_keys",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("secret_sha256", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "party_id"],
+            ["ordering_parties.tenant_id", "ordering_parties.id"],
+            name=op.f("fk_party_api_keys_tenant_id_ordering_parties"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_party_api_keys_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_party_api_keys")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("party_api_keys")
     op.drop_table("device_drivers")
     with op.batch_alter_table("challenges", schema=None) as batch_op:
         batch_op.drop_index("ix_challenges_device")
@@ -455,6 +673,19 @@ def downgrade() -> None:
     op.drop_table("users")
     op.drop_table("roles")
     op.drop_table("quarantine")
+    with op.batch_alter_table("payment_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_lines_invoice")
+
+    op.drop_table("payment_lines")
+    op.drop_table("payment_imports")
+    with op.batch_alter_table("party_files", schema=None) as batch_op:
+        batch_op.drop_index("ix_party_files_state")
+
+    op.drop_table("party_files")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_file")
+
+    op.drop_table("orders")
     op.drop_table("ordering_parties")
     op.drop_table("number_series")
     with op.batch_alter_table("missions", schema=None) as batch_op:
@@ -468,6 +699,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_journal_mission")
 
     op.drop_table("journal_entries")
+    with op.batch_alter_table("file_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_file_events_file")
+
+    op.drop_table("file_events")
     with op.batch_alter_table("enrolment_codes", schema=None) as batch_op:
         batch_op.drop_index("ix_enrolment_codes_lookup")
 
@@ -486,12 +721,23 @@ def downgrade() -> None:
 
     op.drop_table("decisions")
     op.drop_table("contracts")
+    op.drop_table("cleaning_rulesets")
+    with op.batch_alter_table("claims", schema=None) as batch_op:
+        batch_op.drop_index("ix_claims_party_status")
+
+    op.drop_table("claims")
+    op.drop_table("claim_requirements")
     op.drop_table("changes")
     op.drop_table("card_settlements")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_action")
 
     op.drop_table("audit_log")
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_index("ix_attachments_mission")
+
+    op.drop_table("attachments")
+    op.drop_table("attachment_chunks")
     with op.batch_alter_table("anomalies", schema=None) as batch_op:
         batch_op.drop_index("ix_anomalies_subject")
         batch_op.drop_index("ix_anomalies_open")
