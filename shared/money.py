@@ -52,8 +52,21 @@ def parse_amount(value: object) -> Decimal:
     raise ValueError(f'{value!r} is not an amount such as "12.50"')
 
 
+# Rates, distances and quantities beyond these bounds are typing mistakes; left in, they
+# overflow the decimal context when valued ("1E+999999" parses, then cannot be rounded).
+DECIMAL_LIMIT = Decimal("1e12")
+DECIMAL_DIGITS = 24
+DECIMAL_PLACES = 12
+
+
+class OutOfRange(ValueError):
+    """A number that parses but is too large or too precise to be a real quantity."""
+
+
 def parse_decimal(value: object) -> Decimal:
-    """Read a non-money decimal (a rate, a distance, a quantity). Floats are refused."""
+    """Read a non-money decimal (a rate, a distance, a quantity). Floats are refused, and
+    so are numbers of 10¹² or more, with more than 24 significant digits or more than 12
+    decimal places."""
     if isinstance(value, float):
         raise FloatRefused(value)
     if isinstance(value, bool):
@@ -64,6 +77,14 @@ def parse_decimal(value: object) -> Decimal:
         result = None
     if result is None or not result.is_finite():
         raise ValueError(f'{value!r} is not a decimal number such as "1.5"')
+    shape = result.as_tuple()
+    places = -int(shape.exponent)  # finite, so the exponent is an int
+    if (
+        abs(result) >= DECIMAL_LIMIT
+        or len(shape.digits) > DECIMAL_DIGITS
+        or places > DECIMAL_PLACES
+    ):
+        raise OutOfRange(f"{value!r} is out of range")
     return result
 
 

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields
 
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
-from shared.money import FloatRefused, parse_amount, parse_decimal
+from shared.money import FloatRefused, OutOfRange, parse_amount, parse_decimal
 
 
 class AmountField(fields.Field[Decimal]):
@@ -45,6 +45,8 @@ class DecimalField(fields.Field[Decimal]):
             raise ValidationError("FLOAT")
         try:
             number = parse_decimal(value)
+        except OutOfRange as exc:
+            raise ValidationError("RANGE") from exc
         except ValueError as exc:
             raise ValidationError("NUMBER") from exc
         if self.minimum is not None and number < self.minimum:
@@ -65,6 +67,10 @@ _MESSAGES: dict[str, Text] = {
     "NUMBER": Text(
         'nombre invalide : une chaîne décimale, par ex. "1.5"',
         'invalid number: a decimal string, e.g. "1.5"',
+    ),
+    "RANGE": Text(
+        "nombre hors limites : moins de 1 000 000 000 000, au plus 12 décimales",
+        "number out of range: below 1,000,000,000,000, at most 12 decimal places",
     ),
     "Unknown field.": Text("champ inconnu", "unknown field"),
     "Missing data for required field.": Text(

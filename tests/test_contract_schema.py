@@ -38,6 +38,15 @@ def test_float_amounts_are_refused_everywhere():
     assert "guillemets" in found["vat_rate"].text.fr
 
 
+@pytest.mark.parametrize("rate", ["1E+999999", "1e12", "0.0000000000000000000000001"])
+def test_numbers_out_of_range_are_refused_not_valued(rate):
+    # Once a bug: "1E+999999" validated, then valuation died of decimal.Overflow.
+    found = paths(contract_doc(vat_rate=rate))
+    assert set(found) == {"vat_rate"}
+    assert found["vat_rate"].text.fr.startswith("nombre hors limites")
+    assert load_contract(contract_doc(vat_rate="999999999999.5")).id  # just below the bound
+
+
 def test_amounts_with_more_than_two_decimals_are_refused():
     assert set(paths(contract_doc(price_lists={"l": {"TOW": "1.005"}}, price_list="l"))) == {
         "price_lists.l.TOW"
