@@ -156,7 +156,7 @@ def test_the_detail_shows_the_evidence_and_only_the_actions_that_fit(world, day)
     fict = text(client.get(f"/desk/anomalies/{day['fictitious_collection']}"))
     assert 'name="action" value="void"' in fict
     assert re.findall(r'name="action" value="(\w+)"', fict) == ["void"]
-    assert "Encaissement" in fict and "40,00 €" in fict and "espèces" in fict
+    assert "Encaissement" in fict and "40,00 €" in fict and "Espèces" in fict
     disc = text(client.get(f"/desk/anomalies/{day['discount_without_approval']}"))
     # The office role may refuse it; approving needs the manager's right.
     assert re.findall(r'name="action" value="(\w+)"', disc) == ["refuse"]

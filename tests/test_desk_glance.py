@@ -143,7 +143,7 @@ def test_the_days_figures_from_real_tablets(shared_day):
     ]
     assert table_rows(html, "chart-methods-table") == [
         ["Espèces", money("40.00")],
-        ["Carte", money("96.00")],
+        ["Carte bancaire", money("96.00")],
         ["Total", money("136.00")],
     ]
     assert table_rows(html, "chart-drivers-table") == [

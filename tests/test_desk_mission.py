@@ -108,7 +108,7 @@ def test_the_mission_page_tells_the_whole_story(world, karim):  # noqa: F811
     # The tablet's journal: the card collection, not voided.
     row = re.search(r'data-type="collection">(.*?)</tr>', page, re.S)
     assert row is not None
-    assert "96,00 €" in row.group(1) and "carte bancaire" in row.group(1)
+    assert "96,00 €" in row.group(1) and "Carte bancaire" in row.group(1)
     assert "AUT-9" in row.group(1) and "non" in row.group(1)
     # Invoices with their PDF links, the open dispute, the file's other mission.
     assert re.findall(r'data-document="([^"]+)"', page) == ["F2026-000001", "F2026-000002"]

@@ -52,7 +52,7 @@ def rows(html: str) -> list[list[str]]:
 def test_every_session_with_its_figures(shared_day):
     world, _ = shared_day
     html = bureau(world).get("/desk/registers").get_data(as_text=True)
-    assert '<th class="num">Espèces</th>' in html and '<th class="num">Carte</th>' in html
+    assert '<th class="num">Espèces</th>' in html and '<th class="num">Carte bancaire</th>' in html
     assert "Chèque" not in html  # no column for a method nobody used
     # opened, driver, tablet, status, float, cash, card, deposits, expected, counted, variance
     assert sorted(rows(html), key=lambda r: r[1]) == [
@@ -132,10 +132,10 @@ def test_a_sessions_entries(shared_day):
     # seq, time, entry, mission, method, amount
     entries = rows(html)
     assert [(r[2], r[3], r[4], r[5]) for r in entries] == [
-        ("Ouverture", "—", "—", money("20.00")),
+        ("Ouverture de caisse", "—", "—", money("20.00")),
         ("Encaissement", "M-B-0002", "Espèces", money("25.00")),
         ("Annulation d'encaissement", "M-B-0002", "Espèces", "−" + money("25.00")),
-        ("Fermeture", "—", "—", money("15.00")),
+        ("Fermeture de caisse", "—", "—", money("15.00")),
     ]
     assert [int(r[0]) for r in entries] == sorted(int(r[0]) for r in entries)
     assert {r[1] for r in entries} == {"07:30"}  # the day is the title's

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
 from server import reconcile, resolutions
+from server.desk import labels
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
 from server.errors import Conflict, NotFound, Unprocessable
@@ -28,42 +29,14 @@ from server.rights import Right, missing_right
 from server.tables import anomalies, audit_log, journal_entries
 from server.views.anomalies import ACTION_RIGHTS
 from server.web import engine, lang, now, reader, server_private_key
+from shared.i18n import Text
 from shared.money import ZERO, parse_amount
-from shared.payment_terms import Method
-from shared.payments import LABELS as METHOD_LABELS
 from shared.steps import LABELS as STEP_LABELS
 from shared.steps import Step
 
 LIMIT = 200  # rows on one page, newest first; the counts per kind cover them all
 REASON_MAX = 500  # as the API (server.views.fields.REASON)
 
-KIND_LABELS: Mapping[str, tuple[str, str]] = {
-    "fictitious_collection": ("Encaissement fictif", "Fictitious collection"),
-    "over_collection": ("Trop encaissé", "Over-collection"),
-    "under_collection": ("Sous-encaissement", "Under-collection"),
-    "gate_bypassed": ("Étape franchie sans encaisser", "Gate bypassed"),
-    "discount_without_approval": ("Remise sans accord", "Discount without approval"),
-    "approval_reused": ("Code d'accord réutilisé", "Approval code reused"),
-    "file_cap_exceeded": ("Plafond du dossier dépassé", "File cap exceeded"),
-    "register_variance": ("Écart de caisse", "Register variance"),
-    "card_unmatched": ("Carte non remise par le terminal", "Card payment unmatched"),
-    "dispute_raised": ("Prix contesté", "Price disputed"),
-    "journal_fork": ("Journal réécrit", "Journal fork"),
-    "journal_invalid": ("Journal invalide", "Invalid journal"),
-    "quarantined_push": ("Envoi mis de côté", "Quarantined push"),
-    "valuation_mismatch": ("Valorisation différente", "Valuation mismatch"),
-    "valuation_unreadable": ("Valorisation illisible", "Unreadable valuation"),
-    "valuation_not_recomputed": ("Valorisation non recalculée", "Valuation not recomputed"),
-    "collection_unknown_mission": (
-        "Encaissement sur mission inconnue",
-        "Collection on an unknown mission",
-    ),
-    "collection_on_cancelled_mission": (
-        "Encaissement sur mission annulée",
-        "Collection on a cancelled mission",
-    ),
-    "invoicing_pending": ("Facturation en attente", "Invoicing pending"),
-}
 STATUS_LABELS: Mapping[str, tuple[str, str]] = {
     reconcile.OPEN: ("ouverte", "open"),
     reconcile.RESOLVED: ("résolue", "resolved"),
@@ -127,39 +100,25 @@ AS_KINDS: Mapping[str, tuple[str, str]] = {
     "discount": ("Remise", "Discount"),
 }
 OWED_KINDS = frozenset({"under_collection", "gate_bypassed"})  # `approve` grants as_kind
-ENTRY_LABELS: Mapping[str, tuple[str, str]] = {
-    "collection": ("Encaissement", "Collection"),
-    "reversal": ("Annulation d'encaissement", "Reversal"),
-    "discount": ("Remise", "Discount"),
-    "deferral": ("Facturer plus tard", "Bill later"),
-    "dispute": ("Contestation du prix", "Price dispute"),
-    "valuation_recorded": ("Valorisation", "Valuation"),
-    "mission_step": ("Étape", "Step"),
-    "register_opened": ("Ouverture de caisse", "Register opened"),
-    "register_closed": ("Fermeture de caisse", "Register closed"),
-    "bank_deposit": ("Remise en banque", "Bank deposit"),
-    "office_decision_applied": ("Décision du bureau appliquée", "Office decision applied"),
-}
 EVIDENCE_REFS = ("collections", "entry", "entries", "step")  # journal references
 
 
-def label(labels: Mapping[str, tuple[str, str]], key: str | None) -> str:
+def label(words: Mapping[str, tuple[str, str]] | Mapping[str, Text], key: str | None) -> str:
     """A code's label in the page's language; an unknown code shows as itself."""
     if key is None:
         return "—"
-    pair = labels.get(key)
-    return t(*pair) if pair else key
+    found = words.get(key)
+    if found is None:
+        return key
+    return found(lang()) if isinstance(found, Text) else t(*found)
 
 
 def kind_label(kind: str | None) -> str:
-    return label(KIND_LABELS, kind)
+    return label(labels.ANOMALY_KINDS, kind)
 
 
 def method_label(method: object) -> str:
-    try:
-        return METHOD_LABELS[Method(str(method))](lang())
-    except ValueError:
-        return str(method)
+    return labels.method_label(method, lang())
 
 
 def step_label(step: object) -> str:
@@ -215,7 +174,7 @@ def _filters(args: Mapping[str, str]) -> tuple[Filters, str | None]:
             f"Statut inconnu : « {status} ». Choisissez ouverte, résolue, levée ou toutes.",
             f"Unknown status: '{status}'. Choose open, resolved, cleared or all.",
         )
-    if kind and kind not in KIND_LABELS:
+    if kind and kind not in labels.ANOMALY_KINDS:
         return Filters(), t(f"Type d'anomalie inconnu : « {kind} ».", f"Unknown kind: '{kind}'.")
     if len(driver_id) > 64 or len(mission_id) > 64:
         return Filters(), t(
@@ -273,7 +232,7 @@ def anomaly_list() -> Any:
         filters=chosen,
         error=error,
         drivers=names,
-        kinds=KIND_LABELS,
+        kinds={code: (k.fr, k.en) for code, k in labels.ANOMALY_KINDS.items()},
         statuses=STATUS_LABELS,
         kind_label=kind_label,
         sentence=sentence,
@@ -336,7 +295,7 @@ def entry_view(row: Any) -> dict[str, Any]:
         "device_id": row.device_id,
         "seq": int(row.seq),
         "type": row.type,
-        "type_label": label(ENTRY_LABELS, row.type),
+        "type_label": label(labels.ENTRY_TYPES, row.type),
         "at": row.at,
         "driver_id": row.driver_id,
         "hash": row.hash,
@@ -501,7 +460,8 @@ def _check(row: Any, action: str, user: User) -> None:
             code="anomaly_not_open",
         )
     if row.kind not in resolutions.ACTIONS[action]:
-        fr_kind, en_kind = KIND_LABELS.get(row.kind, (row.kind, row.kind))
+        known = labels.ANOMALY_KINDS.get(row.kind)
+        fr_kind, en_kind = (known.fr, known.en) if known else (row.kind, row.kind)
         fitting = fitting_actions(row.kind)
         raise Conflict(
             f"« {ACTION_LABELS[action][0]} » ne s'applique pas à une anomalie « {fr_kind} » :"

@@ -23,7 +23,8 @@ from flask import current_app, render_template, url_for
 from server import registers
 from server.desk import charts
 from server.desk.blueprint import desk, t
-from server.desk.register_pages import method_label, session_link
+from server.desk.labels import ANOMALY_KINDS, method_label
+from server.desk.register_pages import session_link
 from server.desk.session import current, page
 from server.devices import list_devices
 from server.identity import list_drivers
@@ -31,36 +32,10 @@ from server.invoicing import CREDIT_NOTE, INVOICE
 from server.rights import Right
 from server.tables import anomalies, documents
 from server.web import lang, now, reader
-from shared.i18n import Text
 from shared.payment_terms import Method
 
 DAYS = 14
 STALE_HOURS = 24  # DESK_STALE_DEVICE_HOURS: a tablet silent longer than this is listed
-
-KINDS: dict[str, Text] = {
-    "fictitious_collection": Text("Encaissement fictif", "Fictitious collection"),
-    "over_collection": Text("Trop encaissé", "Over-collection"),
-    "under_collection": Text("Pas assez encaissé", "Under-collection"),
-    "gate_bypassed": Text("Étape franchie sans encaissement", "Gate bypassed"),
-    "discount_without_approval": Text("Remise sans accord", "Discount without approval"),
-    "approval_reused": Text("Code d'accord réutilisé", "Approval code reused"),
-    "file_cap_exceeded": Text("Plafond du dossier dépassé", "File cap exceeded"),
-    "register_variance": Text("Écart de caisse", "Register variance"),
-    "card_unmatched": Text("Paiement carte sans remise", "Card payment unmatched"),
-    "dispute_raised": Text("Contestation du prix", "Price disputed"),
-    "journal_fork": Text("Journal réécrit", "Journal rewritten"),
-    "journal_invalid": Text("Journal invalide", "Invalid journal"),
-    "quarantined_push": Text("Envoi en quarantaine", "Quarantined push"),
-    "valuation_mismatch": Text("Valorisation différente", "Valuation mismatch"),
-    "valuation_unreadable": Text("Valorisation illisible", "Valuation unreadable"),
-    "valuation_not_recomputed": Text("Valorisation non recalculée", "Valuation not recomputed"),
-    "collection_unknown_mission": Text(
-        "Encaissement sur mission inconnue", "Collection on unknown mission"
-    ),
-    "collection_on_cancelled_mission": Text(
-        "Encaissement sur mission annulée", "Collection on cancelled mission"
-    ),
-}
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -211,7 +186,7 @@ def glance() -> Any:
         by_kind=_count(found, 0),
         by_driver=_count(found, 1),
         anomaly_count=sum(row[2] for row in found),
-        kinds=KINDS,
+        kinds=ANOMALY_KINDS,
         drivers=drivers,
         devices={d["id"]: d["label"] for d in devices},
         unclosed=unclosed,

@@ -18,6 +18,7 @@ from werkzeug.routing import BuildError
 
 from server import registers
 from server.desk.blueprint import desk, not_found, t
+from server.desk.labels import ENTRY_TYPES, method_label
 from server.desk.session import current, page
 from server.devices import list_devices
 from server.errors import ApiError
@@ -26,32 +27,9 @@ from server.registers import Session
 from server.rights import Right
 from server.tables import anomalies
 from server.web import now, reader
-from shared.i18n import Text
 from shared.payment_terms import Method
 
 DAYS = 14  # the list's default window, as the glance's chart
-
-METHODS: dict[str, Text] = {
-    Method.CASH: Text("Espèces", "Cash"),
-    Method.CARD: Text("Carte", "Card"),
-    Method.CHEQUE: Text("Chèque", "Cheque"),
-    Method.TRANSFER: Text("Virement", "Transfer"),
-    Method.PAYMENT_LINK: Text("Lien de paiement", "Payment link"),
-}
-ENTRY_TYPES: dict[str, Text] = {
-    "register_opened": Text("Ouverture", "Opening"),
-    "collection": Text("Encaissement", "Collection"),
-    "reversal": Text("Annulation d'encaissement", "Reversal"),
-    "bank_deposit": Text("Dépôt en banque", "Bank deposit"),
-    "register_closed": Text("Fermeture", "Closing"),
-}
-
-
-def method_label(method: str | None, lang: str) -> str:
-    if method is None:
-        return "—"
-    known = METHODS.get(method)
-    return known(lang) if known else method
 
 
 def anomaly_link(anomaly_id: int, driver_id: str) -> str:
