@@ -16,7 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from server import changes
-from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessable, not_found
+from server.errors import (
+    Conflict,
+    Forbidden,
+    TooManyRequests,
+    Unauthenticated,
+    Unprocessable,
+    not_found,
+)
 from server.hashing import dummy_hash, hash_secret, verify_secret
 from server.rights import (
     DEFAULT_PAYMENT_RIGHTS,
@@ -365,6 +372,52 @@ def authenticate(
     if user is None:  # cannot happen inside one transaction, but never sign in nobody
         raise BAD_LOGIN
     return user
+
+
+def set_user_role(
+    conn: sa.Connection, tenant_id: str, user_id: str, role: str, *, actor: User, now: datetime
+) -> User:
+    """Give an office user another role, logged. The rules of `create_user`:
+    the role must exist and give no right the actor lacks; nobody changes their own role
+    (an administrator cannot lock themselves out) nor the role of someone who has rights
+    the actor lacks. The user's next page uses the new rights."""
+    target = get_user(conn, tenant_id, user_id)
+    if target is None:
+        raise not_found("Utilisateur", "User", user_id)
+    if target.id == actor.id:
+        raise Forbidden(
+            "Vous ne pouvez pas changer votre propre rôle : demandez-le à un autre administrateur.",
+            "You cannot change your own role: ask another administrator.",
+            code="own_role",
+        )
+    rights = role_rights(conn, tenant_id, role)
+    if rights is None:
+        raise Unprocessable(
+            f"Rôle inconnu : {role}.", f"Unknown role: {role}.", code="role_unknown"
+        )
+    if not effective_rights(True, rights) <= actor.rights or not target.rights <= actor.rights:
+        raise Forbidden(
+            f"Le rôle {role} ou celui de {target.login} donne des droits que vous n'avez pas.",
+            f"Role {role} or {target.login}'s role gives rights you do not have.",
+            code="role_above_yours",
+        )
+    conn.execute(
+        sa.update(users)
+        .where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        .values(role=role)
+    )
+    audit(
+        conn,
+        tenant_id,
+        actor.id,
+        "user.role",
+        user_id,
+        now,
+        detail={"from": target.role, "to": role},
+    )
+    changed = get_user(conn, tenant_id, user_id)
+    assert changed is not None
+    return changed
 
 
 # --- drivers -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from server.tables import changes, contracts, missions, ordering_parties
+from server.tables import audit_log, changes, contracts, missions, ordering_parties
 from tests.conftest import example
 from tests.server_support import world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -249,3 +249,40 @@ def test_a_contract_version_beyond_the_integer_column_is_refused(world):  # noqa
         f"/api/v1/contracts/ASSIST-A/versions/{2**40}", headers=world.auth("acme.admin")
     )
     assert huge.status_code == 404
+
+
+def _user_id(world, tenant: str, login: str) -> str:  # noqa: F811
+    users = world.client.get("/api/v1/users", headers=world.auth(f"{tenant}.admin")).json
+    return next(u["id"] for u in users if u["login"] == login)
+
+
+def test_a_users_role_changes_and_the_change_is_logged(world):  # noqa: F811
+    clerk = _user_id(world, "acme", "clerk")
+    answer = world.client.put(
+        f"/api/v1/users/{clerk}/role", json={"role": "office"}, headers=world.auth("acme.admin")
+    )
+    assert answer.status_code == 200, answer.json
+    assert answer.json["role"] == "office" and "reconcile" in answer.json["rights"]
+    assert world.count(audit_log, action="user.role", target=clerk) == 1
+    me = world.client.get("/api/v1/auth/me", headers=world.auth("acme.clerk")).json
+    assert me["role"] == "office"  # the next call uses the new rights
+
+
+def test_nobody_changes_their_own_role_nor_another_tenants_user(world):  # noqa: F811
+    admin = _user_id(world, "acme", "admin")
+    own = world.client.put(
+        f"/api/v1/users/{admin}/role", json={"role": "driver"}, headers=world.auth("acme.admin")
+    )
+    assert own.status_code == 403 and own.json["code"] == "own_role"
+    other = _user_id(world, "other", "clerk")
+    foreign = world.client.put(
+        f"/api/v1/users/{other}/role", json={"role": "office"}, headers=world.auth("acme.admin")
+    )
+    assert foreign.status_code == 404
+    unknown = world.client.put(
+        f"/api/v1/users/{_user_id(world, 'acme', 'clerk')}/role",
+        json={"role": "pilote"},
+        headers=world.auth("acme.admin"),
+    )
+    assert unknown.status_code == 422 and unknown.json["code"] == "role_unknown"
+    assert world.count(audit_log, action="user.role") == 0

@@ -10,10 +10,9 @@ offered only once the company's payments module is on.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -21,11 +20,8 @@ from werkzeug.datastructures import MultiDict
 from server import devices, identity
 from server.desk.blueprint import desk, not_found, t
 from server.desk.session import current, page
-from server.errors import ApiError, Forbidden, Unprocessable
-from server.errors import not_found as missing
-from server.identity import User
-from server.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right, effective_rights
-from server.tables import users
+from server.errors import ApiError
+from server.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right
 from server.views.fields import IDENT, NAME, REASON
 from server.views.users import UserIn
 from server.web import engine, lang, now, reader
@@ -263,52 +259,6 @@ def users_create() -> Any:
     return redirect(url_for("desk.users"))
 
 
-def set_user_role(
-    conn: sa.Connection, tenant_id: str, user_id: str, role: str, *, actor: User, now: datetime
-) -> User:
-    """Give an office user another role, logged. The rules of `identity.create_user`:
-    the role must exist and give no right the actor lacks; nobody changes their own role
-    (an administrator cannot lock themselves out) nor the role of someone who has rights
-    the actor lacks. The user's next page uses the new rights."""
-    target = identity.get_user(conn, tenant_id, user_id)
-    if target is None:
-        raise missing("Utilisateur", "User", user_id)
-    if target.id == actor.id:
-        raise Forbidden(
-            "Vous ne pouvez pas changer votre propre rôle : demandez-le à un autre administrateur.",
-            "You cannot change your own role: ask another administrator.",
-            code="own_role",
-        )
-    rights = identity.role_rights(conn, tenant_id, role)
-    if rights is None:
-        raise Unprocessable(
-            f"Rôle inconnu : {role}.", f"Unknown role: {role}.", code="role_unknown"
-        )
-    if not effective_rights(True, rights) <= actor.rights or not target.rights <= actor.rights:
-        raise Forbidden(
-            f"Le rôle {role} ou celui de {target.login} donne des droits que vous n'avez pas.",
-            f"Role {role} or {target.login}'s role gives rights you do not have.",
-            code="role_above_yours",
-        )
-    conn.execute(
-        sa.update(users)
-        .where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-        .values(role=role)
-    )
-    identity.audit(
-        conn,
-        tenant_id,
-        actor.id,
-        "user.role",
-        user_id,
-        now,
-        detail={"from": target.role, "to": role},
-    )
-    changed = identity.get_user(conn, tenant_id, user_id)
-    assert changed is not None
-    return changed
-
-
 @desk.route("/users/<string:user_id>/role", methods=["POST"], endpoint="users_role")
 @page(Right.MANAGE_USERS)
 def users_role(user_id: str) -> Any:
@@ -316,7 +266,7 @@ def users_role(user_id: str) -> Any:
     me = current()
     try:
         with engine().begin() as conn:
-            changed = set_user_role(conn, me.tenant_id, user_id, role, actor=me, now=now())
+            changed = identity.set_user_role(conn, me.tenant_id, user_id, role, actor=me, now=now())
     except ApiError as refused:
         if refused.status == 404:
             raise

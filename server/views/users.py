@@ -71,6 +71,26 @@ class Users(MethodView):
         return user_out(created)
 
 
+class UserRoleIn(Strict):
+    role = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+@blp.route("/users/<string:user_id>/role")
+class UserRole(MethodView):
+    @require_user(Right.MANAGE_USERS)
+    @blp.arguments(UserRoleIn)
+    @blp.response(200, UserOut)
+    def put(self, data: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """Give an office user another role (logged). Nobody changes their own role, nor
+        gives or takes a role with rights they lack; the user's next call uses it."""
+        user = current_user()
+        with engine().begin() as conn:
+            changed = identity.set_user_role(
+                conn, user.tenant_id, user_id, data["role"], actor=user, now=now()
+            )
+        return user_out(changed)
+
+
 @blp.route("/roles")
 class Roles(MethodView):
     @require_user(Right.MANAGE_USERS)
