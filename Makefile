@@ -64,6 +64,7 @@ bench: $(STAMP)  ## Print the speed figures
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/field.py
 	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/pages.py
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
