@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from fieldclient import render
+from fieldclient import attachments, render
 from fieldclient.home import Home, default_home
 from fieldclient.integrity import verify
 from fieldclient.tablet import IntegrityFailure, Recorded, Tablet
@@ -73,7 +73,7 @@ def _read(path: Path, what: Text) -> Any:
 def _exit_code(error: Exception) -> int:
     if isinstance(error, IntegrityFailure):
         return EXIT_INTEGRITY
-    if isinstance(error, InvalidDocument):
+    if isinstance(error, InvalidDocument | attachments.BadAttachment):
         return EXIT_INPUT
     if isinstance(error, ServerUnreachable):
         return EXIT_UNREACHABLE
@@ -344,7 +344,67 @@ def show(env: Env, mission: str) -> None:
       towline-field show M-A-0003
     """
     view = env.tablet.view(mission)
-    env.out(render.mission_json(view, env.lang), render.mission_text(view, env.lang))
+    body, text = render.mission_json(view, env.lang), render.mission_text(view, env.lang)
+    kept = attachments.for_mission(env.tablet.db, mission)
+    body["attachments"] = [a.to_json() for a in kept]
+    if kept:
+        sent = sum(1 for a in kept if a.complete)
+        text += env.t(
+            f"\nPièces jointes : {len(kept)} ({sent} reçue(s) par le bureau).",
+            f"\nAttachments: {len(kept)} ({sent} received by the office).",
+        )
+    env.out(body, text)
+
+
+@command(main)
+@click.argument("mission")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(attachments.KINDS),
+    help="What it shows: the vehicle, the customer's signature, the handover report, other.",
+)
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def attach(env: Env, mission: str, kind: str, file: Path) -> None:
+    """Attach FILE to MISSION: a photo of the vehicle, the customer's signature, the signed
+    handover report. JPEG, PNG, WebP or PDF (read from the bytes, not the name), at most
+    8 MiB (TOWLINE_ATTACHMENT_MAX_BYTES). Kept on the tablet for good; it travels to the
+    office at the next sync, resuming where a dropped link stopped it.
+
+    \b
+    Examples:
+      towline-field attach M-A-0003 --kind vehicle_photo avant-gauche.jpg
+      towline-field attach M-A-0003 --kind handover_report pv-remise.pdf --json
+
+    Exit codes: 0 kept (the same file again: kept once), 2 not a picture or a PDF, empty
+    or too large, 3 unknown mission or nobody signed in.
+    """
+    tablet = env.tablet
+    tablet.signed_in()
+    try:
+        attachments.check_size(file.stat().st_size)
+        data = file.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise attachments.BadAttachment(
+            f"Lecture impossible de {file} : {reason}", f"Cannot read {file}: {reason}"
+        ) from None
+    kept, new = attachments.attach(tablet, mission, kind, data)
+    label_fr, label_en = attachments.KIND_LABELS[kind]
+    size_fr, size_en = attachments.sizes(kept.size)
+    if new:
+        text = env.t(
+            f"{label_fr.capitalize()} jointe à {mission} ({kept.content_type}, {size_fr}) :"
+            " envoyée au bureau à la prochaine synchronisation.",
+            f"{label_en.capitalize()} attached to {mission} ({kept.content_type}, {size_en}):"
+            " sent to the office at the next sync.",
+        )
+    else:
+        text = env.t(
+            f"Ce fichier est déjà joint à {mission} ({label_fr}) : rien de plus n'est gardé.",
+            f"This file is already attached to {mission} ({label_en}): nothing more is kept.",
+        )
+    env.out({**kept.to_json(), "new": new}, text)
 
 
 def _service(text: str) -> dict[str, Any]:

@@ -101,6 +101,29 @@ MIGRATIONS: tuple[str, ...] = (
     -- office decisions already applied (a decision pulled twice is applied once)
     CREATE TABLE decisions (id TEXT PRIMARY KEY, type TEXT NOT NULL, seq INTEGER);
     """,
+    # 2: photos, signatures and reports taken for a mission (fieldclient/attachments.py),
+    # kept for good; only `uploaded` (bytes the server confirmed holding) ever changes.
+    """
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        mission_id TEXT NOT NULL,
+        driver_id TEXT,
+        kind TEXT NOT NULL,          -- vehicle_photo, signature, handover_report, other
+        content_type TEXT NOT NULL,  -- read from the bytes, not from the file's name
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,        -- hex, of `data`
+        data BLOB NOT NULL,
+        taken_at TEXT NOT NULL,      -- the tablet's corrected clock, UTC
+        uploaded INTEGER NOT NULL DEFAULT 0  -- = size once the server checked the file
+    );
+    CREATE INDEX attachments_by_mission ON attachments (mission_id, taken_at);
+    CREATE INDEX attachments_to_upload ON attachments (taken_at) WHERE uploaded < size;
+    CREATE TRIGGER attachments_no_delete BEFORE DELETE ON attachments
+        BEGIN SELECT RAISE(ABORT, 'attachments are kept'); END;
+    CREATE TRIGGER attachments_fixed BEFORE UPDATE OF id, mission_id, driver_id, kind,
+        content_type, size, sha256, data, taken_at ON attachments
+        BEGIN SELECT RAISE(ABORT, 'an attachment is never changed'); END;
+    """,
 )
 
 

@@ -5,6 +5,11 @@ outbox up to it in its own transaction), then pulls: each page of changes is app
 its cursor stored in one local transaction, so a dropped link resumes exactly where it
 stopped, with no loss and no duplicate. Applying office decisions records entries (a
 void becomes a `reversal`), so those are pushed straight after the pull.
+
+Last come the attachments (photos, signatures): after the journal, so that money and
+decisions never wait behind megabytes on a weak link, and so that the server already
+knows a mission met on the road when its photos arrive. Each one not yet checked by the
+server is sent in chunks from what the server holds (`upload`).
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
-from fieldclient import store
+from fieldclient import attachments, store
 from fieldclient.ledger import Ledger
 from fieldclient.tablet import Tablet, reversal_for
 from shared import signing
 from shared.balance import fold
 from shared.contract_schema import load_contract
 from shared.errors import Refused, TowlineError
+from shared.i18n import Text
 from shared.journal import utc_timestamp
 from shared.payments import deferral_payload, discount_payload, event_from_entry
-from sync.client import Acknowledged, SyncClient
+from sync.client import Acknowledged, SyncClient, UploadStatus
+from sync.errors import DeviceRevoked, UpdateRequired
+from sync.errors import Refused as ServerRefused
 
 Progress = Callable[[str], None]
 PUSH_CHUNK = 2000  # entries read from the outbox at a time (the client batches by 500)
@@ -39,6 +47,7 @@ class SyncReport:
     changes: int = 0
     decisions: int = 0
     cursor: int = 0
+    attachments: int = 0  # attachments the server checked during this sync
     warnings: list[str] = field(default_factory=list)
 
 
@@ -115,6 +124,7 @@ def sync(
     if tablet.pending_count():
         push(tablet, client, report, say, batch_size)
     _keep_clock_offset(tablet, client)
+    upload(tablet, client, report, say)
     with store.write(tablet.db):  # the driver's screen shows it
         store.set_meta(tablet.db, store.LAST_SYNC_AT, utc_timestamp(tablet.now()))
     return report
@@ -171,6 +181,74 @@ def pull(
         say(f"pull {report.changes} (cursor {next_cursor})")
 
     report.cursor = client.pull(cursor, on_page, limit=page_size)
+
+
+def upload(
+    tablet: Tablet,
+    client: SyncClient,
+    report: SyncReport,
+    say: Progress,
+    *,
+    chunk_size: int | None = None,
+) -> None:
+    """Send every attachment the server has not checked yet, resuming each from the bytes
+    the server holds. A refusal about one attachment (its mission unknown to the server,
+    too large for it…) becomes a warning and the next one goes; it is tried again at the
+    next sync. A link that drops stops the sync (`ServerUnreachable`): what the server
+    confirmed is kept, the next sync goes on from there."""
+    for item in attachments.pending(tablet.db):
+        if not attachments.intact(tablet.db, item):
+            report.warnings.append(_NOT_INTACT(item)(client.lang))
+            continue
+        try:
+            _upload_one(tablet, client, item, say, chunk_size)
+        except (UpdateRequired, DeviceRevoked):
+            raise
+        except ServerRefused as refused:
+            report.warnings.append(_NOT_SENT(item, refused.message(client.lang))(client.lang))
+            continue
+        report.attachments += 1
+
+
+def _upload_one(
+    tablet: Tablet,
+    client: SyncClient,
+    item: attachments.Attachment,
+    say: Progress,
+    chunk_size: int | None,
+) -> None:
+    held = item.uploaded
+
+    def progress(state: UploadStatus) -> None:
+        nonlocal held
+        if state.received != held:  # each count the server confirms is kept at once
+            held = state.received
+            attachments.record_uploaded(tablet.db, item.id, state.received)
+            say(f"upload {item.id} {state.received}/{item.size}")
+
+    def read(offset: int, length: int) -> bytes:
+        return attachments.read(tablet.db, item.id, offset, length)
+
+    options = {"chunk_size": chunk_size} if chunk_size else {}
+    client.upload_attachment(item.wire(), read, on_progress=progress, **options)
+
+
+def _NOT_SENT(item: attachments.Attachment, why: str) -> Text:
+    return Text(
+        f"Pièce jointe {item.id} ({item.kind}, mission {item.mission_id}) non envoyée : {why}"
+        " Elle reste sur la tablette.",
+        f"Attachment {item.id} ({item.kind}, mission {item.mission_id}) not sent: {why}"
+        " It stays on the tablet.",
+    )
+
+
+def _NOT_INTACT(item: attachments.Attachment) -> Text:
+    return Text(
+        f"Pièce jointe {item.id} (mission {item.mission_id}) altérée sur la tablette : elle"
+        " n'est pas envoyée. Appelez le bureau.",
+        f"Attachment {item.id} (mission {item.mission_id}) altered on the tablet: it is not"
+        " sent. Call the office.",
+    )
 
 
 def _keep_clock_offset(tablet: Tablet, client: SyncClient) -> None:

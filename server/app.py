@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "CLOCK": utc_now,
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # bytes on the wire (compressed or not)
     "MAX_DECOMPRESSED_LENGTH": 16 * 1024 * 1024,  # a gzip body, once inflated
+    "ATTACHMENT_MAX_BYTES": 8 * 1024 * 1024,  # one photo, signature or report from a tablet
     "USER_TOKEN_SECONDS": 30 * 60,
     "DEVICE_TOKEN_SECONDS": 15 * 60,
     "API_TITLE": "Towline",

@@ -1,17 +1,20 @@
-"""The sync client: what a tablet calls to enrol, open a session, push and pull.
+"""The sync client: what a tablet calls to enrol, open a session, push, pull and upload
+its attachments.
 
 Built on `requests`. Every call is a POST of JSON (gzip-compressed from GZIP_MIN_BYTES),
-with timeouts, and retried with bounded exponential backoff when the network drops or
-the server answers 5xx or 429: push and pull are idempotent by design, so a retry after a
-lost response is harmless. What cannot succeed by retrying raises a clear exception:
-`ServerUnreachable` (try later), `UpdateRequired` (update the app), `Refused` (the server
-said no, with its code and its words).
+or of raw bytes for an attachment's chunk, with timeouts, and retried with bounded
+exponential backoff when the network drops or the server answers 5xx or 429: push, pull
+and chunks are idempotent by design, so a retry after a lost response is harmless. What
+cannot succeed by retrying raises a clear exception: `ServerUnreachable` (try later),
+`UpdateRequired` (update the app), `Refused` (the server said no, with its code and its
+words).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import random
 import time
@@ -22,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from shared import signing
 from shared.errors import InvalidDocument
@@ -48,6 +51,17 @@ from sync.protocol import (
 )
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+# Attachments (docs/sync-protocol.md "Attachments"): announce, status, chunks.
+ATTACHMENTS_PATH = "/api/v1/sync/attachments"
+MAX_CHUNK_BYTES = 512 * 1024  # the server refuses a larger chunk (413)
+OFFSET_HEADER = "Upload-Offset"
+CHECKSUM_HEADER = "Upload-SHA256"
+# Refusals of a chunk that asking the status again mends; and a bad assembly, which the
+# server dropped: the upload starts again from byte 0 (once per upload).
+_RESUME_FROM_STATUS = frozenset({"offset_mismatch", "chunk_corrupted"})
+_RESTART = "attachment_corrupted"
+UPLOAD_RESTARTS = 1
+
 __all__ = [
     "Acknowledged",
     "DeviceRevoked",
@@ -57,6 +71,7 @@ __all__ = [
     "SyncClient",
     "SyncError",
     "UpdateRequired",
+    "UploadStatus",
 ]
 
 
@@ -77,7 +92,18 @@ class Acknowledged:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    """How far the server holds an attachment: send the next chunk from `received`."""
+
+    id: str
+    size: int
+    received: int
+    complete: bool
+
+
 PageHandler = Callable[[list[dict[str, Any]], int], None]
+ChunkReader = Callable[[int, int], bytes]  # (offset, length) -> the attachment's bytes
 
 
 class SyncClient:
@@ -249,6 +275,74 @@ class SyncClient:
             if not page["has_more"]:
                 return cursor
 
+    # --- attachments ------------------------------------------------------------------------
+
+    def announce_attachment(self, attachment: Mapping[str, Any]) -> UploadStatus:
+        """Announce an attachment (`id`, `mission_id`, `kind`, `content_type`, `size`,
+        `sha256`, `taken_at`); announcing it again answers how far its upload went."""
+        fields = ("id", "mission_id", "kind", "content_type", "size", "sha256", "taken_at")
+        body = {name: attachment[name] for name in fields}
+        return self._upload_status(self._post(ATTACHMENTS_PATH, body))
+
+    def attachment_status(self, attachment_id: str) -> UploadStatus:
+        return self._upload_status(self._post(f"{ATTACHMENTS_PATH}/{attachment_id}/status", {}))
+
+    def send_chunk(self, attachment_id: str, offset: int, data: bytes) -> UploadStatus:
+        """One chunk at `offset`, with its own SHA-256 (an altered chunk is refused)."""
+        if not 0 < len(data) <= MAX_CHUNK_BYTES:
+            raise ValueError(f"a chunk holds 1 to {MAX_CHUNK_BYTES} bytes")
+        headers = {
+            "Content-Type": "application/octet-stream",
+            OFFSET_HEADER: str(offset),
+            CHECKSUM_HEADER: hashlib.sha256(data).hexdigest(),
+        }
+        answer = self._send(f"{ATTACHMENTS_PATH}/{attachment_id}/chunks", data, headers)
+        return self._upload_status(answer)
+
+    def upload_attachment(
+        self,
+        attachment: Mapping[str, Any],
+        read: ChunkReader,
+        *,
+        chunk_size: int = MAX_CHUNK_BYTES,
+        on_progress: Callable[[UploadStatus], None] | None = None,
+    ) -> UploadStatus:
+        """Announce, then send chunks from what the server holds until it has checked the
+        whole file. Resumable: an interrupted upload goes on from the server's count; a
+        chunk refused because the server holds something else, or altered on the way, is
+        followed by asking the status; a file the server could not verify is sent again
+        from byte 0 (once). `on_progress` sees every status (to keep the count locally).
+        """
+        size = int(attachment["size"])
+        chunk_size = max(1, min(chunk_size, MAX_CHUNK_BYTES))
+        state = self.announce_attachment(attachment)
+        rounds = size // chunk_size + 1
+        budget, restarts = 2 * rounds + 5, 0
+        while True:
+            if on_progress is not None:
+                on_progress(state)
+            if state.complete:
+                return state
+            budget -= 1
+            if budget < 0 or not 0 <= state.received < size:
+                raise Refused("no_progress", _NO_PROGRESS(self.lang))
+            offset = state.received
+            try:
+                state = self.send_chunk(
+                    state.id, offset, read(offset, min(chunk_size, size - offset))
+                )
+            except Refused as refused:
+                if refused.code == _RESTART and restarts < UPLOAD_RESTARTS:
+                    restarts += 1
+                    budget += 2 * rounds
+                elif refused.code not in _RESUME_FROM_STATUS:
+                    raise
+                state = self.attachment_status(state.id)
+
+    def _upload_status(self, data: Any) -> UploadStatus:
+        answer = self._read(_UploadStatusSchema, data)
+        return UploadStatus(answer["id"], answer["size"], answer["received"], answer["complete"])
+
     # --- transport --------------------------------------------------------------------------
 
     def _device(self) -> str:
@@ -259,20 +353,33 @@ class SyncClient:
     def _post(
         self, path: str, body: Mapping[str, Any], *, auth: bool = True, raw: bool = False
     ) -> Any:
-        """POST with retries; returns the decoded JSON of a 2xx or 409 answer (with `raw`,
-        the undecoded bytes of a 2xx answer, for `_read_page`)."""
+        """POST JSON with retries; returns the decoded JSON of a 2xx or 409 answer (with
+        `raw`, the undecoded bytes of a 2xx answer, for `_read_page`)."""
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Accept-Language": self.lang,
-            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
-        }
+        headers = {"Content-Type": "application/json"}
         if len(data) >= GZIP_MIN_BYTES:
             # Level 1: a push batch is mostly hex hashes and signatures, which no level
             # compresses; level 6 made it ~6 % smaller for ~2.7x the time.
             data = gzip.compress(data, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
+        return self._send(path, data, headers, auth=auth, raw=raw)
+
+    def _send(
+        self,
+        path: str,
+        data: bytes,
+        headers: Mapping[str, str],
+        *,
+        auth: bool = True,
+        raw: bool = False,
+    ) -> Any:
+        """POST `data` as it is (with `headers`), with retries: see `_post`."""
+        headers = {
+            **headers,
+            "Accept": "application/json",
+            "Accept-Language": self.lang,
+            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+        }
         reopened = False
         attempt = 0
         while True:
@@ -355,6 +462,13 @@ class SyncClient:
             raise Refused(ErrorCode.SERVER_ERROR, exc.message(self.lang), status=502) from None
         except ValueError:  # not JSON
             raise Refused(ErrorCode.SERVER_ERROR, _UNREADABLE(self.lang), status=502) from None
+
+
+class _UploadStatusSchema(Schema):
+    id = fields.String(required=True)
+    size = fields.Integer(required=True, strict=True)
+    received = fields.Integer(required=True, strict=True)
+    complete = fields.Boolean(required=True)
 
 
 _UNREACHABLE = Text(

@@ -75,6 +75,7 @@ def create_app(
     app.register_blueprint(screen)
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(413, _too_large)
     app.register_error_handler(TowlineError, _refused)
     return app
 
@@ -99,6 +100,16 @@ def _not_found(_error_: Any) -> Any:
         t(
             "Cette page n'existe pas, ou cette mission n'est pas la vôtre sur cette tablette.",
             "This page does not exist, or this mission is not yours on this tablet.",
+        ),
+    )
+
+
+def _too_large(_error_: Any) -> Any:
+    return _error(
+        413,
+        t(
+            "Fichier trop volumineux : prenez la photo en plus basse résolution.",
+            "File too large: take the picture at a lower resolution.",
         ),
     )
 

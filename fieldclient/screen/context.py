@@ -30,6 +30,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from markupsafe import Markup
 from wtforms import ValidationError
 
+from fieldclient import attachments
 from fieldclient.home import Home
 from fieldclient.screen.forms import BadInput
 from fieldclient.tablet import Clock, Driver, NotReady, Tablet, UnknownMission
@@ -177,11 +178,21 @@ def csrf_field() -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
+# Forms that carry a file (a photo, a signature): their bodies may be as large as an
+# attachment (plus the form around it); every other form keeps the app's small limit.
+UPLOAD_ENDPOINTS = frozenset({"screen.attach"})
+FORM_OVERHEAD = 64 * 1024
+
+
 @screen.before_app_request
 def _language_and_csrf() -> None:
     # ?lang= (remembered in a cookie), else the cookie, else French.
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     g.lang = chosen if chosen in LANGS else DEFAULT_LANG
+    if request.endpoint in UPLOAD_ENDPOINTS:  # before the form is read, below
+        limit = attachments.max_bytes()
+        request.max_content_length = limit + FORM_OVERHEAD
+        request.max_form_memory_size = 2 * limit + FORM_OVERHEAD  # a drawn signature: base64
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token"))
@@ -194,7 +205,8 @@ def _remember_language_and_protect(response: Any) -> Any:
     chosen = request.args.get("lang")
     if chosen in LANGS:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="Lax")
-    # Customers' names and amounts: never kept by the browser, never framed, no script.
+    # Customers' names and amounts: never kept by the browser, never framed, no script
+    # (the mission page sets its own policy, allowing the signature pad's script only).
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -288,7 +300,7 @@ def _helpers() -> dict[str, Any]:
 def status_of(error: TowlineError) -> int:
     """Bad input 400, unknown 404, a business rule 409, a document that does not
     validate 422."""
-    if isinstance(error, BadInput):
+    if isinstance(error, BadInput | attachments.BadAttachment):
         return 400
     if isinstance(error, UnknownMission):
         return 404

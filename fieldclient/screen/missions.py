@@ -1,5 +1,6 @@
 """The driver's missions, and one mission: who pays what and why, what remains, the gate,
-the collection with its evidence, the manager's approvals, a dispute.
+the collection with its evidence, the manager's approvals, a dispute, photos of the
+vehicle and the customer's signature.
 
 Each action asks the tablet (`fieldclient.tablet.Tablet`), which asks the core; a refusal
 shows the mission page again with the core's sentence and the driver's input, and
@@ -13,14 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 
-from fieldclient import render
-from fieldclient.screen import forms
+from fieldclient import attachments, render
+from fieldclient.screen import forms, signature
 from fieldclient.screen.context import (
     current_driver,
     day_name,
     lang,
+    local_time,
     own_mission,
     own_mission_ids,
     page,
@@ -163,9 +165,8 @@ def mission_page(
             )
     register = device.register(driver.id)
     valuation = view.valuation
-    return page(
+    html = render_template(
         "mission.html",
-        status,
         view=view,
         mission=view.mission,
         valuation=valuation,
@@ -186,7 +187,25 @@ def mission_page(
         error=error,
         form=form or {},
         where=where,
+        attachments=[_attachment_row(a) for a in attachments.for_mission(device.db, mission_id)],
+        signature_script=signature.script_tag(),
     )
+    response = make_response(html, status)
+    # This page alone runs a script: the signature pad, allowed by its hash.
+    response.headers["Content-Security-Policy"] = signature.POLICY
+    return response
+
+
+def _attachment_row(item: attachments.Attachment) -> dict[str, Any]:
+    fr, en = attachments.KIND_LABELS[item.kind]
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "label": t(fr, en),
+        "taken": local_time(item.taken_at),
+        "size": t(*attachments.sizes(item.size)),
+        "sent": item.complete,
+    }
 
 
 @screen.route("/missions/<mission_id>")
@@ -309,3 +328,49 @@ def dispute(mission_id: str) -> Any:
         )
 
     return _act(mission_id, "dispute", action, done)
+
+
+def _attached_bytes(kind: str) -> bytes:
+    """The signature drawn on the pad (a PNG data URL), else the file chosen."""
+    drawn = (request.form.get("signature") or "").strip()
+    if drawn and kind == "signature":
+        return attachments.from_data_url(drawn)
+    chosen = request.files.get("file")
+    if chosen is None or not chosen.filename:
+        if kind == "signature":
+            raise forms.BadInput(
+                "Faites signer le client dans le cadre, ou photographiez sa signature.",
+                "Have the customer sign in the box, or take a picture of their signature.",
+            )
+        raise forms.BadInput(
+            "Prenez d'abord la photo du véhicule.", "Take the picture of the vehicle first."
+        )
+    data: bytes = chosen.read(attachments.max_bytes() + 1)
+    return data
+
+
+@screen.route("/missions/<mission_id>/attach", methods=["POST"])
+@signed_in
+def attach(mission_id: str) -> Any:
+    """A photo of the vehicle or the customer's signature, kept on the tablet and sent to
+    the office at the next sync."""
+    kind = request.form.get("kind", "")
+
+    def action() -> attachments.Attachment:
+        if kind not in attachments.KINDS:
+            raise forms.BadInput("Que joignez-vous ?", "What are you attaching?")
+        kept, _new = attachments.attach(tablet(), mission_id, kind, _attached_bytes(kind))
+        return kept
+
+    def done(kept: attachments.Attachment) -> str:
+        if kept.kind == "signature":
+            return t(
+                "Signature enregistrée : elle partira au bureau à la prochaine synchronisation.",
+                "Signature recorded: it goes to the office at the next sync.",
+            )
+        return t(
+            "Photo enregistrée : elle partira au bureau à la prochaine synchronisation.",
+            "Photo recorded: it goes to the office at the next sync.",
+        )
+
+    return _act(mission_id, "attach", action, done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.views import (
     anomalies,
     approvals,
+    attachments,
     auth,
     contracts,
     decisions,
@@ -30,4 +31,5 @@ BLUEPRINTS = [
     documents.blp,
     anomalies.blp,
     sync.blp,
+    attachments.attachments_blp,
 ]
