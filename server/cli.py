@@ -861,5 +861,10 @@ from server import cli_archive  # noqa: E402
 for _command in cli_archive.COMMANDS:
     main.add_command(_command)
 
+from server import cli_claims  # noqa: E402
+
+for _command in cli_claims.COMMANDS:
+    main.add_command(_command)
+
 
 main.add_command(documents)

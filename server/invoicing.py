@@ -460,7 +460,11 @@ def _store(
             "corrects": document.get("corrects"),
         },
     )
-    return to_wire(_document_row(conn, tenant_id, number.text))
+    stored = _document_row(conn, tenant_id, number.text)
+    from server import claims  # claims reads this module: import when needed
+
+    claims.on_document(conn, tenant_id, stored, actor=actor, now=now)  # claims, party files
+    return to_wire(stored)
 
 
 def _mission_row(conn: sa.Connection, tenant_id: str, mission_id: str) -> Any:

@@ -7,6 +7,7 @@ from server.views import (
     approvals,
     attachments,
     auth,
+    claims,
     contracts,
     decisions,
     devices,
@@ -32,4 +33,5 @@ BLUEPRINTS = [
     anomalies.blp,
     sync.blp,
     attachments.attachments_blp,
+    claims.claims_blp,
 ]

@@ -1,0 +1,519 @@
+"""Payments back from ordering parties: payment advices and bank statement lines,
+imported from CSV files and matched to claims (docs/claims-and-payments.md).
+
+Two formats, read like the card settlement files (`server.settlements`): a header line,
+`;` or `,` between columns, dates as YYYY-MM-DD or DD/MM/YYYY, amounts as `12.50` or
+`12,50`. Every unreadable line is named with its number and nothing is imported.
+
+- `advice` (the ordering party's payment advice): `reference` (the invoice number, or
+  the party's own reference: its file number), `amount`, `date`, and optionally `party`
+  (the ordering party's id or name, which then restricts the match to its claims).
+- `bank` (a bank statement export): `date`, `label`, `amount`; the reference is found in
+  the label (an invoice number such as F2026-000123, also written F2026000123 or
+  f 2026 000123). A bank line of zero or less (a debit) is not a payment back: it is
+  counted as ignored, not stored.
+
+A file is imported once (its SHA-256); each line is matched to a claim by reference and
+amount (`claims.apply_payment`): `matched`, `amount_differs` (partial, applied; or more
+than owed, not applied), `unknown_reference`, `already_paid`. Every line that is not
+`matched` is a mismatch the office sees (`mismatches`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from server import claims as claims_module
+from server.errors import Conflict, Unprocessable
+from server.identity import audit
+from server.tables import claims, ordering_parties, payment_imports, payment_lines
+from shared.errors import InvalidDocument, Problem
+from shared.i18n import Text
+from shared.money import from_cents, parse_amount, to_cents, wire
+
+ADVICE = "advice"
+BANK = "bank"
+SOURCES = (ADVICE, BANK)
+OUTCOMES = ("matched", "amount_differs", "unknown_reference", "already_paid")
+MISMATCHES = ("amount_differs", "unknown_reference", "already_paid")
+FILE = Text("Fichier de paiements invalide", "Invalid payment file")
+MAX_LINES = 100_000
+MAX_BYTES = 10_000_000
+
+_DATE = ("date", "paid_on", "date_paiement", "date paiement", "date_operation", "jour", "day")
+_REFERENCE = (
+    "reference",
+    "référence",
+    "ref",
+    "invoice",
+    "invoice_number",
+    "facture",
+    "numero_facture",
+    "n° facture",
+)
+_AMOUNT = ("amount", "montant", "credit", "crédit")
+_PARTY = ("party", "party_id", "ordering_party", "donneur_ordre", "donneur d'ordre", "payer")
+_LABEL = ("label", "libellé", "libelle", "description", "wording", "motif")
+
+# An invoice number (numbering: "F" + year + "-" + six digits), as people write it.
+INVOICE_IN_TEXT = re.compile(r"(?<![A-Z0-9])F\s?(\d{4})[\s_-]?(\d{6})(?![0-9])", re.IGNORECASE)
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    return next((lowered.index(n) for n in names if n in lowered), None)
+
+
+def _day(text: str) -> date:
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def invoice_numbers_in(text: str) -> list[str]:
+    """Every invoice number in `text`, normalised (F2026-000123), in order, once each."""
+    found: list[str] = []
+    for year, seq in INVOICE_IN_TEXT.findall(text or ""):
+        number = f"F{year}-{seq}"
+        if number not in found:
+            found.append(number)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One payment read from a file: `line_no` is its line in the file (header = 1)."""
+
+    line_no: int
+    paid_on: date
+    reference: str
+    cents: int
+    party: str | None = None
+    label: str | None = None
+
+
+def _source(value: str) -> str:
+    if value not in SOURCES:
+        raise Unprocessable(
+            f"Source de paiements inconnue : « {value} » (advice ou bank).",
+            f"Unknown payment source: '{value}' (advice or bank).",
+            code="payment_source_invalid",
+        )
+    return value
+
+
+def _amount(text: str) -> int:
+    """Cents from "1 234,50", "12.50", "+3": spaces (no-break too) and a leading + dropped."""
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text).removeprefix("+").replace(",", ".")
+    return to_cents(parse_amount(cleaned))
+
+
+def _problem(number: int, row: list[str], what_fr: str, what_en: str) -> Problem:
+    return Problem(
+        str(number),
+        Text(
+            f"ligne illisible ({what_fr}) : " + ";".join(row),
+            f"unreadable line ({what_en}): " + ";".join(row),
+        ),
+    )
+
+
+def parse(content: bytes, source: str) -> tuple[list[Line], int]:
+    """The file's payments and how many bank lines were ignored (debits), or every
+    problem with its line number."""
+    source = _source(source)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidDocument(FILE, [Problem("", Text("pas en UTF-8", "not UTF-8"))]) from None
+    first = text.split("\n", 1)[0]
+    dialect = ";" if first.count(";") >= 1 else ","
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=dialect))
+    except csv.Error as exc:  # a field beyond the csv module's limit, for one
+        raise InvalidDocument(
+            FILE, [Problem("", Text(f"CSV illisible : {exc}", f"unreadable CSV: {exc}"))]
+        ) from None
+    if not rows:
+        raise InvalidDocument(FILE, [Problem("", Text("fichier vide", "empty file"))])
+    header, body = rows[0], rows[1:]
+    wanted = {"date": _DATE, "amount": _AMOUNT}
+    wanted.update({"reference": _REFERENCE} if source == ADVICE else {"label": _LABEL})
+    columns = {name: _column(header, names) for name, names in wanted.items()}
+    missing = [name for name, index in columns.items() if index is None]
+    if missing:
+        raise InvalidDocument(
+            FILE,
+            [
+                Problem(
+                    "1",
+                    Text(
+                        f"colonnes manquantes : {', '.join(missing)}",
+                        f"missing columns: {', '.join(missing)}",
+                    ),
+                )
+            ],
+        )
+    party_at = _column(header, _PARTY)
+    reference_at = _column(header, _REFERENCE)
+    if len(body) > MAX_LINES:
+        raise InvalidDocument(
+            FILE, [Problem("", Text(f"plus de {MAX_LINES} lignes", f"over {MAX_LINES} lines"))]
+        )
+    lines: list[Line] = []
+    problems: list[Problem] = []
+    ignored = 0
+    for number, row in enumerate(body, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            day = _day(row[int(columns["date"] or 0)])
+        except (ValueError, IndexError):
+            problems.append(_problem(number, row, "date", "date"))
+            continue
+        try:
+            cell = row[int(columns["amount"] or 0)].strip()
+            cents = _amount(cell) if cell or source == ADVICE else 0
+        except (ValueError, IndexError, ArithmeticError):
+            problems.append(_problem(number, row, "montant", "amount"))
+            continue
+        party = _cell(row, party_at)[:64] or None
+        if source == ADVICE:
+            reference = _cell(row, columns["reference"])
+            if not reference or cents <= 0:
+                what = ("référence", "reference") if not reference else ("montant", "amount")
+                problems.append(_problem(number, row, *what))
+                continue
+            found = invoice_numbers_in(reference)
+            if len(found) == 1 and INVOICE_IN_TEXT.fullmatch(reference.strip()):
+                reference = found[0]
+            lines.append(Line(number, day, reference[:120], cents, party))
+            continue
+        label = _cell(row, columns["label"])
+        if cents <= 0:
+            ignored += 1  # a debit: not a payment back
+            continue
+        numbers = invoice_numbers_in(f"{_cell(row, reference_at)} {label}")
+        lines.append(
+            Line(number, day, numbers[0] if numbers else "", cents, party, label[:2000] or None)
+        )
+    if problems:
+        raise InvalidDocument(FILE, problems)
+    if not lines and not ignored:
+        raise InvalidDocument(FILE, [Problem("", Text("aucune ligne", "no lines"))])
+    return lines, ignored
+
+
+# --- matching --------------------------------------------------------------------------
+
+
+def _resolve_party(conn: sa.Connection, tenant_id: str, given: str | None) -> str | None:
+    """The ordering party a line names, by id or name (case-insensitive); the text as
+    given when no party has it (the line then matches nothing)."""
+    if not given:
+        return None
+    for row in conn.execute(
+        sa.select(ordering_parties.c.id, ordering_parties.c.name).where(
+            ordering_parties.c.tenant_id == tenant_id
+        )
+    ):
+        if given.casefold() in (str(row.id).casefold(), str(row.name).casefold()):
+            return str(row.id)
+    return given
+
+
+def _candidates(
+    conn: sa.Connection, tenant_id: str, line: Line, party: str | None, source: str
+) -> list[Any]:
+    """The claims a line may pay: by invoice number (the reference, or any number in a
+    bank label), else for an advice by the party's file number."""
+    numbers = [line.reference] if line.reference else []
+    if source == BANK:
+        numbers = invoice_numbers_in(f"{line.reference} {line.label or ''}")
+    query = sa.select(claims).where(claims.c.tenant_id == tenant_id)
+    if party is not None:
+        query = query.where(claims.c.party_id == party)
+    order = (claims.c.issued_on, claims.c.invoice_number)
+    found: list[Any] = []
+    if numbers:
+        found = list(
+            conn.execute(query.where(claims.c.invoice_number.in_(numbers)).order_by(*order))
+        )
+    if not found and source == ADVICE and line.reference:
+        found = list(
+            conn.execute(query.where(claims.c.file_number == line.reference).order_by(*order))
+        )
+    return found
+
+
+def _pick(conn: sa.Connection, tenant_id: str, found: list[Any], cents: int) -> Any:
+    """Of several claims, the open one owed exactly `cents`, else the oldest open one,
+    else the oldest."""
+    credited = claims_module.credited_cents(conn, tenant_id, [r.invoice_number for r in found])
+    owed = [
+        (r, claims_module.accounts_of(r, credited.get(r.invoice_number, 0)).open)
+        for r in found
+        if r.status in {s.value for s in claims_module.OPEN}
+    ]
+    exact = [r for r, left in owed if left == cents]
+    if exact:
+        return exact[0]
+    still = [r for r, left in owed if left > 0]
+    return still[0] if still else found[0]
+
+
+def _import_id(digest: str) -> str:
+    return f"pay_{digest[:20]}"
+
+
+def import_file(
+    conn: sa.Connection,
+    tenant_id: str,
+    source: str,
+    name: str,
+    content: bytes,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Read, store and match a payment file in the caller's transaction: refused whole
+    when a line is unreadable (422, every line named) or when this file was already
+    imported (409 `payment_file_already_imported`). Returns the summary."""
+    source = _source(source)
+    if len(content) > MAX_BYTES:
+        raise Unprocessable(
+            f"Fichier trop volumineux (au plus {MAX_BYTES} octets).",
+            f"File too large (at most {MAX_BYTES} bytes).",
+            code="payment_file_too_large",
+        )
+    lines, ignored = parse(content, source)
+    digest = hashlib.sha256(content).hexdigest()
+    known = conn.execute(
+        sa.select(payment_imports).where(
+            payment_imports.c.tenant_id == tenant_id, payment_imports.c.sha256 == digest
+        )
+    ).first()
+    if known is not None:
+        raise AlreadyImported(known)
+    import_id = _import_id(digest)
+    conn.execute(
+        sa.insert(payment_imports).values(
+            tenant_id=tenant_id,
+            id=import_id,
+            source=source,
+            file_name=name[:255],
+            sha256=digest,
+            line_count=len(lines),
+            imported_at=now,
+            imported_by=actor[:64],
+        )
+    )
+    outcomes: Counter[str] = Counter()
+    applied = 0
+    paid: list[str] = []
+    mismatched: list[dict[str, Any]] = []
+    for line in lines:
+        party = _resolve_party(conn, tenant_id, line.party)
+        found = _candidates(conn, tenant_id, line, party, source)
+        invoice = None
+        if not found:
+            outcome = "unknown_reference"
+        else:
+            claim = _pick(conn, tenant_id, found, line.cents)
+            invoice = claim.invoice_number
+            outcome, cents = claims_module.apply_payment(
+                conn,
+                tenant_id,
+                invoice,
+                line.cents,
+                reference=f"payment:{import_id}:{line.line_no}",
+                actor=actor,
+                now=now,
+            )
+            applied += cents
+            if outcome == "matched":
+                paid.append(invoice)
+        outcomes[outcome] += 1
+        conn.execute(
+            sa.insert(payment_lines).values(
+                tenant_id=tenant_id,
+                import_id=import_id,
+                line_no=line.line_no,
+                paid_on=line.paid_on,
+                reference=line.reference,
+                amount_cents=line.cents,
+                party_id=party,
+                label=line.label,
+                outcome=outcome,
+                invoice_number=invoice,
+            )
+        )
+        if outcome != "matched":
+            mismatched.append(
+                {
+                    "line_no": line.line_no,
+                    "reference": line.reference,
+                    "amount": wire(from_cents(line.cents)),
+                    "outcome": outcome,
+                    "invoice_number": invoice,
+                }
+            )
+    summary = {
+        "id": import_id,
+        "source": source,
+        "file_name": name,
+        "lines": len(lines),
+        "ignored": ignored,
+        **{outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES},
+        "applied": wire(from_cents(applied)),
+        "claims_paid": paid,
+        "mismatches": mismatched,
+    }
+    audit(
+        conn,
+        tenant_id,
+        actor,
+        "payments.import",
+        import_id,
+        now,
+        detail={k: v for k, v in summary.items() if k != "mismatches"},
+    )
+    return summary
+
+
+class AlreadyImported(Conflict):
+    code = "payment_file_already_imported"
+
+    def __init__(self, known: Any) -> None:
+        super().__init__(
+            f"Ce fichier de paiements a déjà été importé ({known.file_name}, import {known.id}).",
+            f"This payment file was already imported ({known.file_name}, import {known.id}).",
+        )
+        self.import_id = str(known.id)
+        self.file_name = str(known.file_name)
+
+
+# --- for the office ------------------------------------------------------------------------
+
+
+def mismatches(
+    conn: sa.Connection,
+    tenant_id: str,
+    *,
+    party_id: str | None = None,
+    import_id: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Every imported line that did not simply pay its claim, newest import first, with
+    where its claim stands now (a partial payment whose claim was paid since shows it)."""
+    query = (
+        sa.select(
+            payment_lines,
+            payment_imports.c.file_name,
+            payment_imports.c.source,
+            payment_imports.c.imported_at,
+        )
+        .join(
+            payment_imports,
+            sa.and_(
+                payment_imports.c.tenant_id == payment_lines.c.tenant_id,
+                payment_imports.c.id == payment_lines.c.import_id,
+            ),
+        )
+        .where(payment_lines.c.tenant_id == tenant_id, payment_lines.c.outcome.in_(MISMATCHES))
+    )
+    if party_id is not None:
+        query = query.where(payment_lines.c.party_id == party_id)
+    if import_id is not None:
+        query = query.where(payment_lines.c.import_id == import_id)
+    rows = conn.execute(
+        query.order_by(
+            payment_imports.c.imported_at.desc(), payment_lines.c.import_id, payment_lines.c.line_no
+        )
+    ).all()
+    numbers = sorted({r.invoice_number for r in rows if r.invoice_number})
+    claim_rows = (
+        {
+            r.invoice_number: r
+            for r in conn.execute(
+                sa.select(claims).where(
+                    claims.c.tenant_id == tenant_id, claims.c.invoice_number.in_(numbers)
+                )
+            )
+        }
+        if numbers
+        else {}
+    )
+    credited = claims_module.credited_cents(conn, tenant_id, numbers)
+    out = []
+    for r in rows:
+        claim = None
+        found = claim_rows.get(r.invoice_number) if r.invoice_number else None
+        if found is not None:
+            money = claims_module.accounts_of(found, credited.get(found.invoice_number, 0))
+            claim = {
+                "status": found.status,
+                "party_id": found.party_id,
+                "amount": wire(from_cents(money.amount)),
+                "paid": wire(from_cents(money.paid)),
+                "credited": wire(from_cents(money.credited)),
+                "open": wire(from_cents(money.open)),
+            }
+        out.append(
+            {
+                "import_id": r.import_id,
+                "file_name": r.file_name,
+                "source": r.source,
+                "imported_at": r.imported_at,
+                "line_no": int(r.line_no),
+                "paid_on": r.paid_on.isoformat(),
+                "reference": r.reference,
+                "label": r.label,
+                "party_id": r.party_id,
+                "amount": wire(from_cents(int(r.amount_cents))),
+                "outcome": r.outcome,
+                "invoice_number": r.invoice_number,
+                "claim": claim,
+            }
+        )
+        if len(out) >= limit:
+            break
+    return out
+
+
+def list_imports(conn: sa.Connection, tenant_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(payment_imports)
+        .where(payment_imports.c.tenant_id == tenant_id)
+        .order_by(payment_imports.c.imported_at.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "source": r.source,
+            "file_name": r.file_name,
+            "sha256": r.sha256,
+            "lines": int(r.line_count),
+            "imported_at": r.imported_at,
+            "imported_by": r.imported_by,
+        }
+        for r in rows
+    ]
