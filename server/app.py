@@ -65,6 +65,11 @@ SECURITY_SCHEMES = {
         "scheme": "bearer",
         "description": "POST /api/v1/devices/challenge, then /api/v1/devices/session",
     },
+    "party_key": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an ordering party's API key <id>.<secret> (docs/orders.md)",
+    },
 }
 
 

@@ -866,5 +866,10 @@ from server import cli_claims  # noqa: E402
 for _command in cli_claims.COMMANDS:
     main.add_command(_command)
 
+from server import cli_orders  # noqa: E402
+
+for _command in cli_orders.COMMANDS:
+    main.add_command(_command)
+
 
 main.add_command(documents)

@@ -14,6 +14,7 @@ from server.views import (
     documents,
     drivers,
     missions,
+    orders,
     parties,
     sync,
     users,
@@ -34,4 +35,5 @@ BLUEPRINTS = [
     sync.blp,
     attachments.attachments_blp,
     claims.claims_blp,
+    orders.party_blp,
 ]
