@@ -180,7 +180,8 @@ def set_role(
     now: datetime,
 ) -> None:
     """Create or replace a role's rights. Payment rights can only be given once the
-    payments module is on (seed 004: they are released by it)."""
+    payments module is on (seed 004: they are released by it); nobody takes `manage_users`
+    away from their own role."""
     wanted = sorted(set(rights))
     if not tenant.payments_enabled and PAYMENT_RIGHTS & set(wanted):
         raise Conflict(
@@ -188,6 +189,16 @@ def set_role(
             "encore être attribués.",
             "The payments module is not enabled: payment rights cannot be granted yet.",
             code="payments_disabled",
+        )
+    acting = get_user(conn, tenant.id, actor)
+    if acting is not None and acting.role == role and Right.MANAGE_USERS not in wanted:
+        # Else one click leaves the company with nobody able to manage users or tablets.
+        raise Conflict(
+            f"Vous ne pouvez pas retirer « gérer les utilisateurs » à votre propre rôle "
+            f"({role}) : demandez-le à un autre administrateur.",
+            f"You cannot take 'manage users' away from your own role ({role}): ask another "
+            "administrator.",
+            code="own_role_rights",
         )
     exists = role_rights(conn, tenant.id, role) is not None
     if exists:

@@ -79,6 +79,8 @@ users = sa.Table(
     sa.Column("role", sa.String(64), nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("locked_until", UTCDateTime),
+    # Desk sessions signed in before this instant are over (the cookie alone proves nothing).
+    sa.Column("signed_out_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.UniqueConstraint("tenant_id", "login"),

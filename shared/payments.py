@@ -227,6 +227,13 @@ def collection_payload(
         return payload
     for name, what in asked.items():
         payload[name] = _text(evidence.get(name), what)
+        # A reference is matched against the bank's or the terminal's files by its letters
+        # and digits: one with none ("🚗€", "---") can never be matched.
+        if name != "bank" and not any(c.isalnum() for c in payload[name]):
+            raise Refused(
+                f"{_cap(what.fr)} doit contenir des lettres ou des chiffres : « {payload[name]} ».",
+                f"{_cap(what.en)} must contain letters or digits: “{payload[name]}”.",
+            )
     if chosen is Method.CHEQUE:
         number = payload["cheque_number"].replace(" ", "")
         if not _CHEQUE_NUMBER.match(number):

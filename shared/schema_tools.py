@@ -151,3 +151,8 @@ def parse_json(text: str, what: Text) -> Any:
                 )
             ],
         ) from None
+    except RecursionError:  # "[[[[…" nested deeper than Python's parser goes
+        raise InvalidDocument(
+            what,
+            [Problem("", Text("JSON trop imbriqué", "JSON nested too deeply"))],
+        ) from None

@@ -142,6 +142,13 @@ def test_card_collection_with_a_blank_terminal_reference_is_refused() -> None:
     refused(owed("38.40"), "card", "38.40", {"terminal_ref": "   "})
 
 
+@pytest.mark.parametrize("reference", ["🚗€", "---", "#/"])
+def test_a_reference_without_letters_or_digits_is_refused(reference: str) -> None:
+    # It could never be matched against the terminal's settlement file.
+    error = refused(owed("38.40"), "card", "38.40", {"terminal_ref": reference})
+    assert error.text.en.endswith(f"must contain letters or digits: “{reference}”.")
+
+
 def test_a_cheque_collection_records_its_number_and_bank() -> None:
     payload = collect(
         owed("120.00"), "cheque", "120.00", {"cheque_number": "012 3456", "bank": "Crédit Mutuel"}

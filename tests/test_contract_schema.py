@@ -135,3 +135,12 @@ def test_catalogue_can_be_replaced_and_codes_are_generated_from_its_segments():
         "TOW.B.S",
     ]
     assert c.catalogue.label("TOW.B.S").en == "Tow — B — next"
+
+
+def test_json_nested_too_deeply_is_a_problem_not_a_crash():
+    from shared.i18n import Text
+    from shared.schema_tools import parse_json
+
+    with pytest.raises(InvalidDocument) as info:
+        parse_json("[" * 100_000 + "]" * 100_000, Text("Convention", "Contract"))
+    assert info.value.problems[0].text.en == "JSON nested too deeply"

@@ -82,3 +82,32 @@ def test_english_on_request_and_remembered(world):  # noqa: F811
     assert "Office sign-in" in client.get("/desk/login?lang=en").get_data(as_text=True)
     assert "Office sign-in" in client.get("/desk/login").get_data(as_text=True)
     assert "Connexion au bureau" in client.get("/desk/login?lang=fr").get_data(as_text=True)
+
+
+def test_null_characters_huge_numbers_and_huge_bodies_get_pages_not_500s(world):  # noqa: F811
+    client = world.app.test_client()
+    sign_in(client, "bureau")
+    refused = post(client, "/desk/logout", {"x": "a\x00b"})
+    assert refused.status_code == 400
+    assert "Caractère nul refusé" in refused.get_data(as_text=True)
+    assert client.get("/desk/").status_code == 200  # the refused sign-out did nothing
+    assert client.get("/desk/missions/%00").status_code == 400
+    huge = client.get("/desk/registers/d1/dev_x/99999999999999999999999")
+    assert huge.status_code == 404 and "<html" in huge.get_data(as_text=True)
+    world.app.config["MAX_CONTENT_LENGTH"] = 1000
+    big = client.post("/desk/logout", data={"csrf_token": "x", "reason": "y" * 5000})
+    assert big.status_code == 413
+    assert "Envoi trop volumineux" in big.get_data(as_text=True)
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(world):  # noqa: F811
+    client = world.app.test_client()
+    sign_in(client, "bureau")
+    world.clock.advance(minutes=1)
+    copy = world.app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/desk/").status_code == 200  # the same session, from elsewhere
+    post(client, "/desk/logout", {})
+    assert copy.get("/desk/").status_code == 302  # over everywhere
+    assert sign_in(client, "bureau").status_code == 302  # and a new sign-in works
+    assert client.get("/desk/").status_code == 200

@@ -286,3 +286,16 @@ def test_nobody_changes_their_own_role_nor_another_tenants_user(world):  # noqa:
     )
     assert unknown.status_code == 422 and unknown.json["code"] == "role_unknown"
     assert world.count(audit_log, action="user.role") == 0
+
+
+def test_nobody_takes_manage_users_away_from_their_own_role(world):  # noqa: F811
+    answer = world.client.put(
+        "/api/v1/roles/admin", json={"rights": ["reconcile"]}, headers=world.auth("acme.admin")
+    )
+    assert answer.status_code == 409 and answer.json["code"] == "own_role_rights"
+    users = world.client.get("/api/v1/users", headers=world.auth("acme.admin"))
+    assert users.status_code == 200  # still an administrator
+    other_role = world.client.put(
+        "/api/v1/roles/office", json={"rights": ["reconcile"]}, headers=world.auth("acme.admin")
+    )
+    assert other_role.status_code == 200

@@ -34,12 +34,22 @@ LANG_COOKIE = "towline_lang"
 
 
 @desk.before_request
-def _choose_lang_and_check_csrf() -> None:
+def _choose_lang_and_check_csrf() -> Any:
     # The desk's language: ?lang= (remembered in a cookie), else the cookie, else the
     # browser's Accept-Language (server.web.lang), French by default.
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
         g.lang = chosen
+    # A number in the path beyond the database's integers is nothing this tenant has.
+    if any(isinstance(v, int) and not 0 <= v < 2**63 for v in (request.view_args or {}).values()):
+        abort(404)
+    # PostgreSQL can neither store nor compare U+0000: refused before any view sees it.
+    values = [*(request.view_args or {}).values(), *request.args.values()]
+    if request.method == "POST":
+        values += [v for v in request.form.values()]
+    if any("\x00" in str(v) for v in values):
+        message = t("Caractère nul refusé : retirez-le.", "Null character refused: remove it.")
+        return render_template("desk/error.html", status=400, message=message), 400
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token"))
@@ -65,6 +75,15 @@ def _csrf_refused(error: CSRFError) -> Any:
         "Form expired or invalid: reload the page and try again.",
     )
     return render_template("desk/error.html", status=400, message=message), 400
+
+
+@desk.errorhandler(413)
+def _too_large(error: Any) -> Any:
+    message = t(
+        "Envoi trop volumineux : réduisez le texte ou le fichier, puis recommencez.",
+        "Too large: shorten the text or the file, then try again.",
+    )
+    return render_template("desk/error.html", status=413, message=message), 413
 
 
 @desk.errorhandler(404)
@@ -117,6 +136,8 @@ NAV: tuple[tuple[str, str, str, str | None], ...] = (
     ("desk.anomalies", "Anomalies", "Anomalies", "reconcile"),
     ("desk.registers", "Caisses", "Registers", "reconcile"),
     ("desk.documents", "Factures et avoirs", "Invoices and credit notes", "reconcile"),
+    ("desk.files", "Dossiers", "Files", "reconcile"),
+    ("desk.claims", "Créances", "Claims", "reconcile"),
     ("desk.contracts", "Conventions", "Contracts", None),
     ("desk.devices", "Tablettes", "Tablets", "manage_devices"),
     ("desk.users", "Utilisateurs", "Users", "manage_users"),

@@ -15,12 +15,14 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
 from server.desk.blueprint import desk, t
 from server.errors import ApiError
 from server.identity import User, authenticate, get_user
 from server.rights import LABELS, Right
+from server.tables import users
 from server.web import engine, lang, now, reader
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,8 +57,13 @@ def signed_in_user() -> User | None:
         return None
     with reader().connect() as conn:
         user = get_user(conn, str(state["tenant"]), str(state["user"]))
-    if user is None:
-        session.pop(KEY, None)
+        out = conn.execute(
+            sa.select(users.c.signed_out_at).where(
+                users.c.tenant_id == str(state["tenant"]), users.c.id == str(state["user"])
+            )
+        ).scalar()
+    if user is None or (out is not None and out.timestamp() > float(state["since"])):
+        session.pop(KEY, None)  # removed, or signed out since (this cookie may be a copy)
         return None
     state["seen"] = moment.timestamp()
     session[KEY] = state
@@ -130,5 +137,13 @@ def login() -> Any:
 
 @desk.route("/logout", methods=["POST"])
 def logout() -> Any:
-    session.pop(KEY, None)
+    """Ends this user's desk sessions everywhere: a copied cookie is worth nothing after."""
+    state = session.pop(KEY, None)
+    if isinstance(state, dict):
+        with engine().begin() as conn:
+            conn.execute(
+                sa.update(users)
+                .where(users.c.tenant_id == str(state["tenant"]), users.c.id == str(state["user"]))
+                .values(signed_out_at=now())
+            )
     return redirect(url_for("desk.login"))
