@@ -22,12 +22,12 @@ $(STAMP): pyproject.toml
 # it, then in the foreground; its log goes to var/server.log and is followed once the day
 # is done. The traps stop it on Ctrl-C, on an error and on exit: no orphan server.
 run: $(STAMP)  ## Start the office server (SQLite, demo tenant) with a simulated day of three tablets (Ctrl-C to stop)
-	$(BIN)/towline-server init-db
-	$(BIN)/towline-server demo
 	@if $(BIN)/python -c 'import socket, sys; sys.exit(socket.socket().connect_ex(("127.0.0.1", 5000)) != 0)'; then \
 		echo "Le port 5000 est déjà pris (un serveur déjà lancé ?) / Port 5000 is already in use (a server already running?)" >&2; \
 		exit 1; \
 	fi
+	$(BIN)/towline-server init-db
+	$(BIN)/towline-server demo
 	@mkdir -p var; \
 	$(BIN)/towline-server run --port 5000 >var/server.log 2>&1 & server=$$!; tailer=; \
 	trap 'kill $$server $$tailer 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
