@@ -159,9 +159,11 @@ def resolve(
             now=now,
         )
         done["decisions"] = [decided["id"]]
-        done["documents"] = invoicing.issue_for_mission(
+        # Only what this act issued: invoices made at the mission's closing are not news.
+        issued, new = invoicing.issue(
             conn, tenant_id, str(row.mission_id), key=key, actor=actor, now=now
         )
+        done["documents"] = issued if new else []
         done["amount_cents"] = cents
     conn.execute(
         sa.update(anomalies)
