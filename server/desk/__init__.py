@@ -22,6 +22,8 @@ PAGES = (
     "server.desk.document_pages",
     "server.desk.contract_pages",
     "server.desk.admin_pages",
+    "server.desk.party_pages",
+    "server.desk.claim_pages",
 )
 
 

@@ -1,11 +1,16 @@
 """Words the desk shows for the system's codes: anomaly kinds, journal entry types,
-payment methods. One place, so every page names a thing the same way."""
+payment methods, file states and log entries, claim statuses, payment outcomes. One
+place, so every page names a thing the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from server.claims import ACTION_LABELS as CLAIM_ACTION_LABELS
+from server.claims import DOCUMENT_LABELS as CLAIM_DOCUMENTS
+from server.claims import STATUS_LABELS as CLAIM_STATUS_LABELS
+from shared.file_lifecycle import EVENT_LABELS, STATE_LABELS
 from shared.i18n import Text
 from shared.payment_terms import Method
 from shared.payments import LABELS as METHODS
@@ -65,3 +70,98 @@ def method_label(method: object, lang: str) -> str:
     except ValueError:
         return str(method)
     return words[:1].upper() + words[1:]
+
+
+# --- ordering parties: files, claims, payments back (issue 8) ------------------------------
+
+# A file's states and a claim's statuses: the lifecycle's and the claims' own words.
+FILE_STATES: Mapping[str, Text] = MappingProxyType(
+    {state.value: text for state, text in STATE_LABELS.items()}
+)
+CLAIM_STATUSES: Mapping[str, Text] = MappingProxyType(
+    {status.value: text for status, text in CLAIM_STATUS_LABELS.items()}
+)
+
+# Who wrote an entry of a file's log (party_files.SOURCES).
+LOG_SOURCES: Mapping[str, Text] = MappingProxyType(
+    {
+        "party": Text("Donneur d'ordre", "Ordering party"),
+        "office": Text("Bureau", "Office"),
+        "intake": Text("Réception des ordres", "Order intake"),
+        "claim": Text("Demande de remboursement", "Claim"),
+        "payment": Text("Paiement", "Payment"),
+    }
+)
+
+# The log's entries that are not lifecycle events (server.orders, server.claims).
+_LOG_EVENTS: dict[str, Text] = {
+    "cleaning_correction": Text(
+        "Correction automatique (règle de nettoyage)", "Automatic correction (cleaning rule)"
+    ),
+    "manual_clean": Text("Corrigé à la main au bureau", "Corrected by hand in the office"),
+    "order_recleaned": Text("Ordre nettoyé à nouveau", "Order cleaned again"),
+    "mission_created": Text("Mission créée", "Mission created"),
+    "mission_updated": Text("Mission mise à jour", "Mission updated"),
+    "mission_not_created": Text("Mission non créée", "Mission not created"),
+    "order_not_applied": Text("Ordre non appliqué à la mission", "Order not applied"),
+    "mission_cancelled": Text("Mission annulée", "Mission cancelled"),
+    "mission_kept": Text("Mission conservée", "Mission kept"),
+    "claim_opened": Text("Demande ouverte (facture émise)", "Claim opened (invoice issued)"),
+    "claim_credited": Text("Avoir sur la facture", "Credit note on the invoice"),
+    "claim_message_ignored": Text(
+        "Message sans effet sur la demande", "Message with no effect on the claim"
+    ),
+    "document_refused_by_file": Text(
+        "Facture émise, refusée par le dossier", "Invoice issued, refused by the file"
+    ),
+    "payment_matched": Text("Paiement reçu : facture réglée", "Payment received: invoice paid"),
+    "payment_partial": Text("Paiement partiel reçu", "Partial payment received"),
+    "payment_over_amount": Text(
+        "Paiement supérieur au dû, non appliqué", "Payment above what is owed, not applied"
+    ),
+    "payment_already_paid": Text(
+        "Paiement sur une facture déjà réglée", "Payment on an invoice already settled"
+    ),
+}
+for _action, _words in CLAIM_ACTION_LABELS.items():
+    _LOG_EVENTS[f"claim_{_action.value}"] = Text(f"Demande : {_words.fr}", f"Claim: {_words.en}")
+FILE_LOG_EVENTS: Mapping[str, Text] = MappingProxyType(
+    {**{event.value: text for event, text in EVENT_LABELS.items()}, **_LOG_EVENTS}
+)
+
+# What matching decided for an imported payment line (server.payments_in.OUTCOMES).
+PAYMENT_OUTCOMES: Mapping[str, Text] = MappingProxyType(
+    {
+        "matched": Text("Rapproché : facture réglée", "Matched: invoice paid"),
+        "amount_differs": Text("Montant différent", "Amount differs"),
+        "unknown_reference": Text("Référence inconnue", "Unknown reference"),
+        "already_paid": Text("Déjà réglée", "Already paid"),
+    }
+)
+PAYMENT_SOURCES: Mapping[str, Text] = MappingProxyType(
+    {
+        "advice": Text("Avis de paiement", "Payment advice"),
+        "bank": Text("Relevé bancaire", "Bank statement"),
+    }
+)
+
+# Photos, signatures and reports from the tablets (server.attachments.KINDS), and the
+# documents a party may require (server.claims.DOCUMENT_LABELS), capitalised.
+ATTACHMENT_KINDS: Mapping[str, Text] = MappingProxyType(
+    {
+        **{
+            kind: Text(words.fr[:1].upper() + words.fr[1:], words.en[:1].upper() + words.en[1:])
+            for kind, words in CLAIM_DOCUMENTS.items()
+        },
+        "other": Text("Autre pièce", "Other document"),
+    }
+)
+
+# A mission's status in the office (server.missions).
+MISSION_STATUSES: Mapping[str, Text] = MappingProxyType(
+    {
+        "new": Text("nouvelle, sans chauffeur", "new, no driver"),
+        "assigned": Text("attribuée", "assigned"),
+        "cancelled": Text("annulée", "cancelled"),
+    }
+)

@@ -1,8 +1,9 @@
 """A mission as the office sees it, on one page: the facts, the server's own valuation
 explained rule by rule (shared.explain, the words the tablet shows), who pays what, what
 the tablets recorded about it, the office's decisions, the invoices and credit notes,
-its open anomalies and the other missions of its file. And a small search by mission id
-or file number, for the clerk on the phone."""
+its open anomalies, the other missions of its file and the photos, signatures and
+reports its tablet sent. And a small search by mission id or file number, for the clerk
+on the phone."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from flask import redirect, render_template, request, url_for
 
 from server import invoicing
 from server import missions as mission_store
+from server.desk import labels
 from server.desk.anomaly_pages import (
     STATUS_LABELS,
     driver_names,
@@ -28,6 +30,7 @@ from server.desk.anomaly_pages import (
     step_label,
 )
 from server.desk.blueprint import desk, not_found, t
+from server.desk.claim_pages import mission_attachments
 from server.desk.session import current, page
 from server.errors import NotFound
 from server.office_journal import PREFIX as SERVER_CHAIN
@@ -64,11 +67,6 @@ TIME_LABELS = {
     "delivery": ("Livraison", "Delivery"),
 }
 LEG_LABELS = {"en_route": ("trajet aller", "en route"), "loaded": ("en charge", "loaded")}
-OFFICE_STATUS_LABELS = {
-    "new": ("nouvelle, sans chauffeur", "new, no driver"),
-    "assigned": ("attribuée", "assigned"),
-    "cancelled": ("annulée", "cancelled"),
-}
 
 
 # --- search -----------------------------------------------------------------------------
@@ -112,7 +110,7 @@ def mission_search() -> Any:
         found=found[:SEARCH_LIMIT],
         more=len(found) > SEARCH_LIMIT,
         drivers=names,
-        office_status=lambda s: label(OFFICE_STATUS_LABELS, s),
+        office_status=lambda s: label(labels.MISSION_STATUSES, s),
     )
     return (html, 400) if error else html
 
@@ -392,6 +390,7 @@ def mission(mission_id: str) -> Any:
             "documents": _documents(conn, tenant, mission_id),
             "open_anomalies": _open_anomalies(conn, tenant, mission_id),
             "file_missions": _file_missions(conn, tenant, held),
+            "attachments": mission_attachments(conn, tenant, mission_id),
         }
     return render_template(
         "desk/mission.html",
@@ -400,7 +399,7 @@ def mission(mission_id: str) -> Any:
         sentence=sentence,
         step_label=step_label,
         status_label=lambda s: label(STATUS_LABELS, s),
-        office_status=lambda s: label(OFFICE_STATUS_LABELS, s),
+        office_status=lambda s: label(labels.MISSION_STATUSES, s),
         document_label=lambda k: label(DOCUMENT_LABELS, k),
         recipient_label=lambda k: label(RECIPIENT_LABELS, k),
         balance_label=lambda k: label(BALANCE_LABELS, k),
