@@ -12,7 +12,9 @@ from typing import Any
 
 from fieldclient.tablet import MissionView
 from shared.balance import summary
+from shared.contract import Amount
 from shared.explain import breakdown, explain
+from shared.mission import Coverage
 from shared.money import format_amount, wire
 from shared.payment_terms import Method
 from shared.payments import EVIDENCE, LABELS, allowed_methods
@@ -43,6 +45,97 @@ def methods_for(view: MissionView) -> list[Method]:
     return sorted(allowed_methods(list(Method), view.contract.payment.methods))
 
 
+def _basis(amount: Amount, lang: str) -> str:
+    if lang == "fr":
+        return "TTC" if amount.includes_vat else "HT"
+    return "incl. VAT" if amount.includes_vat else "excl. VAT"
+
+
+def _km(km: Decimal, lang: str) -> str:
+    text = f"{km.normalize():f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def coverage_text(coverage: Coverage, lang: str) -> str:
+    """What the ordering party covers, in plain words, for the driver before accepting:
+    "L'assistance prend en charge jusqu'à 250,00 € TTC par mission ; 50 km inclus ;
+    franchise 50,00 € à la charge du client ; déjà consommé sur le dossier : 94,00 €"."""
+    fr = lang == "fr"
+    caps = [
+        f"{_m(cap.amount, lang)} {_basis(cap, lang)} "
+        + (("par " if fr else "per ") + (what if fr else what_en))
+        for cap, what, what_en in (
+            (coverage.mission_cap, "mission", "mission"),
+            (coverage.file_cap, "dossier", "file"),
+        )
+        if cap is not None
+    ]
+    parts = []
+    if caps:
+        joined = (" et " if fr else " and ").join(caps)
+        parts.append(
+            f"L'assistance prend en charge jusqu'à {joined}"
+            if fr
+            else f"The assistance covers up to {joined}"
+        )
+    if coverage.km_covered is not None:
+        km = _km(coverage.km_covered, lang)
+        parts.append(f"{km} km inclus" if fr else f"{km} km included")
+    if coverage.deductible is not None:
+        amount = _m(coverage.deductible.amount, lang)
+        if not coverage.deductible.includes_vat:
+            amount += " " + _basis(coverage.deductible, lang)
+        parts.append(
+            f"franchise {amount} à la charge du client"
+            if fr
+            else f"deductible {amount} paid by the customer"
+        )
+    if coverage.file_consumed is not None:
+        consumed = _m(coverage.file_consumed, lang)
+        parts.append(
+            f"déjà consommé sur le dossier : {consumed}"
+            if fr
+            else f"already consumed on the file: {consumed}"
+        )
+    if coverage.note:
+        parts.append(coverage.note)
+    if not caps:
+        head = "Prise en charge de l'assistance" if fr else "The assistance's coverage"
+        parts = (
+            [f"{head} : {parts[0]}" if fr else f"{head}: {parts[0]}", *parts[1:]] if parts else []
+        )
+    return (" ; " if fr else "; ").join(parts)
+
+
+def coverage_short(coverage: Coverage, lang: str) -> str:
+    """The same, compact, for a list of missions: "plafond 250,00 € · 50 km · franchise
+    50,00 € · consommé 94,00 €" (and "écart ordre/convention" when they differ)."""
+    fr = lang == "fr"
+    bits = []
+    cap = coverage.mission_cap or coverage.file_cap
+    if cap is not None:
+        bits.append(("plafond " if fr else "cap ") + _m(cap.amount, lang))
+    if coverage.km_covered is not None:
+        bits.append(f"{_km(coverage.km_covered, lang)} km")
+    if coverage.deductible is not None:
+        bits.append(("franchise " if fr else "deductible ") + _m(coverage.deductible.amount, lang))
+    if coverage.file_consumed:
+        bits.append(("consommé " if fr else "consumed ") + _m(coverage.file_consumed, lang))
+    if coverage.warning is not None:
+        bits.append("écart ordre/convention" if fr else "order/contract differ")
+    return " · ".join(bits)
+
+
+def coverage_wire(coverage: Coverage, lang: str) -> dict[str, Any]:
+    return {
+        "text": coverage_text(coverage, lang),
+        "warning": coverage.warning(lang) if coverage.warning else None,
+        "contract": None
+        if coverage.contract is None
+        else {"id": coverage.contract.contract_id, "version": coverage.contract.version},
+    }
+
+
 def mission_text(view: MissionView, lang: str) -> str:
     fr = lang == "fr"
     m = view.mission
@@ -60,6 +153,11 @@ def mission_text(view: MissionView, lang: str) -> str:
             ("ANNULÉE PAR LE BUREAU" if fr else "CANCELLED BY THE OFFICE")
             + (f" : {view.cancel_reason}" if view.cancel_reason else "")
         )
+    coverage = m.coverage
+    if coverage is not None:
+        head.append(("Prise en charge : " if fr else "Coverage: ") + coverage_text(coverage, lang))
+        if coverage.warning is not None:
+            head.append(("ATTENTION : " if fr else "WARNING: ") + coverage.warning(lang))
     parts = ["\n".join(head), ""]
     if view.valuation is None:
         assert view.refusal is not None
@@ -105,6 +203,9 @@ def mission_json(view: MissionView, lang: str) -> dict[str, Any]:
         "office_status": view.office_status,
         "valuation": None,
         "error": view.refusal.message(lang) if view.refusal else None,
+        "coverage": None
+        if view.mission.coverage is None
+        else coverage_wire(view.mission.coverage, lang),
     }
     if view.valuation is not None:
         body["valuation"] = view.valuation.to_wire()

@@ -49,15 +49,25 @@ from server.tables import missions as missions_table
 from server.tables import orders as orders_table
 from server.tables import party_files as party_files_table
 from server.web import nul_paths
+from shared import calendar
 from shared import file_lifecycle as lifecycle
 from shared.canonical import canonical_json, digest
 from shared.cleaning import Correction, clean
 from shared.cleaning_paths import MISSION_FIELDS, copy_json, same
 from shared.cleaning_proposal import propose_rule
+from shared.contract import Amount, Contract
+from shared.contract_schema import load_contract
 from shared.errors import InvalidDocument, Problem, TowlineError
 from shared.file_lifecycle import Event, State
 from shared.i18n import Text
-from shared.mission import MissionSchema, load_mission
+from shared.mission import (
+    ContractCoverage,
+    Mission,
+    MissionSchema,
+    coverage_warning,
+    load_mission,
+)
+from shared.money import wire as money_wire
 from shared.schema_tools import AmountField, DecimalField, bilingual, problems
 
 ORDER = Text("Ordre de mission invalide", "Invalid mission order")
@@ -213,16 +223,111 @@ def mission_id_for(party_id: str, file_number: str, sequence: int) -> str:
 def mission_document(
     cleaned: Mapping[str, Any], mission_id: str, party_id: str, file_number: str
 ) -> dict[str, Any]:
-    """The mission fields of a cleaned order; the party's own fields (beneficiary,
-    places, coverage, file consumed) stay on the order: the mission schema has no home
-    for them."""
+    """The mission fields of a cleaned order, and its coverage (the order's `coverage`
+    fields and `file_consumed`) as the mission's informational `coverage` block. The
+    beneficiary and the places stay on the order. Deterministic: what the contract
+    applies is added when the mission is written (`with_contract_coverage`)."""
     document = {
         key: copy_json(cleaned[key])
         for key in MISSION_FIELDS
-        if key in cleaned and key not in FORCED
+        if key in cleaned and key not in FORCED and key != "coverage"
     }
+    said = cleaned.get("coverage")
+    consumed = cleaned.get("file_consumed")
+    if isinstance(said, Mapping) or consumed is not None:
+        block = {k: copy_json(v) for k, v in (said or {}).items()}
+        if consumed is not None:
+            block["file_consumed"] = copy_json(consumed)
+        document["coverage"] = block
     document.update(id=mission_id, ordering_party=party_id, file_number=file_number)
     return document
+
+
+# The keys of the mission's `coverage` block looked up at intake, not read from the order.
+LOOKED_UP = ("contract", "warning")
+
+
+def as_cleaned(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A mission document without what intake looked up (the contract's terms and the
+    file's consumption change with time): what cleaning alone wrote."""
+    out = dict(document)
+    block = out.get("coverage")
+    if isinstance(block, Mapping):
+        out["coverage"] = {k: v for k, v in block.items() if k not in LOOKED_UP}
+    return out
+
+
+def _party_contract(conn: sa.Connection, tenant_id: str, mission: Mission) -> Contract | None:
+    """The party's contract valid on the mission's day, as a tablet would choose it: the
+    highest version of the one contract naming the party (None: none, or several)."""
+    from server.tables import contracts
+
+    valid: dict[str, Contract] = {}
+    for text in conn.execute(
+        sa.select(contracts.c.document).where(contracts.c.tenant_id == tenant_id)
+    ).scalars():
+        document = json.loads(text)
+        if (document.get("ordering_party") or {}).get("id") != mission.ordering_party:
+            continue
+        terms = load_contract(document)
+        day = calendar.local(mission.times["call"], terms.timezone).date()
+        if terms.is_valid_on(day) and (
+            terms.id not in valid or valid[terms.id].version < terms.version
+        ):
+            valid[terms.id] = terms
+    return next(iter(valid.values())) if len(valid) == 1 else None
+
+
+def _amount_wire(amount: Amount | None) -> dict[str, Any] | None:
+    if amount is None:
+        return None
+    return {"amount": money_wire(amount.amount), "includes_vat": amount.includes_vat}
+
+
+def with_contract_coverage(
+    conn: sa.Connection, tenant_id: str, document: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The mission document with, in its `coverage` block (when it has one), what the
+    party's contract applies (`contract`: caps, deductible, km included, and what the
+    file's earlier missions consumed per the server's valuations) and a `warning` in
+    French and English when the order says otherwise. A document without coverage is
+    returned unchanged."""
+    out = as_cleaned(document)
+    if not isinstance(out.get("coverage"), Mapping):
+        return out
+    from server import ingest
+
+    mission = load_mission(out)
+    assert mission.coverage is not None
+    terms = _party_contract(conn, tenant_id, mission)
+    if terms is None:
+        return out
+    context = ingest._Context(conn, tenant_id, "intake", now)
+    consumed = ingest._file_consumed(context, mission, terms.id)
+    applied = ContractCoverage(
+        contract_id=terms.id,
+        version=terms.version,
+        mission_cap=terms.caps.mission,
+        file_cap=terms.caps.file,
+        deductible=terms.deductible,
+        km_included=terms.distance.included_km if terms.distance else None,
+        file_consumed=consumed,
+    )
+    block = dict(out["coverage"])
+    block["contract"] = {
+        "id": terms.id,
+        "version": terms.version,
+        "mission_cap": _amount_wire(applied.mission_cap),
+        "file_cap": _amount_wire(applied.file_cap),
+        "deductible": _amount_wire(applied.deductible),
+        "km_included": None if applied.km_included is None else str(applied.km_included),
+        "file_consumed": money_wire(consumed),
+    }
+    warning = coverage_warning(mission.coverage, applied)
+    if warning is not None:
+        block["warning"] = {"fr": warning.fr, "en": warning.en}
+    out["coverage"] = block
+    return out
 
 
 # --- cleaning ---------------------------------------------------------------------------
@@ -385,7 +490,7 @@ def _hold_reason(conn: sa.Connection, tenant_id: str, mission: Any, baseline: An
         return "mission_cancelled"
     if valued_by_tablet(conn, tenant_id, mission.id):
         return "valued_by_tablet"
-    if baseline is None or not same(json.loads(mission.document), baseline):
+    if baseline is None or not same(as_cleaned(json.loads(mission.document)), baseline):
         return "corrected_by_hand"
     return None
 
@@ -531,6 +636,7 @@ def receive_order(
         load_mission(document)
     except InvalidDocument as error:
         raise InvalidDocument(ORDER, list(error.problems)) from None
+    document = with_contract_coverage(conn, tenant_id, document, now)
     existing = _mission_row(conn, tenant_id, mission_id)
     if existing is not None and (
         existing.ordering_party_id != party_id or existing.file_number != file_number
@@ -1138,7 +1244,7 @@ def _replay_one(
             conn,
             tenant_id,
             mission.id,
-            document,
+            with_contract_coverage(conn, tenant_id, document, now),
             actor=actor,
             now=now,
             action="mission.update_from_replay",
@@ -1309,7 +1415,11 @@ def rule_from_fix(
     before.pop("message_id", None)
     fixed = json.loads(mission.document)
     after = {k: copy_json(v) for k, v in before.items() if k not in MISSION_FIELDS or k in FORCED}
-    after.update({k: copy_json(v) for k, v in fixed.items() if k not in FORCED})
+    # The coverage block is the order's, with what intake looked up: not a fix to learn.
+    after.update({k: copy_json(v) for k, v in fixed.items() if k not in (*FORCED, "coverage")})
+    for key in ("coverage", "file_consumed"):
+        if key in before:
+            after[key] = copy_json(before[key])
     current_rules = [] if stored is None else list(stored.document.get("rules", []))
     taken = {str(r.get("id")) for r in current_rules if isinstance(r, Mapping)}
     chosen = rule_id or _default_rule_id(mission_id, taken)

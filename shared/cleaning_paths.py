@@ -27,7 +27,9 @@ _INDEX = re.compile(r"^(0|[1-9][0-9]{0,5})$")
 MISSION_FIELDS: Final = tuple(
     field.data_key or name for name, field in MissionSchema().fields.items()
 )
-ORDER_FIELDS: Final = (*MISSION_FIELDS, "beneficiary", "places", "coverage", "file_consumed")
+ORDER_FIELDS: Final = tuple(
+    dict.fromkeys((*MISSION_FIELDS, "beneficiary", "places", "coverage", "file_consumed"))
+)  # in order, once each: the mission document now has its own `coverage` block
 # Fields a condition may read but no correction may write: the order's identity.
 READ_ONLY: Final = frozenset({"id"})
 

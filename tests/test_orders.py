@@ -149,7 +149,8 @@ def test_an_order_with_recurring_mistakes_is_cleaned_and_the_log_names_rule_and_
     assert document["vehicle"] == {"plate": "FT-613-QA", "class": "VL", "weight_kg": 1450}
     assert document["distance_km"] == {"en_route": "9"}
     assert (document["ordering_party"], document["file_number"]) == ("ASSIST-B", FILE)
-    assert "beneficiary" not in document and "coverage" not in document  # on the order
+    assert "beneficiary" not in document  # on the order only
+    assert document["coverage"]["deductible"] == "50.00"  # shown to the driver
     corrections = [e["detail"] for e in log_of(shop) if e["event"] == "cleaning_correction"]
     assert [(c["rule"], c["version"], c["path"]) for c in corrections] == [
         ("codes-maison", 2, "services.0.code"),

@@ -124,6 +124,9 @@ def missions() -> Any:
         row["step_label"] = tr(STEP_LABELS[Step(row["step"])])
         row["remaining_amount"] = None if row["remaining"] is None else Decimal(row["remaining"])
         row["due_amount"] = None if row["due"] is None else Decimal(row["due"])
+        coverage = device.mission(row["id"])[0].coverage
+        row["coverage"] = None if coverage is None else render.coverage_short(coverage, lang())
+        row["coverage_warning"] = coverage is not None and coverage.warning is not None
     today = device.today()
     return page(
         "missions.html",
@@ -173,6 +176,12 @@ def mission_page(
         why=explain(valuation, lang()) if valuation else [],
         balance=view.money,
         summary_text=tr(summary(view.money)) if view.money else "",
+        coverage_text=render.coverage_text(view.mission.coverage, lang())
+        if view.mission.coverage
+        else None,
+        coverage_warning=tr(view.mission.coverage.warning)
+        if view.mission.coverage and view.mission.coverage.warning
+        else None,
         step_label=tr(STEP_LABELS[view.step]),
         moves=_moves(view),
         methods=[(m, tr(LABELS[m])) for m in methods],
