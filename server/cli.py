@@ -52,7 +52,28 @@ lang_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command: a database without Towline's schema gets a sentence, not a trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            text = str(error.orig)
+            if "no such table" not in text and "does not exist" not in text:
+                raise
+            click.echo(
+                "La base de données n'a pas le schéma de Towline : lancez « towline-server "
+                "init-db » (avec la même --database ou TOWLINE_DATABASE_URL). / The database "
+                "has no Towline schema: run `towline-server init-db` first.",
+                err=True,
+            )
+            sys.exit(EXIT_REFUSED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Towline's office server: contracts, sync, documents, reconciliation.
 

@@ -129,3 +129,11 @@ def test_every_command_has_help_with_an_example(command):
     answer = CliRunner().invoke(main, [*command, "--help"])
     assert answer.exit_code == 0
     assert "Example:" in answer.output
+
+
+def test_a_database_without_the_schema_gets_a_sentence_not_a_trace(tmp_path):
+    empty = tmp_path / "empty.db"
+    answer = CliRunner().invoke(main, ["users", "list", "demo", "--database", f"sqlite:///{empty}"])
+    assert answer.exit_code == 3
+    assert "lancez « towline-server init-db »" in answer.output
+    assert "Traceback" not in answer.output
