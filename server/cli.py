@@ -6,6 +6,7 @@ value the schema refuses); 3 refused (already exists, unknown tenant or deviceâ€
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -871,26 +872,15 @@ def void(
     _emit(made, as_json, human)
 
 
-# Commands kept in their own modules (they import the helpers above).
-from server import cli_reconcile  # noqa: E402
+# Commands kept in their own modules. They import the helpers above, so either side may be
+# imported first: a module imported before this one is still half-made here (no COMMANDS
+# yet) and adds its commands itself, at its end (`register`).
+def register(commands: list[click.Command]) -> None:
+    for command in commands:
+        main.add_command(command)
 
-for _command in cli_reconcile.COMMANDS:
-    main.add_command(_command)
 
-from server import cli_archive  # noqa: E402
-
-for _command in cli_archive.COMMANDS:
-    main.add_command(_command)
-
-from server import cli_claims  # noqa: E402
-
-for _command in cli_claims.COMMANDS:
-    main.add_command(_command)
-
-from server import cli_orders  # noqa: E402
-
-for _command in cli_orders.COMMANDS:
-    main.add_command(_command)
-
+for _name in ("cli_reconcile", "cli_archive", "cli_claims", "cli_orders"):
+    register(getattr(importlib.import_module(f"server.{_name}"), "COMMANDS", []))
 
 main.add_command(documents)

@@ -22,6 +22,7 @@ from server.cli import (
     db_option,
     json_option,
     lang_option,
+    register,
 )
 
 EXIT_INTEGRITY = 4
@@ -365,3 +366,5 @@ def _installation_key(var_dir: Path, fr: bool) -> str:
 
 
 COMMANDS: list[click.Command] = [close_command, archive_command, verify_command]
+
+register(COMMANDS)  # see server/cli.py: whichever module is imported first

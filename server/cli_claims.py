@@ -24,6 +24,7 @@ from server.cli import (
     db_option,
     json_option,
     lang_option,
+    register,
 )
 
 ACTIONS = {
@@ -582,3 +583,5 @@ COMMANDS: list[click.Command] = [
     receivables_command,
     nightly,
 ]
+
+register(COMMANDS)  # see server/cli.py: whichever module is imported first

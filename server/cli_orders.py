@@ -27,6 +27,7 @@ from server.cli import (
     db_option,
     json_option,
     lang_option,
+    register,
 )
 from shared.cleaning_schema import RULESET
 from shared.errors import InvalidDocument, Problem
@@ -519,3 +520,5 @@ def show_file(
 
 
 COMMANDS: list[click.Command] = [orders_group, keys_group, cleaning_group, files_group]
+
+register(COMMANDS)  # see server/cli.py: whichever module is imported first

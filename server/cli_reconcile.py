@@ -19,6 +19,7 @@ from server.cli import (
     db_option,
     json_option,
     lang_option,
+    register,
 )
 
 VAR_OPTION = click.option(
@@ -263,3 +264,5 @@ def import_settlements(
 
 
 COMMANDS: list[click.Command] = [reconcile_command, anomalies_group, settlements_group]
+
+register(COMMANDS)  # see server/cli.py: whichever module is imported first

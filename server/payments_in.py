@@ -440,7 +440,17 @@ def mismatches(
         .where(payment_lines.c.tenant_id == tenant_id, payment_lines.c.outcome.in_(MISMATCHES))
     )
     if party_id is not None:
-        query = query.where(payment_lines.c.party_id == party_id)
+        # The party the file names, or the party whose claim the line was matched to (bank
+        # lines and advices without a party column name none).
+        theirs = sa.select(claims.c.invoice_number).where(
+            claims.c.tenant_id == tenant_id, claims.c.party_id == party_id
+        )
+        query = query.where(
+            sa.or_(
+                payment_lines.c.party_id == party_id,
+                payment_lines.c.invoice_number.in_(theirs.scalar_subquery()),
+            )
+        )
     if import_id is not None:
         query = query.where(payment_lines.c.import_id == import_id)
     rows = conn.execute(

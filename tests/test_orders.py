@@ -525,7 +525,6 @@ def test_the_command_line_makes_keys_publishes_imports_and_shows_files(tmp_path)
     """On a SQLite file: the commands open their own engine from a URL."""
     from click.testing import CliRunner
 
-    import server.cli  # noqa: F401  # first: it registers the cli_* modules (see its end)
     from server import cli_orders
     from server.db import make_engine, upgrade
 
