@@ -24,6 +24,7 @@ PAGES = (
     "server.desk.admin_pages",
     "server.desk.party_pages",
     "server.desk.claim_pages",
+    "server.desk.cleaning_pages",
 )
 
 

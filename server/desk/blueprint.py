@@ -139,6 +139,7 @@ NAV: tuple[tuple[str, str, str, str | None], ...] = (
     ("desk.files", "Dossiers", "Files", "reconcile"),
     ("desk.claims", "Créances", "Claims", "reconcile"),
     ("desk.contracts", "Conventions", "Contracts", None),
+    ("desk.cleaning", "Règles de nettoyage", "Cleaning rules", "edit_contracts"),
     ("desk.devices", "Tablettes", "Tablets", "manage_devices"),
     ("desk.users", "Utilisateurs", "Users", "manage_users"),
 )
