@@ -69,11 +69,11 @@ bench: $(STAMP)  ## Print the speed figures
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-schema: $(STAMP)  ## Regenerate the initial migration from server/tables.py (before the first release only)
-	rm -f server/migrations/versions/0001_initial_schema.py var/schema.db
-	$(BIN)/python -c 'from alembic import command; from server.db import make_engine, alembic_config; \
+schema: $(STAMP)  ## Regenerate the initial migration from server/platform/tables.py (before the first release only)
+	rm -f server/platform/migrations/versions/0001_initial_schema.py var/schema.db
+	$(BIN)/python -c 'from alembic import command; from server.platform.db import make_engine, alembic_config; \
 e = make_engine("sqlite:///var/schema.db"); c = alembic_config(e); \
 command.revision(c, message="initial schema", autogenerate=True, rev_id="0001")'
-	sed -i 's/server\.tables\.UTCDateTime(timezone=True)/sa.DateTime(timezone=True)/g; /# ### /d' server/migrations/versions/0001_initial_schema.py
-	$(BIN)/ruff format -q server/migrations && $(BIN)/ruff check -q --fix server/migrations
+	sed -i 's/server\.platform\.tables\.UTCDateTime(timezone=True)/sa.DateTime(timezone=True)/g; /# ### /d' server/platform/migrations/versions/0001_initial_schema.py
+	$(BIN)/ruff format -q server/platform/migrations && $(BIN)/ruff check -q --fix server/platform/migrations
 	rm -f var/schema.db

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from fieldclient.screen.app import create_app as screen_app  # noqa: E402
 from server import demo  # noqa: E402
 from server.app import create_app  # noqa: E402
-from server.db import make_engine, upgrade  # noqa: E402
+from server.platform.db import make_engine, upgrade  # noqa: E402
 from simulation.cli import main as simulate  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

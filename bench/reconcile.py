@@ -34,7 +34,7 @@ then printed as an EXTRAPOLATION (linear, from the largest measured size), said 
 Usage: python bench/reconcile.py [--trucks 50] [--days 365] [--missions-per-day-per-truck 10]
            [--database sqlite|postgresql|both] [--keep] [--no-trace] [--no-profile]
            [--checkpoints 25,50,100] [--variant server|PATH]
-`--variant` measures a prototype copy of server/reconcile.py instead (its `prepare(engine)`,
+`--variant` measures a prototype copy of server/office/reconcile.py instead (its `prepare(engine)`,
 if any, adds its indexes first, timed and printed).
 PostgreSQL: TOWLINE_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test);
 the year goes into a database of its own (CREATE DATABASE), or if that is not allowed a
@@ -568,7 +568,7 @@ def template_group(kind: str) -> str:
 
 
 def engine_for(spec: dict[str, Any]) -> Any:
-    from server.db import make_engine
+    from server.platform.db import make_engine
 
     options = spec.get("connect_args") or {}
     return make_engine(spec["url"], **({"connect_args": options} if options else {}))
@@ -596,7 +596,7 @@ class Stamps:
     """Aware instants as the column type stores them (SQLite: text), cached by value."""
 
     def __init__(self, dialect: Any) -> None:
-        from server.tables import UTCDateTime
+        from server.platform.tables import UTCDateTime
 
         self.process = UTCDateTime().bind_processor(dialect)
         self.cache: dict[Any, Any] = {}
@@ -627,7 +627,7 @@ def flush(conn: Any, rows: Rows, stamp: Stamps, chunk: str) -> None:
 
     import sqlalchemy as sa
 
-    from server.tables import card_settlements, devices
+    from server.platform.tables import card_settlements, devices
 
     bulk(conn, "missions", Rows.MISSIONS, stamped(rows.missions, (8,), stamp))
     bulk(conn, "valuations", Rows.VALUATIONS, stamped(rows.valuations, (8,), stamp))
@@ -673,9 +673,11 @@ def setup(spec: dict[str, Any]) -> dict[str, Any]:
 
     import sqlalchemy as sa
 
-    from server import contracts, identity, parties
-    from server.db import upgrade
-    from server.tables import devices, drivers
+    from server.office import contracts
+    from server.people import identity
+    from server.people import ordering_parties as parties
+    from server.platform.db import upgrade
+    from server.platform.tables import devices, drivers
 
     engine = engine_for(spec)
     started = time.perf_counter()
@@ -728,7 +730,7 @@ def generate(spec: dict[str, Any]) -> dict[str, Any]:
     """Days [first, last) of every truck, flushed every few days, one transaction each."""
     import sqlalchemy as sa
 
-    from server.tables import devices
+    from server.platform.tables import devices
 
     engine = engine_for(spec)
     with engine.connect() as conn:
@@ -796,10 +798,10 @@ def database_size(conn: Any) -> int:
 
 
 def reconcile_module(spec: dict[str, Any]) -> Any:
-    """`server.reconcile`, or a prototype copy given by path (--variant)."""
+    """`server.office.reconcile`, or a prototype copy given by path (--variant)."""
     variant = spec.get("variant") or "server"
     if variant == "server":
-        from server import reconcile
+        from server.office import reconcile
 
         return reconcile
     import importlib.util
@@ -860,7 +862,7 @@ def measure_full(spec: dict[str, Any]) -> dict[str, Any]:
 
     import sqlalchemy as sa
 
-    from server.tables import anomalies
+    from server.platform.tables import anomalies
 
     reconcile = reconcile_module(spec)
     engine = engine_for(spec)
@@ -957,7 +959,7 @@ def phases(profile: Any, reconcile: Any) -> dict[str, tuple[int, float]]:
     so cumulative times add up within one level)."""
     import pstats
 
-    from server import reconcile_rules
+    from server.office import reconcile_rules
 
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     files = {str(Path(reconcile.__file__).resolve()), str(Path(reconcile_rules.__file__).resolve())}
@@ -971,11 +973,11 @@ def phases(profile: Any, reconcile: Any) -> dict[str, tuple[int, float]]:
 
 def push_items(conn: Any, truck: int = 0) -> tuple[list[Any], dict[str, Any]]:
     """The last 50 entries of a truck's chain (its last evening's push), as
-    `server.ingest` hands them to `reconcile_entries`."""
+    `server.devices.ingest` hands them to `reconcile_entries`."""
     import sqlalchemy as sa
 
-    from server.reconcile_rules import Item
-    from server.tables import journal_entries
+    from server.office.reconcile_rules import Item
+    from server.platform.tables import journal_entries
 
     rows = conn.execute(
         sa.select(
@@ -1030,7 +1032,7 @@ def measure_push(spec: dict[str, Any]) -> dict[str, Any]:
 
     import sqlalchemy as sa
 
-    from server.tables import card_settlements
+    from server.platform.tables import card_settlements
 
     reconcile = reconcile_module(spec)
     engine = engine_for(spec)
@@ -1415,7 +1417,7 @@ def main() -> None:
     parser.add_argument(
         "--variant",
         default="server",
-        help="`server` (server/reconcile.py) or the path of a prototype copy to measure",
+        help="`server` (server/office/reconcile.py) or the path of a prototype copy to measure",
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
@@ -1426,7 +1428,8 @@ def main() -> None:
     missions = args.trucks * args.days * args.missions_per_day_per_truck
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPU;"
-        f" reconciliation: {'server/reconcile.py' if args.variant == 'server' else args.variant}"
+        " reconciliation:",
+        "server/office/reconcile.py" if args.variant == "server" else args.variant,
     )
     print(
         f"A year of {args.trucks} trucks × {args.days} days × {args.missions_per_day_per_truck}"

@@ -33,9 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
-from server import changes, demo  # noqa: E402
+from server import demo  # noqa: E402
 from server.app import create_app  # noqa: E402
-from server.db import make_engine, upgrade  # noqa: E402
+from server.platform import changes  # noqa: E402
+from server.platform.db import make_engine, upgrade  # noqa: E402
 from shared import journal, signing  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 

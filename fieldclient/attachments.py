@@ -50,7 +50,7 @@ class BadAttachment(TowlineError):
 
 def sniff(data: bytes) -> str | None:
     """The content type the bytes are, by their magic number (None: none we accept).
-    The server reads them the same way (`server.attachments.sniff`)."""
+    The server reads them the same way (`server.devices.attachments.sniff`)."""
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -20,11 +20,11 @@ from flask import Flask, abort, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server import keys
-from server.db import DEFAULT_URL, make_engine
-from server.errors import CORE_STATUS, ApiError
-from server.gzip_body import ERROR, GUNZIPPED, GzipRequests
-from server.web import ENGINE, lang
+from server.platform import keys
+from server.platform.db import DEFAULT_URL, make_engine
+from server.platform.errors import CORE_STATUS, ApiError
+from server.platform.gzip_body import ERROR, GUNZIPPED, GzipRequests
+from server.platform.web import ENGINE, lang
 from shared.errors import InvalidDocument, TowlineError
 from shared.i18n import Text
 from shared.schema_tools import problems
@@ -85,11 +85,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = TowlineApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
-    from server.views import BLUEPRINTS  # the views need the app's helpers, not the reverse
+    from server.api import BLUEPRINTS  # the views need the app's helpers, not the reverse
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
-    from server.apidocs import docs_page
+    from server.api.apidocs import docs_page
 
     app.extensions["towline.api"] = api
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs", docs_page)

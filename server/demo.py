@@ -18,7 +18,10 @@ import sqlalchemy as sa
 from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 
-from server import contracts, devices, identity, missions, parties, seller
+from server.devices import tablets as devices
+from server.office import contracts, missions, seller
+from server.people import identity
+from server.people import ordering_parties as parties
 
 TENANT = "demo"
 TENANT_NAME = "Dépannage Démo"

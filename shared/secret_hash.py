@@ -1,6 +1,6 @@
 """Verifying scrypt hashes of passwords and PINs: `scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>`.
 
-Pure: the salt is an input. The server makes the hashes (`server.hashing`, with a random
+Pure: the salt is an input. The server makes the hashes (`server.people.hashing`, with a random
 salt); both the server and the tablet verify them with `verify_secret`, so a driver signs
 in on the tablet offline with the PIN hash the server sent.
 """

@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import archive, closing, office_journal, push
-from server.tables import journal_entries
+from server.devices import push
+from server.office import archive, closing, office_journal
+from server.platform.tables import journal_entries
 from shared import journal, signing
 from shared.journal import EntryType, SignedEntry
 from tests.sync_support import TENANT, Tablet, add_tenant, enrol

@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 
-from server import contracts, identity, missions, parties, seller
-from server.tables import journal_entries, valuations
+from server.office import contracts, missions, seller
+from server.people import identity
+from server.people import ordering_parties as parties
+from server.platform.tables import journal_entries, valuations
 from shared import signing
 from shared.canonical import canonical_json
 from shared.contract_schema import load_contract

@@ -17,9 +17,10 @@ from fieldclient import syncing
 from fieldclient.home import Home
 from fieldclient.integrity import verify
 from fieldclient.tablet import Tablet
-from server import demo, hashing
+from server import demo
 from server.app import create_app
-from server.tables import anomalies, devices, journal_entries
+from server.people import hashing
+from server.platform.tables import anomalies, devices, journal_entries
 from shared import journal, signing
 from shared.chain_verifier import verify_chain
 from sync.client import SyncClient

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from fieldclient import attachments as field_attachments
 from fieldclient.tablet import Tablet
-from server.tables import (
+from server.platform.tables import (
     claims,
     documents,
     file_events,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import hashing, identity
 from server.app import create_app
+from server.people import hashing, identity
 from shared.signing import private_key_from_bytes, public_key_to_bytes, sign
 from sync.protocol import challenge_message
 

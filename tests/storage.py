@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from server.db import make_engine, upgrade
+from server.platform.db import make_engine, upgrade
 
 POSTGRES_URL = os.environ.get(
     "TOWLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

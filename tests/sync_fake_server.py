@@ -1,6 +1,6 @@
 """A small server for the client tests (no tests here): a `requests` adapter that calls
-`server.push.receive` and `server.pull.pull` on a real database, with faults injected on
-the way (dropped connections, lost answers, duplicated and replayed requests, 5xx).
+`server.devices.push.receive` and `server.devices.pull.pull` on a real database, with faults
+injected on the way (dropped connections, lost answers, duplicated and replayed requests, 5xx).
 No Flask: the HTTP endpoints are the lead's; this is only what the client sees.
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from server import pull, push
-from server.db import reading
+from server.devices import pull, push
+from server.platform.db import reading
 from shared import signing
 from shared.errors import InvalidDocument
 from sync import protocol, schemas

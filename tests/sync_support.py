@@ -1,5 +1,5 @@
 """Helpers for the sync tests (no tests here): a tenant, an enrolled tablet that writes
-its signed journal, pushes through `server.push.receive`, and what the server then holds.
+its signed journal, pushes through `server.devices.push.receive`, and what the server then holds.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server import push
-from server.tables import anomalies, devices, journal_entries, quarantine, tenants
+from server.devices import push
+from server.platform.tables import anomalies, devices, journal_entries, quarantine, tenants
 from shared import journal, signing
 from shared.journal import EntryType, Head, SignedEntry
 

@@ -10,9 +10,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from server import hashing
 from server.app import create_app
-from server.db import make_engine, upgrade
+from server.people import hashing
+from server.platform.db import make_engine, upgrade
 from tests.server_support import PASSWORD, Clock, seed
 
 

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server import archive, integrity
-from server.tables import journal_entries
+from server.office import archive, integrity
+from server.platform.tables import journal_entries
 from shared import archive_format as fmt
 from shared import journal, signing
 from shared.archive_format import Kind
@@ -445,7 +445,7 @@ def test_a_deleted_server_entry_and_an_edited_column_are_found(closed):
 
 
 def test_a_device_head_beyond_what_is_stored_is_truncation(closed):
-    from server.tables import devices
+    from server.platform.tables import devices
 
     with closed.engine.begin() as conn:
         conn.execute(
@@ -496,7 +496,7 @@ def test_the_verifier_never_reads_a_private_key(closed, monkeypatch):
 def test_archive_and_verify_commands_with_exit_codes(closed, tmp_path, monkeypatch):
     if closed.engine.dialect.name != "sqlite":
         pytest.skip("the command line is the same on both databases")
-    from server.cli import main  # first: it loads its command modules
+    from server.cli.main import main  # first: it loads its command modules
 
     var = tmp_path / "var"
     var.mkdir()

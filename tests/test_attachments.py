@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import attachments as server_attachments
-from server.tables import attachment_chunks, attachments
+from server.devices import attachments as server_attachments
+from server.platform.tables import attachment_chunks, attachments
 from shared import journal
 from tests.conftest import example
 from tests.server_support import enrol, world  # noqa: F401

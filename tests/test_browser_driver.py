@@ -13,7 +13,7 @@ from fieldclient import syncing
 from fieldclient.home import Home
 from fieldclient.screen import create_app
 from fieldclient.tablet import Tablet
-from server import devices
+from server.devices import tablets as devices
 from tests.browser import PHONE, LiveServer, new_page, screenshot
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

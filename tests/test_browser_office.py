@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from server import demo, identity
+from server import demo
+from server.people import identity
 from tests.browser import DESKTOP, LiveServer, new_page, screenshot
 from tests.office_world import START, World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from server import claims, hashing, identity, invoicing, missions, party_files
-from server.claims import MOVES, Action, Status
-from server.errors import Conflict, NotFound, Unprocessable
-from server.tables import attachments, claim_requirements, file_events
-from server.tables import claims as claims_table
+from server.office import invoicing, missions
+from server.parties import claims
+from server.parties import files as party_files
+from server.parties.claims import MOVES, Action, Status
+from server.people import hashing, identity
+from server.platform.errors import Conflict, NotFound, Unprocessable
+from server.platform.tables import attachments, claim_requirements, file_events
+from server.platform.tables import claims as claims_table
 from shared.file_lifecycle import Event, State
 from tests.conftest import example
 from tests.invoicing_support import KEY, NOW, set_up, store_valuation

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import cleaning_store, parties
-from server.errors import Conflict, NotFound
-from server.tables import audit_log, cleaning_rulesets
+from server.parties import cleaning as cleaning_store
+from server.people import ordering_parties as parties
+from server.platform.errors import Conflict, NotFound
+from server.platform.tables import audit_log, cleaning_rulesets
 from shared.cleaning import clean
 from shared.cleaning_schema import ruleset_digest
 from shared.errors import InvalidDocument

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from fieldclient.cli import main as field
-from server.cli import main as server
+from server.cli.main import main as server
 from tests.conftest import EXAMPLES
 
 A = str(EXAMPLES / "contracts" / "assist-a.json")

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server import closing, office_journal
-from server.tables import tenants
+from server.office import closing, office_journal
+from server.platform.tables import tenants
 from shared import signing
 from shared.chain_verifier import verify_chain
 from shared.closings import Level, Period
@@ -289,13 +289,13 @@ def test_the_nightly_job_closes_every_tenant_and_reports_a_refusal_without_stopp
 def test_the_close_command_prints_what_it_closed(engine, tmp_path, monkeypatch):  # noqa: F811
     if engine.dialect.name != "sqlite":
         pytest.skip("the command line is the same on both databases")
-    from server.cli import main  # first: it loads its command modules
+    from server.cli.main import main  # first: it loads its command modules
 
     build(engine)
     var = tmp_path / "var"
     var.mkdir()
     (var / "server_ed25519.key").write_bytes(bytes(range(1, 33)))
-    monkeypatch.setattr("server.cli_archive._now", lambda: FIRST_CLOSE)
+    monkeypatch.setattr("server.cli.archive._now", lambda: FIRST_CLOSE)
     url = engine.url.render_as_string(hide_password=False)
     common = ["--database", url, "--var-dir", str(var)]
     runner = CliRunner()

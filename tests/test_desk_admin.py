@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from fieldclient import syncing
 from fieldclient.home import Home
 from fieldclient.tablet import Tablet
-from server import devices, identity
 from server.demo import PASSWORD
-from server.tables import audit_log, enrolment_codes, users
+from server.devices import tablets as devices
+from server.people import identity
+from server.platform.tables import audit_log, enrolment_codes, users
 from sync.errors import DeviceRevoked
 from tests.browser import DESKTOP, PHONE, LiveServer, new_page, screenshot
 from tests.desk_support import post, sign_in

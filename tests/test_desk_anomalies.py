@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import identity
-from server.tables import anomalies, decisions
+from server.people import identity
+from server.platform.tables import anomalies, decisions
 from tests.desk_support import post, sign_in
 from tests.office_world import START, World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

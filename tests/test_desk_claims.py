@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import identity
-from server.tables import attachments, file_events
-from server.tables import claims as claims_table
+from server.people import identity
+from server.platform.tables import attachments, file_events
+from server.platform.tables import claims as claims_table
 from tests.browser import DESKTOP, LiveServer, new_page, screenshot
 from tests.desk_support import post
 from tests.office_world import World, world  # noqa: F401

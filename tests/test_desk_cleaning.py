@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from server import cleaning_store, identity, missions, orders, parties
+from server.office import missions
+from server.parties import cleaning as cleaning_store
+from server.parties import orders
+from server.people import identity
+from server.people import ordering_parties as parties
 from tests.conftest import EXAMPLES
 from tests.desk_support import post, sign_in
 from tests.office_world import world  # noqa: F401

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server import contracts, identity
 from server.demo import PASSWORD
-from server.tables import audit_log, changes
-from server.tables import contracts as contract_rows
+from server.office import contracts
+from server.people import identity
+from server.platform.tables import audit_log, changes
+from server.platform.tables import contracts as contract_rows
 from shared.contract_schema import load_contract
 from shared.mission import load_mission
 from shared.money import format_amount

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from server import identity, invoicing
 from server.demo import PASSWORD
+from server.office import invoicing
+from server.people import identity
 from tests.browser import DESKTOP, PHONE, LiveServer, new_page, screenshot
 from tests.conftest import example
 from tests.desk_support import sign_in

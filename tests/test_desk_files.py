@@ -5,7 +5,7 @@ its missions, documents and claims; cancelling by hand only where the lifecycle 
 allows it (confirmed first, logged with who and why), its refusal sentence elsewhere.
 Another company's file is a 404; the right `reconcile` is needed; English on request.
 
-The data is made through the real modules: orders and messages (server.orders), invoices
+The data is made through the real modules: orders and messages (server.parties.orders), invoices
 (the API), requirements (the API), a photo from Marc's tablet (its sync), claims acted
 on in the desk and a payment file imported there."""
 
@@ -25,8 +25,11 @@ import sqlalchemy as sa
 
 from fieldclient import attachments as field_attachments
 from fieldclient.tablet import Tablet
-from server import cleaning_store, identity, orders, party_files
-from server.tables import file_events
+from server.parties import cleaning as cleaning_store
+from server.parties import files as party_files
+from server.parties import orders
+from server.people import identity
+from server.platform.tables import file_events
 from shared.file_lifecycle import Event
 from tests.conftest import example
 from tests.desk_support import post, sign_in

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from fieldclient.tablet import Tablet
-from server import hashing, identity
-from server.db import make_engine, upgrade
 from server.desk import charts
+from server.people import hashing, identity
+from server.platform.db import make_engine, upgrade
 from tests.desk_support import sign_in
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fieldclient.tablet import Tablet
-from server import identity
+from server.people import identity
 from tests.conftest import example
 from tests.desk_support import post, sign_in
 from tests.office_world import START, World, world  # noqa: F401

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server import hashing, identity
-from server.db import make_engine, upgrade
+from server.people import hashing, identity
+from server.platform.db import make_engine, upgrade
 from tests.browser import DESKTOP, PHONE, LiveServer, new_page, screenshot
 from tests.desk_support import sign_in
 from tests.office_world import World

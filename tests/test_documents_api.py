@@ -13,8 +13,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server import identity, keys, office_journal
-from server.tables import documents
+from server.office import office_journal
+from server.people import identity
+from server.platform import keys
+from server.platform.tables import documents
 from shared import journal, signing
 from shared.chain_verifier import verify_chain
 from shared.contract_schema import load_contract
@@ -301,11 +303,11 @@ def test_each_act_needs_its_right(shop):
 
 
 def test_documents_from_the_command_line(tmp_path, monkeypatch):
-    from server import hashing
     from server.app import DEFAULTS
-    from server.cli import main
-    from server.cli_documents import documents_issue
-    from server.db import make_engine
+    from server.cli.documents import documents_issue
+    from server.cli.main import main
+    from server.people import hashing
+    from server.platform.db import make_engine
 
     monkeypatch.setattr(hashing, "N", 2**8)
     url = f"sqlite:///{tmp_path}/cli.db"

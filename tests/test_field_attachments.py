@@ -28,9 +28,9 @@ from fieldclient.home import Home
 from fieldclient.screen import create_app
 from fieldclient.screen.signature import SCRIPT
 from fieldclient.tablet import Tablet
-from server import attachments as server_attachments
-from server.tables import attachment_chunks
-from server.tables import attachments as server_table
+from server.devices import attachments as server_attachments
+from server.platform.tables import attachment_chunks
+from server.platform.tables import attachments as server_table
 from sync.client import MAX_CHUNK_BYTES, ServerUnreachable
 from tests.browser import PHONE, LiveServer, new_page, screenshot
 from tests.field_support import Clock, offline_tablet

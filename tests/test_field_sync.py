@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fieldclient import syncing
 from fieldclient.home import Home
 from fieldclient.tablet import Tablet
-from server.tables import devices, missions
+from server.platform.tables import devices, missions
 from sync.client import ServerUnreachable, SyncClient
 from tests.office_world import START, World, assert_in_agreement, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

@@ -18,9 +18,16 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from server import contracts, identity, invoice_render, invoicing, missions, office_journal, seller
-from server.errors import Conflict, NotFound, Unprocessable
-from server.tables import IMMUTABLE_DOCUMENTS, anomalies, audit_log, documents, number_series
+from server.office import contracts, invoice_render, invoicing, missions, office_journal, seller
+from server.people import identity
+from server.platform.errors import Conflict, NotFound, Unprocessable
+from server.platform.tables import (
+    IMMUTABLE_DOCUMENTS,
+    anomalies,
+    audit_log,
+    documents,
+    number_series,
+)
 from shared import signing
 from shared.chain_verifier import verify_chain
 from shared.errors import InvalidDocument

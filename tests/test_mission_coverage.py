@@ -1,5 +1,5 @@
 """The mission's optional `coverage` block (shared/mission.py): what the ordering party
-says it covers, what the contract applies, looked up at intake (server/orders.py), and
+says it covers, what the contract applies, looked up at intake (server/parties/orders.py), and
 shown to the driver before the step buttons (fieldclient/render.py, the screen)."""
 
 from __future__ import annotations

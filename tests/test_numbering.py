@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from server import identity, numbering
-from server.tables import number_series
+from server.office import numbering
+from server.people import identity
+from server.platform.tables import number_series
 from tests.storage import engine  # noqa: F401
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)

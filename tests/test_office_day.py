@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from fieldclient import store
 from fieldclient.tablet import REGISTER_TYPES, Tablet
-from server import invoicing
-from server.tables import anomalies, journal_entries
+from server.office import invoicing
+from server.platform.tables import anomalies, journal_entries
 from shared.payment_terms import Method
 from shared.register import Opened, Register, Reversed, Status, apply
 from shared.register import event_from_entry as register_event

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from server import identity, office_journal
-from server.tables import journal_entries
+from server.office import office_journal
+from server.people import identity
+from server.platform.tables import journal_entries
 from shared import signing
 from shared.chain_verifier import verify_chain
 from tests.storage import engine  # noqa: F401

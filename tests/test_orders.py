@@ -18,12 +18,16 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import cleaning_store, missions, orders, parties, party_files
-from server.errors import Conflict, Forbidden, NotFound
-from server.tables import changes, file_events, valuations
-from server.tables import missions as missions_table
-from server.tables import orders as orders_table
-from server.tables import party_files as party_files_table
+from server.office import missions
+from server.parties import cleaning as cleaning_store
+from server.parties import files as party_files
+from server.parties import orders
+from server.people import ordering_parties as parties
+from server.platform.errors import Conflict, Forbidden, NotFound
+from server.platform.tables import changes, file_events, valuations
+from server.platform.tables import missions as missions_table
+from server.platform.tables import orders as orders_table
+from server.platform.tables import party_files as party_files_table
 from shared import file_lifecycle as lifecycle
 from shared.canonical import canonical_json
 from shared.errors import InvalidDocument, Refused
@@ -525,8 +529,8 @@ def test_the_command_line_makes_keys_publishes_imports_and_shows_files(tmp_path)
     """On a SQLite file: the commands open their own engine from a URL."""
     from click.testing import CliRunner
 
-    from server import cli_orders
-    from server.db import make_engine, upgrade
+    from server.cli import orders as cli_orders
+    from server.platform.db import make_engine, upgrade
 
     url = f"sqlite:///{tmp_path / 'towline.db'}"
     eng = make_engine(url)

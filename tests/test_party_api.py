@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from server import hashing, identity, parties
-from server.tables import file_events, missions, orders
+from server.people import hashing, identity
+from server.people import ordering_parties as parties
+from server.platform.tables import file_events, missions, orders
 from tests.conftest import EXAMPLES
 from tests.server_support import PASSWORD, START, Clock, World, seed
 from tests.storage import engine  # noqa: F401

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from server import party_files
-from server.tables import file_events
+from server.parties import files as party_files
+from server.platform.tables import file_events
 from shared.file_lifecycle import Event, LifecycleRefused, State
 from tests.server_support import seed
 from tests.storage import engine  # noqa: F401

@@ -32,8 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server.cli import main as towline_server
-from server.tables import orders
+from server.cli.main import main as towline_server
+from server.platform.tables import orders
 from shared import file_lifecycle as lifecycle
 from tests.office_world import World, world  # noqa: F401
 from tests.party_month_support import (

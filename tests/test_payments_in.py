@@ -18,17 +18,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import (
-    claims,
-    cli,  # noqa: F401  # first: server.cli registers cli_claims
-    missions,
-    party_files,
-    payments_in,
-)
-from server.cli_claims import nightly, process_inbox
-from server.errors import Conflict, Unprocessable
-from server.tables import claims as claims_table
-from server.tables import file_events, payment_imports, payment_lines
+from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
+from server.cli.claims import nightly, process_inbox
+from server.office import missions
+from server.parties import claims
+from server.parties import files as party_files
+from server.parties import payments as payments_in
+from server.platform.errors import Conflict, Unprocessable
+from server.platform.tables import claims as claims_table
+from server.platform.tables import file_events, payment_imports, payment_lines
 from shared.errors import InvalidDocument
 from shared.file_lifecycle import Event, State
 from tests.conftest import example
@@ -438,7 +436,7 @@ def test_every_euro_of_every_claim_is_accounted_for(billed, steps):
 
 
 def claims_invoicing_credit(conn, number, cents):
-    from server import invoicing
+    from server.office import invoicing
     from tests.invoicing_support import KEY
 
     invoicing.credit_note(

@@ -3,9 +3,9 @@ drivers, tombstones, and a cursor that always moves forward."""
 
 from __future__ import annotations
 
-from server import changes
-from server.db import reading
-from server.pull import pull
+from server.devices.pull import pull
+from server.platform import changes
+from server.platform.db import reading
 from sync import protocol, schemas
 from tests.storage import engine  # noqa: F401 - the fixture
 from tests.sync_support import NOW, TENANT, add_tenant

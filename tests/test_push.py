@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
-from server.tables import journal_entries
+from server.platform.tables import journal_entries
 from shared import journal
 from shared.canonical import canonical_json
 from sync.protocol import MAX_PUSH_ENTRIES, ErrorCode, PushStatus
@@ -296,7 +296,7 @@ def test_any_order_of_duplicated_and_reordered_batches_then_an_honest_resend_sto
 
 
 def add_tenant_once(eng):
-    from server.tables import tenants
+    from server.platform.tables import tenants
 
     with eng.connect() as conn:
         if conn.execute(sa.select(tenants.c.id)).first() is not None:

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from server.tables import contracts, missions, valuations
+from server.platform.tables import contracts, missions, valuations
 from shared.canonical import digest
 from shared.contract_schema import load_contract
 from shared.journal import EntryType

@@ -9,13 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from server import (
-    claims,
-    cli,  # noqa: F401  # first: server.cli registers cli_claims
-    payments_in,
-    receivables,
-)
-from server.cli_claims import receivables_command
+from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
+from server.cli.claims import receivables_command
+from server.parties import claims, receivables
+from server.parties import payments as payments_in
 from tests.invoicing_support import NOW
 from tests.storage import engine  # noqa: F401
 from tests.test_claims import api, credit, issue, shop  # noqa: F401  # fixtures

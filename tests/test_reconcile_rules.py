@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.reconcile_rules import (
+from server.office.reconcile_rules import (
     Item,
     MissionFacts,
     card_findings,

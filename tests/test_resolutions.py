@@ -9,7 +9,7 @@ import copy
 from decimal import Decimal
 from pathlib import Path
 
-from server import invoicing
+from server.office import invoicing
 from tests.conftest import example
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401

@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from server.tables import audit_log, changes, contracts, missions, ordering_parties
+from server.platform.tables import audit_log, changes, contracts, missions, ordering_parties
 from tests.conftest import example
 from tests.server_support import world  # noqa: F401
 from tests.storage import engine  # noqa: F401

@@ -152,7 +152,7 @@ def test_the_secret_key_is_created_once_readable_by_the_owner_only(tmp_path):
 
 
 def test_the_server_key_pair_is_made_once_readable_by_the_owner_only(app):
-    from server.web import server_public_key_hex
+    from server.platform.web import server_public_key_hex
 
     with app.app_context():
         first = server_public_key_hex()

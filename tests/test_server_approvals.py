@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from server import approvals
-from server.errors import Unprocessable
-from server.tables import audit_log
+from server.office import approvals
+from server.platform.errors import Unprocessable
+from server.platform.tables import audit_log
 from shared.approvals import (
     ApprovalRefused,
     Attempts,
@@ -194,10 +194,11 @@ def test_the_amount_is_money_never_a_float(world, tablets):  # noqa: F811
 def test_a_code_from_the_command_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from server import hashing, missions
     from server.app import create_app
-    from server.cli import main
-    from server.db import make_engine
+    from server.cli.main import main
+    from server.office import missions
+    from server.people import hashing
+    from server.platform.db import make_engine
     from tests.server_support import Clock, device_key
 
     monkeypatch.setattr(hashing, "N", 2**8)

@@ -8,8 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from server import hashing
-from server.cli import main
+from server.cli.main import main
+from server.people import hashing
 
 
 @pytest.fixture

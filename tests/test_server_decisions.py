@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from server import identity
-from server.tables import anomalies, audit_log, changes, decisions
+from server.people import identity
+from server.platform.tables import anomalies, audit_log, changes, decisions
 from shared import journal
 from tests.server_support import PASSWORD, START, device_key, session, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -548,9 +548,9 @@ def test_drivers_carry_their_effective_rights_at_enrolment_and_in_the_feed(world
 def test_void_from_the_command_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from server import hashing
     from server.app import create_app
-    from server.cli import main
+    from server.cli.main import main
+    from server.people import hashing
     from tests.server_support import Clock
 
     monkeypatch.setattr(hashing, "N", 2**8)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from server import demo
-from server.tables import changes, contracts, drivers, missions, users
+from server.platform.tables import changes, contracts, drivers, missions, users
 from tests.storage import engine  # noqa: F401
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)

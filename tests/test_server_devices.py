@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.security import current_device, require_device
-from server.tables import audit_log, challenges, device_drivers, devices, enrolment_codes
+from server.api.security import current_device, require_device
+from server.platform.tables import audit_log, challenges, device_drivers, devices, enrolment_codes
 from shared.signing import sign
 from sync.protocol import challenge_message
 from tests.server_support import device_key, enrol, session, world  # noqa: F401

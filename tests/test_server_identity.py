@@ -7,9 +7,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from server import identity
-from server.rights import DEFAULT_ROLES, PAYMENT_RIGHTS, may_record_transactions
-from server.tables import changes, drivers, users
+from server.people import identity
+from server.people.rights import DEFAULT_ROLES, PAYMENT_RIGHTS, may_record_transactions
+from server.platform.tables import changes, drivers, users
 from tests.server_support import PASSWORD, START, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 

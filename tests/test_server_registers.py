@@ -8,8 +8,9 @@ from pathlib import Path
 
 from fieldclient import store
 from fieldclient.tablet import Tablet
-from server import identity, registers
-from server.registers import Entry, Movement, fold, net_by
+from server.office import registers
+from server.office.registers import Entry, Movement, fold, net_by
+from server.people import identity
 from shared.payment_terms import Method
 from shared.register import Register, Status
 from tests.office_world import World, world  # noqa: F401

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.tables import anomalies, journal_entries
+from server.platform.tables import anomalies, journal_entries
 from shared import journal
 from sync.protocol import MAX_PUSH_ENTRIES, PROTOCOL_HEADER
 from tests.server_support import enrol, world  # noqa: F401

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from server.settlements import parse
+from server.office.settlements import parse
 from shared.errors import InvalidDocument
 
 

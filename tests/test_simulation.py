@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from fieldclient.home import Home
 from fieldclient.tablet import Tablet
-from server.tables import anomalies, devices, journal_entries
+from server.platform.tables import anomalies, devices, journal_entries
 from simulation import day as simulated
 from simulation.cli import main
 from tests.browser import LiveServer

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from server import changes
-from server.db import reading
-from server.tables import tenants
+from server.platform import changes
+from server.platform.db import reading
+from server.platform.tables import tenants
 from tests.storage import engine  # noqa: F401 - the fixture
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from server import changes
+from server.platform import changes
 from sync import protocol
 from sync.client import (
     Acknowledged,
@@ -179,7 +179,7 @@ def test_large_bodies_are_sent_gzip_compressed(world):
 
 
 def test_an_expired_token_opens_one_new_session_and_the_request_goes_through(world):
-    world.server.tokens.clear()
+    world.server.people.tokens.clear()
     world.tablet.write(1)
     assert world.client.push(world.tablet.entries) == Acknowledged(1, world.tablet.head.hash)
     paths = [path for path, _, _ in world.server.requests[-4:]]
@@ -194,7 +194,7 @@ def test_an_expired_token_opens_one_new_session_and_the_request_goes_through(wor
 def test_open_session_asks_a_fresh_challenge_when_the_signed_nonce_answer_was_lost(world):
     world.server.faults = [None, "lose"]  # challenge answered; session granted but the answer lost
     token = world.client.open_session(world.tablet.key)
-    assert token in world.server.tokens
+    assert token in world.server.people.tokens
     paths = [path for path, _, _ in world.server.requests[2:]]  # after the fixture's session
     assert paths == [
         protocol.CHALLENGE_PATH,
@@ -322,7 +322,7 @@ def test_any_mix_of_transport_faults_ends_with_every_entry_stored_once(
 def add_tenant_once(eng):
     import sqlalchemy as sa
 
-    from server.tables import tenants
+    from server.platform.tables import tenants
 
     with eng.connect() as conn:
         exists = conn.execute(sa.select(tenants.c.id)).first() is not None

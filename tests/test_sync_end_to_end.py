@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from werkzeug.serving import make_server
 
-from server import demo, hashing
+from server import demo
 from server.app import create_app
-from server.tables import anomalies, journal_entries, quarantine, valuations
+from server.people import hashing
+from server.platform.tables import anomalies, journal_entries, quarantine, valuations
 from shared import journal, signing
 from shared.balance import fold
 from shared.chain_verifier import verify_chain

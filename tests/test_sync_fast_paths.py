@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from server import changes
-from server.db import reading
-from server.pull import pull, pull_json
-from server.tables import journal_entries
+from server.devices.pull import pull, pull_json
+from server.platform import changes
+from server.platform.db import reading
+from server.platform.tables import journal_entries
 from shared.canonical import canonical_json
 from shared.errors import InvalidDocument
 from sync import schemas

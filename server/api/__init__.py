@@ -1,8 +1,13 @@
-"""The API's blueprints, one per kind of thing; `server.app` registers them all."""
+"""The JSON API (`/api/v1`): one blueprint per kind of thing, the bearer-token checks
+(`security`) and the OpenAPI page; `server.app` registers them all.
+
+May import any area below it (platform, people, office, devices, parties); never the desk
+or the command line.
+"""
 
 from __future__ import annotations
 
-from server.views import (
+from server.api import (
     anomalies,
     approvals,
     attachments,

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import reconcile, resolutions, settlements
-from server.rights import Right, missing_right
-from server.security import current_user, require_user
-from server.tables import anomalies
-from server.views.fields import REASON
-from server.web import Blueprint, Strict, engine, now, reader, server_private_key
+from server.api.fields import REASON
+from server.api.security import current_user, require_user
+from server.office import reconcile, resolutions, settlements
+from server.people.rights import Right, missing_right
+from server.platform.tables import anomalies
+from server.platform.web import Blueprint, Strict, engine, now, reader, server_private_key
 
 blp = Blueprint(
     "anomalies", __name__, url_prefix="/api/v1", description="Reconciliation and anomalies"

@@ -8,11 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import approvals
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import AMOUNT
-from server.web import Blueprint, Strict, engine, now
+from server.api.fields import AMOUNT
+from server.api.security import current_user, require_user
+from server.office import approvals
+from server.people.rights import Right
+from server.platform.web import Blueprint, Strict, engine, now
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1", description="Manager approval codes")
 

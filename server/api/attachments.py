@@ -15,13 +15,13 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import attachments
-from server.errors import ApiError, Unprocessable
-from server.rights import Right
-from server.security import current_device, current_user, require_device, require_user
-from server.views.fields import IDENT
-from server.views.sync import _check_protocol
-from server.web import Blueprint, Strict, engine, now, reader
+from server.api.fields import IDENT
+from server.api.security import current_device, current_user, require_device, require_user
+from server.api.sync import _check_protocol
+from server.devices import attachments
+from server.people.rights import Right
+from server.platform.errors import ApiError, Unprocessable
+from server.platform.web import Blueprint, Strict, engine, now, reader
 from shared.schema_tools import bilingual
 
 attachments_blp = Blueprint(

@@ -10,10 +10,10 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import tokens
-from server.identity import User, authenticate
-from server.security import current_user, require_user
-from server.web import Blueprint, Strict, engine, now, token_key
+from server.api.security import current_user, require_user
+from server.people import tokens
+from server.people.identity import User, authenticate
+from server.platform.web import Blueprint, Strict, engine, now, token_key
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Office sign-in")
 

@@ -15,11 +15,12 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import claims, payments_in, receivables
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import IDENT, REASON
-from server.web import Blueprint, Strict, engine, now, reader
+from server.api.fields import IDENT, REASON
+from server.api.security import current_user, require_user
+from server.parties import claims, receivables
+from server.parties import payments as payments_in
+from server.people.rights import Right
+from server.platform.web import Blueprint, Strict, engine, now, reader
 
 claims_blp = Blueprint(
     "claims", __name__, url_prefix="/api/v1", description="Claims and payments back"

@@ -10,11 +10,20 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import devices, tokens
-from server.rights import Right
-from server.security import current_device, current_user, require_device, require_user
-from server.views.fields import HEX_KEY, HEX_SIGNATURE, IDENT, NAME, not_blank
-from server.web import Blueprint, Strict, engine, now, reader, server_public_key_hex, token_key
+from server.api.fields import HEX_KEY, HEX_SIGNATURE, IDENT, NAME, not_blank
+from server.api.security import current_device, current_user, require_device, require_user
+from server.devices import tablets as devices
+from server.people import tokens
+from server.people.rights import Right
+from server.platform.web import (
+    Blueprint,
+    Strict,
+    engine,
+    now,
+    reader,
+    server_public_key_hex,
+    token_key,
+)
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1", description="Tablets")
 

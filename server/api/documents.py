@@ -15,12 +15,12 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import invoicing, seller
-from server.errors import NotFound
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import AMOUNT, NAME, REASON
-from server.web import Blueprint, Strict, engine, now, reader, server_private_key
+from server.api.fields import AMOUNT, NAME, REASON
+from server.api.security import current_user, require_user
+from server.office import invoicing, seller
+from server.people.rights import Right
+from server.platform.errors import NotFound
+from server.platform.web import Blueprint, Strict, engine, now, reader, server_private_key
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1", description="Invoices")
 

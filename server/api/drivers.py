@@ -9,11 +9,11 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields
 
-from server import identity
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import IDENT, NAME, PIN
-from server.web import Blueprint, Strict, engine, now, reader
+from server.api.fields import IDENT, NAME, PIN
+from server.api.security import current_user, require_user
+from server.people import identity
+from server.people.rights import Right
+from server.platform.web import Blueprint, Strict, engine, now, reader
 
 blp = Blueprint("drivers", __name__, url_prefix="/api/v1", description="Drivers")
 

@@ -9,11 +9,11 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import missions
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import IDENT, REASON
-from server.web import Blueprint, Strict, engine, now, reader
+from server.api.fields import IDENT, REASON
+from server.api.security import current_user, require_user
+from server.office import missions
+from server.people.rights import Right
+from server.platform.web import Blueprint, Strict, engine, now, reader
 
 blp = Blueprint("missions", __name__, url_prefix="/api/v1", description="Missions")
 

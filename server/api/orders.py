@@ -16,12 +16,14 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import INCLUDE, ValidationError, fields, validate, validates_schema
 
-from server import cleaning_store, orders, party_keys
-from server.party_keys import current_party_key, require_party_key
-from server.rights import Right
-from server.security import current_user, require_user
-from server.views.fields import IDENT, NAME, REASON
-from server.web import Blueprint, Strict, engine, lang, now, reader
+from server.api.fields import IDENT, NAME, REASON
+from server.api.security import current_user, require_user
+from server.parties import api_keys as party_keys
+from server.parties import cleaning as cleaning_store
+from server.parties import orders
+from server.parties.api_keys import current_party_key, require_party_key
+from server.people.rights import Right
+from server.platform.web import Blueprint, Strict, engine, lang, now, reader
 from shared.file_lifecycle import State
 from shared.schema_tools import bilingual
 

@@ -1,5 +1,5 @@
 """Who is calling: `require_user(right)` for office endpoints, `require_device()` for
-tablet endpoints. Both read a bearer token (`server.tokens`), then look the caller up in
+tablet endpoints. Both read a bearer token (`server.people.tokens`), then look the caller up in
 the database, so a revoked device or a removed right takes effect at the next request.
 
     @blp.route("/things")
@@ -22,12 +22,12 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from server import tokens
-from server.devices import DeviceIdentity, load_identity
-from server.errors import Forbidden, Unauthenticated
-from server.identity import User, get_user
-from server.rights import Right, missing_right
-from server.web import now, reader, token_key
+from server.devices.tablets import DeviceIdentity, load_identity
+from server.people import tokens
+from server.people.identity import User, get_user
+from server.people.rights import Right, missing_right
+from server.platform.errors import Forbidden, Unauthenticated
+from server.platform.web import now, reader, token_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -3,7 +3,7 @@
 
 The request and response schemas are the wire contract's own (`sync.schemas`); this
 module only authenticates, checks the protocol version and hands the work to
-`server.push` and `server.pull` in one transaction each.
+`server.devices.push` and `server.devices.pull` in one transaction each.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from flask import Response, request
 from flask.views import MethodView
 
-from server import pull, push
-from server.errors import ApiError, Forbidden
-from server.security import current_device, require_device
-from server.tables import devices
-from server.web import Blueprint, engine, lang, now, reader, server_private_key
+from server.api.security import current_device, require_device
+from server.devices import pull, push
+from server.platform.errors import ApiError, Forbidden
+from server.platform.tables import devices
+from server.platform.web import Blueprint, engine, lang, now, reader, server_private_key
 from shared.i18n import Text
 from sync import protocol, schemas
 

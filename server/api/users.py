@@ -8,13 +8,13 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server import identity
-from server.errors import not_found
-from server.rights import ALL_RIGHTS, Right
-from server.security import current_user, require_user
-from server.views.auth import UserOut, user_out
-from server.views.fields import IDENT, NAME, PASSWORD
-from server.web import Blueprint, Strict, engine, now, reader
+from server.api.auth import UserOut, user_out
+from server.api.fields import IDENT, NAME, PASSWORD
+from server.api.security import current_user, require_user
+from server.people import identity
+from server.people.rights import ALL_RIGHTS, Right
+from server.platform.errors import not_found
+from server.platform.web import Blueprint, Strict, engine, now, reader
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Office users and roles")
 
@@ -115,7 +115,7 @@ class Role(MethodView):
         wanted = set(data["rights"])
         if not wanted <= set(user.rights):
             missing = ", ".join(sorted(wanted - set(user.rights)))
-            from server.errors import Forbidden
+            from server.platform.errors import Forbidden
 
             raise Forbidden(
                 f"Vous ne pouvez pas donner un droit que vous n'avez pas : {missing}.",

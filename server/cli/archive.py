@@ -3,7 +3,6 @@ archives, and the check an auditor runs with public keys only (docs/archives.md)
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,29 +10,10 @@ from typing import Any
 
 import click
 
-from server.cli import (
-    EXIT_INPUT,
-    _emit,
-    _engine,
-    _lang,
-    _now,
-    _require_tenant,
-    _run,
-    db_option,
-    json_option,
-    lang_option,
-    register,
-)
+from server.cli import common
+from server.cli.common import EXIT_INPUT, db_option, json_option, lang_option, var_option
 
 EXIT_INTEGRITY = 4
-
-VAR_OPTION = click.option(
-    "--var-dir",
-    default=lambda: os.environ.get("TOWLINE_VAR_DIR", "var"),
-    show_default="var (TOWLINE_VAR_DIR)",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where the server's key is (it signs closings and archives).",
-)
 
 
 def _money(amount: Any, lang: str) -> str:
@@ -68,7 +48,7 @@ def _closing_line(made: Any, lang: str) -> str:
     default=None,
     help="Close no day after this one (default: yesterday, in the tenant's time zone).",
 )
-@VAR_OPTION
+@var_option
 @db_option
 @json_option
 @lang_option
@@ -94,9 +74,10 @@ def close_command(
     Exit codes: 0 done; 2 no TENANT nor --all; 3 unknown tenant, or an entry was received
     into a day already closed (the journal needs checking).
     """
-    from server import closing, keys
+    from server.office import closing
+    from server.platform import keys
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
     if (tenant_id is None) == (not every):
         click.echo(
             "Nommez une société, ou --all." if chosen == "fr" else "Name a tenant, or --all.",
@@ -104,19 +85,19 @@ def close_command(
         )
         sys.exit(EXIT_INPUT)
     last: date | None = until.date() if until is not None else None
-    engine = _engine(database_url)
+    engine = common.engine(database_url)
 
     def work() -> Any:
         key = keys.server_key(var_dir)
         if every:
-            return closing.close_every_tenant(engine, key=key, now=_now())
+            return closing.close_every_tenant(engine, key=key, now=common.now())
         assert tenant_id is not None
         with engine.begin() as conn:
-            _require_tenant(conn, tenant_id)
-            made = closing.run_closings(conn, tenant_id, key=key, now=_now(), until=last)
+            common.require_tenant(conn, tenant_id)
+            made = closing.run_closings(conn, tenant_id, key=key, now=common.now(), until=last)
         return [closing.TenantRun(tenant_id, tuple(made))]
 
-    runs = _run(chosen, work)
+    runs = common.run(chosen, work)
     lines: list[str] = []
     for run in runs:
         if run.refused is not None:
@@ -137,7 +118,7 @@ def close_command(
         }
         for run in runs
     ]
-    _emit(data if every else data[0], as_json, "\n".join(lines))
+    common.emit(data if every else data[0], as_json, "\n".join(lines))
     if any(run.refused is not None for run in runs):
         sys.exit(3)
 
@@ -152,7 +133,7 @@ def close_command(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The archive file to write (a zip).",
 )
-@VAR_OPTION
+@var_option
 @db_option
 @json_option
 @lang_option
@@ -177,11 +158,12 @@ def archive_command(
 
     Exit codes: 0 written; 2 not a period; 3 unknown tenant, or the period is not closed.
     """
-    from server import archive, keys
-    from server.db import reading
+    from server.office import archive
+    from server.platform import keys
+    from server.platform.db import reading
     from shared.closings import Period
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
     try:
         wanted = Period.parse(period)
     except ValueError:
@@ -195,11 +177,13 @@ def archive_command(
 
     def work() -> Any:
         key = keys.server_key(var_dir)
-        with reading(_engine(database_url)).connect() as conn:
-            _require_tenant(conn, tenant_id)
-            return archive.export(conn, tenant_id, wanted, key=key, out_path=out_path, now=_now())
+        with reading(common.engine(database_url)).connect() as conn:
+            common.require_tenant(conn, tenant_id)
+            return archive.export(
+                conn, tenant_id, wanted, key=key, out_path=out_path, now=common.now()
+            )
 
-    manifest = _run(chosen, work)
+    manifest = common.run(chosen, work)
     count = len(manifest.files) + 2
     human = (
         f"Archive de {tenant_id}, {wanted.label('fr')} : {out_path} ({count} fichiers, "
@@ -208,7 +192,7 @@ def archive_command(
         else f"Archive of {tenant_id}, {wanted.label('en')}: {out_path} ({count} files, "
         f"{len(manifest.heads)} chains, server key {manifest.server_public_key})."
     )
-    _emit({"path": str(out_path), "manifest": manifest.payload()}, as_json, human)
+    common.emit({"path": str(out_path), "manifest": manifest.payload()}, as_json, human)
 
 
 @click.command("verify")
@@ -226,7 +210,7 @@ def archive_command(
     help="The server's public key (64 hex digits) as you received it. Default: the key "
     "the archive carries; live, the installation's own.",
 )
-@VAR_OPTION
+@var_option
 @db_option
 @json_option
 @lang_option
@@ -253,9 +237,9 @@ def verify_command(
     Exit codes: 0 nothing wrong; 2 bad input (neither TENANT nor --archive, unreadable
     key, missing file); 3 unknown tenant; 4 something is wrong (every finding printed).
     """
-    from server import integrity
+    from server.office import integrity
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
     fr = chosen == "fr"
     if server_key is not None and integrity.parse_public_key(server_key.strip().lower()) is None:
         click.echo(
@@ -279,14 +263,14 @@ def verify_command(
         subject = str(archive_path)
     elif tenant_id is not None:
         public = trusted or _installation_key(var_dir, fr)
-        from server.db import reading
+        from server.platform.db import reading
 
         def work() -> Any:
-            with reading(_engine(database_url)).connect() as conn:
-                _require_tenant(conn, tenant_id)
+            with reading(common.engine(database_url)).connect() as conn:
+                common.require_tenant(conn, tenant_id)
                 return integrity.check_live(conn, tenant_id, public)
 
-        report = _run(chosen, work)
+        report = common.run(chosen, work)
         subject = tenant_id
     else:
         click.echo(
@@ -325,7 +309,7 @@ def verify_command(
         },
         "findings": [f.to_wire(chosen) for f in report.findings],
     }
-    _emit(data, as_json, "\n".join(lines))
+    common.emit(data, as_json, "\n".join(lines))
     if not report.clean:
         sys.exit(EXIT_INTEGRITY)
 
@@ -348,7 +332,7 @@ def _count(n: int, fr_word: str, en_word: str, fr: bool) -> str:
 def _installation_key(var_dir: Path, fr: bool) -> str:
     """The installation's public key, derived from its key file (which must exist: a key
     made up now would verify nothing). An auditor passes --server-key instead."""
-    from server.keys import SERVER_KEY_FILE
+    from server.platform.keys import SERVER_KEY_FILE
     from shared import signing
 
     path = var_dir / SERVER_KEY_FILE
@@ -366,5 +350,3 @@ def _installation_key(var_dir: Path, fr: bool) -> str:
 
 
 COMMANDS: list[click.Command] = [close_command, archive_command, verify_command]
-
-register(COMMANDS)  # see server/cli.py: whichever module is imported first

@@ -12,20 +12,8 @@ from typing import Any
 
 import click
 
-from server.cli import (
-    EXIT_INPUT,
-    EXIT_REFUSED,
-    _emit,
-    _engine,
-    _lang,
-    _now,
-    _require_tenant,
-    _run,
-    db_option,
-    json_option,
-    lang_option,
-    register,
-)
+from server.cli import common
+from server.cli.common import EXIT_INPUT, EXIT_REFUSED, db_option, json_option, lang_option
 
 ACTIONS = {
     "create": "create",
@@ -81,18 +69,18 @@ def list_claims(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server import claims
+    from server.parties import claims
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return claims.list_claims(conn, tenant_id, party_id=party_id, status=status)
 
-    rows = _run(chosen, work)
+    rows = common.run(chosen, work)
     empty = "Aucune demande." if chosen == "fr" else "No claims."
-    _emit(rows, as_json, "\n".join(_claim_line(c, chosen) for c in rows) or empty)
+    common.emit(rows, as_json, "\n".join(_claim_line(c, chosen) for c in rows) or empty)
 
 
 @claims_group.command("act")
@@ -124,24 +112,30 @@ def act(
     Exit codes: 0 done; 2 reject without a reason; 3 unknown tenant or claim, the status
     does not allow it, or a required document is missing (each one named).
     """
-    from server import claims
+    from server.parties import claims
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             return claims.act(
-                conn, tenant_id, number, ACTIONS[action], actor=actor, now=_now(), reasons=reasons
+                conn,
+                tenant_id,
+                number,
+                ACTIONS[action],
+                actor=actor,
+                now=common.now(),
+                reasons=reasons,
             )
 
-    done = _run(chosen, work)
+    done = common.run(chosen, work)
     human = (
         f"Demande {number} : {done['status_label']['fr']}."
         if chosen == "fr"
         else f"Claim {number}: {done['status_label']['en']}."
     )
-    _emit(done, as_json, human)
+    common.emit(done, as_json, human)
 
 
 @claims_group.command("requirements")
@@ -171,32 +165,32 @@ def requirements(
 
     Exit codes: 0 done; 2 invalid kind; 3 unknown tenant or party.
     """
-    from server import claims
+    from server.parties import claims
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             if set_:
                 return claims.set_requirements(
-                    conn, tenant_id, party_id, list(kinds), actor=actor, now=_now()
+                    conn, tenant_id, party_id, list(kinds), actor=actor, now=common.now()
                 )
             claims.require_party(conn, tenant_id, party_id)
             return claims.requirements(conn, tenant_id, party_id)
 
-    made = _run(chosen, work)
+    made = common.run(chosen, work)
     names = ", ".join(claims_label(k, chosen) for k in made["kinds"]) or "—"
     human = (
         f"{party_id} v{made['version']} : {names}"
         if chosen == "fr"
         else f"{party_id} v{made['version']}: {names}"
     )
-    _emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 def claims_label(kind: str, lang: str) -> str:
-    from server.claims import document_label
+    from server.parties.claims import document_label
 
     return document_label(kind)(lang)
 
@@ -269,19 +263,19 @@ def import_payments(
     Exit codes: 0 imported (mismatches listed, not an error); 2 unreadable file (every bad
     line named, nothing imported); 3 unknown tenant, or the file was already imported.
     """
-    from server import payments_in
+    from server.parties import payments as payments_in
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             return payments_in.import_file(
-                conn, tenant_id, source, path.name, path.read_bytes(), actor=actor, now=_now()
+                conn, tenant_id, source, path.name, path.read_bytes(), actor=actor, now=common.now()
             )
 
-    done = _run(chosen, work)
-    _emit(done, as_json, _summary_text(done, chosen))
+    done = common.run(chosen, work)
+    common.emit(done, as_json, _summary_text(done, chosen))
 
 
 @payments_group.command("mismatches")
@@ -301,16 +295,16 @@ def list_mismatches(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server import payments_in
+    from server.parties import payments as payments_in
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return payments_in.mismatches(conn, tenant_id, party_id=party_id)
 
-    rows = _run(chosen, work)
+    rows = common.run(chosen, work)
     lines = [
         f"{m['paid_on']}  {m['file_name']}:{m['line_no']:<5} {m['outcome']:<18}"
         f" {m['reference'] or '—':<20} {m['amount']:>10}  {m['invoice_number'] or ''}"
@@ -318,7 +312,7 @@ def list_mismatches(
         for m in rows
     ]
     empty = "Aucun écart." if chosen == "fr" else "No mismatches."
-    _emit(rows, as_json, "\n".join(lines) or empty)
+    common.emit(rows, as_json, "\n".join(lines) or empty)
 
 
 # --- receivables ---------------------------------------------------------------------------
@@ -352,17 +346,17 @@ def receivables_command(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server import receivables
+    from server.parties import receivables
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
-            day = at.date() if at else receivables.local_today(conn, tenant_id, _now())
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
+            day = at.date() if at else receivables.local_today(conn, tenant_id, common.now())
             return receivables.receivables(conn, tenant_id, day, party_id=party_id)
 
-    data = _run(chosen, work)
+    data = common.run(chosen, work)
     names = [name for name, _, _ in receivables.BUCKETS]
     head = f"{'':<24}" + "".join(f"{n:>12}" for n in names) + f"{'total':>12}"
     rows = [
@@ -377,7 +371,7 @@ def receivables_command(
         + f"{data['totals']['total']:>12}"
     )
     title = f"Créances au {data['at']}" if chosen == "fr" else f"Receivables at {data['at']}"
-    _emit(data, as_json, "\n".join([title, head, *rows]))
+    common.emit(data, as_json, "\n".join([title, head, *rows]))
 
 
 # --- the nightly run -----------------------------------------------------------------------
@@ -436,7 +430,7 @@ def process_inbox(
     move it to `done/` (or `refused/` with a `.why.txt`). Nothing is deleted; a file
     already imported under the same name (a run interrupted after the import) goes to
     `done/` without a second import."""
-    from server import payments_in
+    from server.parties import payments as payments_in
     from shared.errors import InvalidDocument, TowlineError
 
     results = []
@@ -538,9 +532,9 @@ def nightly(
     """
     import sqlalchemy as sa
 
-    from server.tables import tenants
+    from server.platform.tables import tenants
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
     root = inbox or _default_inbox()
     if bool(tenant_id) == all_tenants:
         click.echo(
@@ -548,19 +542,19 @@ def nightly(
             err=True,
         )
         raise SystemExit(EXIT_INPUT)
-    engine = _engine(database_url)
+    engine = common.engine(database_url)
 
     def chosen_tenants() -> list[str]:
         with engine.connect() as conn:
             if tenant_id:
-                _require_tenant(conn, tenant_id)
+                common.require_tenant(conn, tenant_id)
                 return [tenant_id]
             every = conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id)).scalars()
             return [t for t in every if (root / t).is_dir()]
 
     results: list[FileResult] = []
-    for tenant in _run(chosen, chosen_tenants):
-        results += process_inbox(engine, tenant, root, actor=actor, now=_now())
+    for tenant in common.run(chosen, chosen_tenants):
+        results += process_inbox(engine, tenant, root, actor=actor, now=common.now())
     body = [r.__dict__ for r in results]
     lines = []
     for r in results:
@@ -570,7 +564,7 @@ def nightly(
         else:
             lines.append(f"{where} — {r.outcome}: {r.message.get(chosen, '')}")
     empty = "Aucun fichier en attente." if chosen == "fr" else "No file waiting."
-    _emit(body, as_json, "\n".join(lines) or empty)
+    common.emit(body, as_json, "\n".join(lines) or empty)
     if any(r.outcome == "unreadable" for r in results):
         raise SystemExit(EXIT_INPUT)
     if any(r.outcome == "refused" for r in results):
@@ -583,5 +577,3 @@ COMMANDS: list[click.Command] = [
     receivables_command,
     nightly,
 ]
-
-register(COMMANDS)  # see server/cli.py: whichever module is imported first

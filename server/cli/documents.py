@@ -4,8 +4,6 @@ the command line (docs/invoicing.md, docs/cli.md).
 Exit codes as every server command: 0 done; 2 bad input (an amount, a SIRET or VAT
 number that does not check out…); 3 refused (unknown tenant, mission or document, no
 seller identity, a credit note beyond what remains…).
-
-The helpers of `server.cli` are imported when a command runs (it imports this module).
 """
 
 from __future__ import annotations
@@ -15,37 +13,8 @@ from typing import Any
 
 import click
 
-db_option = click.option(
-    "--database",
-    "database_url",
-    envvar="TOWLINE_DATABASE_URL",
-    default="sqlite:///var/towline.db",
-    show_default=True,
-    help="Database URL (or TOWLINE_DATABASE_URL): sqlite:///path or postgresql://…",
-)
-# The folder of the server's Ed25519 key, which signs the server journal: the same as
-# `towline-server run` uses (its VAR_DIR setting, TOWLINE_VAR_DIR, "var" by default).
-var_option = click.option(
-    "--var-dir",
-    envvar="TOWLINE_VAR_DIR",
-    default="var",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where the server's signing key lives (or TOWLINE_VAR_DIR), as for `run`.",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-lang_option = click.option(
-    "--lang",
-    type=click.Choice(["fr", "en"]),
-    default=None,
-    help="Language of the output (default: TOWLINE_LANG, then the locale, then French).",
-)
-
-
-def _base() -> Any:
-    from server import cli
-
-    return cli
+from server.cli import common
+from server.cli.common import db_option, json_option, lang_option, var_option
 
 
 def _money(amount: str, lang: str) -> str:
@@ -104,19 +73,18 @@ def documents_list(
 
     Exit codes: 0 listed; 3 unknown tenant.
     """
-    from server.db import reading
-    from server.invoicing import list_documents
+    from server.office.invoicing import list_documents
+    from server.platform.db import reading
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with reading(cli._engine(database_url)).connect() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with reading(common.engine(database_url)).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return list_documents(conn, tenant_id, mission_id=mission_id, kind=kind, limit=limit)
 
-    found = cli._run(chosen, work)
-    cli._emit(found, as_json, "\n".join(_summary(d, chosen) for d in found))
+    found = common.run(chosen, work)
+    common.emit(found, as_json, "\n".join(_summary(d, chosen) for d in found))
 
 
 @documents.command("show")
@@ -137,18 +105,17 @@ def documents_show(
 
     Exit codes: 0 shown; 3 unknown tenant or document.
     """
-    from server.db import reading
-    from server.invoicing import get_document
+    from server.office.invoicing import get_document
+    from server.platform.db import reading
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with reading(cli._engine(database_url)).connect() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with reading(common.engine(database_url)).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return get_document(conn, tenant_id, number)
 
-    doc = cli._run(chosen, work)
+    doc = common.run(chosen, work)
     fr = chosen == "fr"
     lines = [_summary(doc, chosen), ""]
     for item in doc["lines"]:
@@ -176,7 +143,7 @@ def documents_show(
             + _money(balance["open"], chosen)
             + f"  ({balance['status']})"
         )
-    cli._emit(doc, as_json, "\n".join(lines))
+    common.emit(doc, as_json, "\n".join(lines))
 
 
 @documents.command("pdf")
@@ -202,19 +169,18 @@ def documents_pdf(
 
     Exit codes: 0 written; 3 unknown tenant or document, or no Factur-X version.
     """
-    from server.db import reading
-    from server.invoicing import document_file
+    from server.office.invoicing import document_file
+    from server.platform.db import reading
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> bytes:
-        with reading(cli._engine(database_url)).connect() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with reading(common.engine(database_url)).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             data: bytes = document_file(conn, tenant_id, number, facturx=facturx)
             return data
 
-    data = cli._run(chosen, work)
+    data = common.run(chosen, work)
     out.write_bytes(data)
     click.echo(
         f"{out} ({len(data)} octets)" if chosen == "fr" else f"{out} ({len(data)} bytes)",
@@ -222,7 +188,7 @@ def documents_pdf(
 
 
 def _key(var_dir: Path) -> Any:
-    from server.keys import server_key
+    from server.platform.keys import server_key
 
     return server_key(var_dir)
 
@@ -258,18 +224,17 @@ def documents_credit_note(
     Exit codes: 0 issued; 2 empty reason or bad amount; 3 unknown tenant or invoice,
     already fully credited, or an amount beyond what remains.
     """
-    from server.invoicing import credit_note
-    from server.views.documents import CreditNoteIn
+    from server.api.documents import CreditNoteIn
+    from server.office.invoicing import credit_note
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
         data = CreditNoteIn().load(
             {"reason": reason, **({"amount": amount} if amount is not None else {})}
         )
-        with cli._engine(database_url).begin() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             return credit_note(
                 conn,
                 tenant_id,
@@ -278,17 +243,17 @@ def documents_credit_note(
                 reason=data["reason"],
                 key=_key(var_dir),
                 actor="cli",
-                now=cli._now(),
+                now=common.now(),
             )
 
-    doc = cli._run(chosen, work)
+    doc = common.run(chosen, work)
     total = _money(doc["total"]["incl_vat"], chosen)
     human = (
         f"Avoir {doc['number']} émis sur la facture {number} : {total} TTC."
         if chosen == "fr"
         else f"Credit note {doc['number']} issued on invoice {number}: {total} incl. VAT."
     )
-    cli._emit(doc, as_json, human)
+    common.emit(doc, as_json, human)
 
 
 @documents.command("issue")
@@ -316,19 +281,18 @@ def documents_issue(
     Exit codes: 0 issued (or already); 3 unknown tenant or mission, cancelled mission, no
     seller identity or no server valuation, or invoiced on another valuation.
     """
-    from server.invoicing import issue
+    from server.office.invoicing import issue
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with cli._engine(database_url).begin() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             return issue(
-                conn, tenant_id, mission_id, key=_key(var_dir), actor="cli", now=cli._now()
+                conn, tenant_id, mission_id, key=_key(var_dir), actor="cli", now=common.now()
             )
 
-    made, new = cli._run(chosen, work)
+    made, new = common.run(chosen, work)
     fr = chosen == "fr"
     if not made:
         head = "Rien à facturer." if fr else "Nothing to invoice."
@@ -337,7 +301,7 @@ def documents_issue(
     else:
         head = "Déjà facturée :" if fr else "Already invoiced:"
     human = "\n".join([head, *(_summary(d, chosen) for d in made)])
-    cli._emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 # --- the seller's identity ------------------------------------------------------------
@@ -389,25 +353,24 @@ def seller_set(
     Exit codes: 0 set; 2 a number that does not check out or a bad value; 3 unknown
     tenant.
     """
-    from server.seller import set_seller
-    from server.views.documents import SellerIn
+    from server.api.documents import SellerIn
+    from server.office.seller import set_seller
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
         data = SellerIn().load({k: v for k, v in given.items() if v is not None})
-        with cli._engine(database_url).begin() as conn:
-            cli._require_tenant(conn, tenant_id)
-            return set_seller(conn, tenant_id, data, actor="cli", now=cli._now())
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            return set_seller(conn, tenant_id, data, actor="cli", now=common.now())
 
-    made = cli._run(chosen, work)
+    made = common.run(chosen, work)
     human = (
         f"{made['name']} — SIRET {made['siret']}, TVA {made['vat_number']}"
         if chosen == "fr"
         else f"{made['name']} — SIRET {made['siret']}, VAT {made['vat_number']}"
     )
-    cli._emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 @seller.command("show")
@@ -424,19 +387,18 @@ def seller_show(tenant_id: str, database_url: str, as_json: bool, lang: str | No
 
     Exit codes: 0 shown; 3 unknown tenant, or no identity set yet.
     """
-    from server.db import reading
-    from server.seller import legal_lines, require_seller
+    from server.office.seller import legal_lines, require_seller
+    from server.platform.db import reading
 
-    cli = _base()
-    chosen = cli._lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with reading(cli._engine(database_url)).connect() as conn:
-            cli._require_tenant(conn, tenant_id)
+        with reading(common.engine(database_url)).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return require_seller(conn, tenant_id)
 
-    made = cli._run(chosen, work)
+    made = common.run(chosen, work)
     human = "\n".join(
         [made["name"], made["address"], f"{made['postcode']} {made['city']}", *legal_lines(made)]
     )
-    cli._emit(made, as_json, human)
+    common.emit(made, as_json, human)

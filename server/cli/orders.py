@@ -15,20 +15,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from server.cli import (
-    EXIT_INPUT,
-    _emit,
-    _engine,
-    _lang,
-    _now,
-    _read,
-    _require_tenant,
-    _run,
-    db_option,
-    json_option,
-    lang_option,
-    register,
-)
+from server.cli import common
+from server.cli.common import EXIT_INPUT, db_option, json_option, lang_option
 from shared.cleaning_schema import RULESET
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
@@ -45,8 +33,8 @@ def _actor(conn: Any, tenant_id: str, login: str | None) -> str:
     """The user id behind `--by` (refused when no such user), else "cli"."""
     if login is None:
         return "cli"
-    from server.errors import not_found
-    from server.tables import users
+    from server.platform.errors import not_found
+    from server.platform.tables import users
 
     found = conn.execute(
         sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.login == login)
@@ -70,11 +58,11 @@ def orders_group() -> None:
 
 
 def _batch(path: Path) -> Any:
-    from server import orders
+    from server.parties import orders
 
     what = Text("Fichier de commandes", "Orders file")
     if path.suffix.lower() == ".json":
-        return orders.orders_from_json(_read(path, what))
+        return orders.orders_from_json(common.read(path, what))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -114,14 +102,14 @@ def import_orders(
     Exit codes: 0 every line taken (or already received); 2 unreadable file, or some
     lines refused (the others were taken); 3 unknown tenant, party or user.
     """
-    from server import orders
+    from server.parties import orders
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
         items = _batch(path)
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
             return orders.import_orders(
                 conn,
@@ -129,12 +117,12 @@ def import_orders(
                 party_id,
                 items,
                 actor=actor,
-                now=_now(),
+                now=common.now(),
                 lang=chosen,
                 driver_id=driver_id,
             )
 
-    done = _run(chosen, work)
+    done = common.run(chosen, work)
     rows = [done["message"]]
     for line in done["lines"]:
         if line["outcome"] == "refused":
@@ -142,7 +130,7 @@ def import_orders(
             rows += [f"         {p['path'] or '—'}: {p['message']}" for p in line["problems"]]
         else:
             rows.append(f"  {line['line']:>5}  {line['outcome']:<12} {line['mission_id'] or '—'}")
-    _emit(done, as_json, "\n".join(rows))
+    common.emit(done, as_json, "\n".join(rows))
     if done["refused"]:
         raise SystemExit(EXIT_INPUT)
 
@@ -187,9 +175,9 @@ def create_key(
 
     Exit codes: 0 done; 2 empty label; 3 unknown tenant, party or user.
     """
-    from server import party_keys
+    from server.parties import api_keys as party_keys
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
         if not label.strip():
@@ -197,21 +185,21 @@ def create_key(
                 Text("Clé d'API", "API key"),
                 [Problem("--label", Text("ne peut pas être vide", "may not be blank"))],
             )
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
             return party_keys.create_key(
-                conn, tenant_id, party_id, label.strip()[:200], actor=actor, now=_now()
+                conn, tenant_id, party_id, label.strip()[:200], actor=actor, now=common.now()
             )
 
-    made = _run(chosen, work)
+    made = common.run(chosen, work)
     human = (
         f"Clé {made['id']} pour {party_id} — notez-la, elle ne sera plus affichée :\n{made['key']}"
         if chosen == "fr"
         else f"Key {made['id']} for {party_id} — write it down, it is never shown again:\n"
         f"{made['key']}"
     )
-    _emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 @keys_group.command("list")
@@ -231,16 +219,16 @@ def list_keys(
 
     Exit codes: 0 done; 3 unknown tenant or party.
     """
-    from server import party_keys
+    from server.parties import api_keys as party_keys
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return party_keys.list_keys(conn, tenant_id, party_id)
 
-    rows = _run(chosen, work)
+    rows = common.run(chosen, work)
     revoked = "révoquée" if chosen == "fr" else "revoked"
     lines = [
         f"{k['id']}  {k['party_id']:<12} {k['label']:<30} "
@@ -248,7 +236,7 @@ def list_keys(
         for k in rows
     ]
     empty = "Aucune clé." if chosen == "fr" else "No keys."
-    _emit(rows, as_json, "\n".join(lines) or empty)
+    common.emit(rows, as_json, "\n".join(lines) or empty)
 
 
 @keys_group.command("revoke")
@@ -274,19 +262,21 @@ def revoke_key(
 
     Exit codes: 0 done; 3 unknown tenant, key or user, or already revoked.
     """
-    from server import party_keys
+    from server.parties import api_keys as party_keys
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
-            return party_keys.revoke_key(conn, tenant_id, None, key_id, actor=actor, now=_now())
+            return party_keys.revoke_key(
+                conn, tenant_id, None, key_id, actor=actor, now=common.now()
+            )
 
-    made = _run(chosen, work)
+    made = common.run(chosen, work)
     human = f"Clé {key_id} révoquée." if chosen == "fr" else f"Key {key_id} revoked."
-    _emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 # --- cleaning rules -------------------------------------------------------------------------
@@ -330,26 +320,32 @@ def publish(
     Exit codes: 0 done; 2 unreadable or invalid rules (every problem with its path); 3
     unknown tenant, party or user, or the file names a version already taken.
     """
-    from server import cleaning_store
+    from server.parties import cleaning as cleaning_store
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        document = _read(path, RULESET)
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        document = common.read(path, RULESET)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
             return cleaning_store.publish(
-                conn, tenant_id, party_id, document, actor=actor, now=_now(), path=str(path.name)
+                conn,
+                tenant_id,
+                party_id,
+                document,
+                actor=actor,
+                now=common.now(),
+                path=str(path.name),
             )
 
-    made = _run(chosen, work)
+    made = common.run(chosen, work)
     human = (
         f"Règles de nettoyage {party_id} v{made['version']} publiées ({made['rules']} règle(s))."
         if chosen == "fr"
         else f"Cleaning rules {party_id} v{made['version']} published ({made['rules']} rule(s))."
     )
-    _emit(made, as_json, human)
+    common.emit(made, as_json, human)
 
 
 @cleaning_group.command("replay")
@@ -379,19 +375,19 @@ def replay(
 
     Exit codes: 0 done; 3 unknown tenant, party or user, or no rules published.
     """
-    from server import orders
+    from server.parties import orders
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
             return orders.replay(
-                conn, tenant_id, party_id, actor=actor, now=_now(), dry_run=dry_run
+                conn, tenant_id, party_id, actor=actor, now=common.now(), dry_run=dry_run
             )
 
-    done = _run(chosen, work)
+    done = common.run(chosen, work)
     head = (
         f"{party_id} v{done['version']} : {len(done['files'])} mission(s) concernée(s)."
         if chosen == "fr"
@@ -402,7 +398,7 @@ def replay(
         + (f["note"][chosen] if f.get("note") else "")
         for f in done["files"]
     ]
-    _emit(done, as_json, "\n".join([head, *rows]))
+    common.emit(done, as_json, "\n".join([head, *rows]))
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -456,23 +452,23 @@ def list_files(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server import orders
+    from server.parties import orders
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return orders.list_files(conn, tenant_id, party_id=party_id, state=state)
 
-    rows = _run(chosen, work)
+    rows = common.run(chosen, work)
     lines = [
         f"{f['party_id']:<12} {f['file_number']:<24} {f['state_label'][chosen]:<24}"
         + (f" ⚠ {f['warning'][chosen]}" if f["warning"] else "")
         for f in rows
     ]
     empty = "Aucun dossier." if chosen == "fr" else "No files."
-    _emit(rows, as_json, "\n".join(lines) or empty)
+    common.emit(rows, as_json, "\n".join(lines) or empty)
 
 
 @files_group.command("show")
@@ -498,16 +494,16 @@ def show_file(
 
     Exit codes: 0 done; 3 unknown tenant or file.
     """
-    from server import orders
+    from server.parties import orders
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return orders.file_detail(conn, tenant_id, party_id, file_number)
 
-    found = _run(chosen, work)
+    found = common.run(chosen, work)
     lines = [f"{party_id} {file_number} — {found['state_label'][chosen]}"]
     if found["warning"]:
         lines.append(f"⚠ {found['warning'][chosen]}")
@@ -516,9 +512,7 @@ def show_file(
         move = f"{e['state_before'] or '∅'} → {e['state_after']}" if e["state_after"] else ""
         lines.append(f"  {e['at']:%Y-%m-%d %H:%M} {e['source']:<7} {e['event']:<20} {move}")
         lines.append(f"      {detail[:200]}")
-    _emit(found, as_json, "\n".join(lines))
+    common.emit(found, as_json, "\n".join(lines))
 
 
 COMMANDS: list[click.Command] = [orders_group, keys_group, cleaning_group, files_group]
-
-register(COMMANDS)  # see server/cli.py: whichever module is imported first

@@ -3,32 +3,13 @@ reconciliation desk on the command line (the same functions as the API)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from server.cli import (
-    _emit,
-    _engine,
-    _lang,
-    _now,
-    _require_tenant,
-    _run,
-    db_option,
-    json_option,
-    lang_option,
-    register,
-)
-
-VAR_OPTION = click.option(
-    "--var-dir",
-    default=lambda: os.environ.get("TOWLINE_VAR_DIR", "var"),
-    show_default="var (TOWLINE_VAR_DIR)",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where the server's key is (it signs the server journal).",
-)
+from server.cli import common
+from server.cli.common import db_option, json_option, lang_option, var_option
 
 
 @click.command("reconcile")
@@ -48,16 +29,16 @@ def reconcile_command(tenant_id: str, database_url: str, as_json: bool, lang: st
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server import reconcile
+    from server.office import reconcile
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
-            return reconcile.reconcile_tenant(conn, tenant_id, now=_now())
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            return reconcile.reconcile_tenant(conn, tenant_id, now=common.now())
 
-    summary = _run(chosen, work)
+    summary = common.run(chosen, work)
     body = {
         "missions": summary.missions,
         "found": summary.found,
@@ -73,7 +54,7 @@ def reconcile_command(tenant_id: str, database_url: str, as_json: bool, lang: st
         else f"{summary.missions} mission(s) reconciled: {summary.found} anomal(y/ies) found"
         f" ({kinds}), {summary.opened} new, {summary.cleared} cleared."
     )
-    _emit(body, as_json, human)
+    common.emit(body, as_json, human)
 
 
 @click.group("anomalies")
@@ -110,10 +91,10 @@ def list_anomalies(
     """
     import sqlalchemy as sa
 
-    from server.tables import anomalies
-    from server.views.anomalies import wire
+    from server.api.anomalies import wire
+    from server.platform.tables import anomalies
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
         query = sa.select(anomalies).where(anomalies.c.tenant_id == tenant_id)
@@ -121,18 +102,18 @@ def list_anomalies(
             query = query.where(anomalies.c.status == status)
         if kind:
             query = query.where(anomalies.c.kind == kind)
-        with _engine(database_url).connect() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
             return [wire(r) for r in conn.execute(query.order_by(anomalies.c.id.desc()))]
 
-    rows = _run(chosen, work)
+    rows = common.run(chosen, work)
     lines = [
         f"{r['id']:>5}  {r['status']:<8} {r['kind']:<26} {r['mission_id'] or '':<14}"
         f" {r['amount'] or '':>9}  {r['detail'].get(chosen, '')}"
         for r in rows
     ]
     empty = "Aucune anomalie." if chosen == "fr" else "No anomalies."
-    _emit(rows, as_json, "\n".join(lines) or empty)
+    common.emit(rows, as_json, "\n".join(lines) or empty)
 
 
 @anomalies_group.command("resolve")
@@ -153,7 +134,7 @@ def list_anomalies(
     default="deferral",
     help="approve on money still owed: bill later (default) or a discount.",
 )
-@VAR_OPTION
+@var_option
 @db_option
 @json_option
 @lang_option
@@ -182,13 +163,14 @@ def resolve_anomaly(
     Exit codes: 0 done; 2 empty reason; 3 unknown tenant or anomaly, not open, or the
     action does not fit the anomaly.
     """
-    from server import keys, resolutions
+    from server.office import resolutions
+    from server.platform import keys
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             return resolutions.resolve(
                 conn,
                 tenant_id,
@@ -197,17 +179,17 @@ def resolve_anomaly(
                 reason,
                 key=keys.server_key(var_dir),
                 actor=actor,
-                now=_now(),
+                now=common.now(),
                 as_kind=as_kind,
             )
 
-    done = _run(chosen, work)
+    done = common.run(chosen, work)
     human = (
         f"Anomalie {anomaly_id} résolue ({action}) ; entrée {done['journal_seq']} du journal."
         if chosen == "fr"
         else f"Anomaly {anomaly_id} resolved ({action}); journal entry {done['journal_seq']}."
     )
-    _emit(done, as_json, human)
+    common.emit(done, as_json, human)
 
 
 @click.group("settlements")
@@ -239,20 +221,20 @@ def import_settlements(
     Exit codes: 0 imported; 2 unreadable file (every bad line listed); 3 unknown tenant,
     or the file was already imported.
     """
-    from server import reconcile, settlements
+    from server.office import reconcile, settlements
 
-    chosen = _lang(lang)
+    chosen = common.lang(lang)
 
     def work() -> Any:
-        with _engine(database_url).begin() as conn:
-            _require_tenant(conn, tenant_id)
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
             done = settlements.import_file(
-                conn, tenant_id, path.name, path.read_bytes(), actor=actor, now=_now()
+                conn, tenant_id, path.name, path.read_bytes(), actor=actor, now=common.now()
             )
-            summary = reconcile.reconcile_tenant(conn, tenant_id, now=_now())
+            summary = reconcile.reconcile_tenant(conn, tenant_id, now=common.now())
             return {**done, "card_unmatched": summary.by_kind.get("card_unmatched", 0)}
 
-    done = _run(chosen, work)
+    done = common.run(chosen, work)
     human = (
         f"{done['lines']} ligne(s) importée(s) ({done['period_from']} → {done['period_to']}) ;"
         f" paiements carte sans remise : {done['card_unmatched']}."
@@ -260,9 +242,7 @@ def import_settlements(
         else f"{done['lines']} line(s) imported ({done['period_from']} → {done['period_to']});"
         f" card payments without settlement: {done['card_unmatched']}."
     )
-    _emit(done, as_json, human)
+    common.emit(done, as_json, human)
 
 
 COMMANDS: list[click.Command] = [reconcile_command, anomalies_group, settlements_group]
-
-register(COMMANDS)  # see server/cli.py: whichever module is imported first

@@ -17,14 +17,15 @@ from flask import flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from server import devices, identity
+from server.api.fields import IDENT, NAME, REASON
+from server.api.users import UserIn
 from server.desk.blueprint import desk, not_found, t
 from server.desk.session import current, page
-from server.errors import ApiError
-from server.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right
-from server.views.fields import IDENT, NAME, REASON
-from server.views.users import UserIn
-from server.web import engine, lang, now, reader
+from server.devices import tablets as devices
+from server.people import identity
+from server.people.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right
+from server.platform.errors import ApiError
+from server.platform.web import engine, lang, now, reader
 from shared.errors import TowlineError
 from shared.schema_tools import problems
 

@@ -3,7 +3,7 @@ one anomaly with its evidence, and its resolution in one action.
 
 A resolution takes two POSTs and no JavaScript: the first checks the action (its right,
 that it fits the kind, the reason) and asks for confirmation in one sentence; the second,
-carrying the same fields and `confirm`, calls `server.resolutions.resolve` (the function
+carrying the same fields and `confirm`, calls `server.office.resolutions.resolve` (the function
 the API and the command line call), then shows the mission page with what was done:
 decisions sent to the tablet, documents issued.
 """
@@ -18,24 +18,24 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
-from server import reconcile, resolutions
+from server.api.anomalies import ACTION_RIGHTS
 from server.desk import labels
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
-from server.errors import Conflict, NotFound, Unprocessable
-from server.identity import User, list_drivers, list_users
-from server.office_journal import chain_id
-from server.rights import Right, missing_right
-from server.tables import anomalies, audit_log, journal_entries
-from server.views.anomalies import ACTION_RIGHTS
-from server.web import engine, lang, now, reader, server_private_key
+from server.office import reconcile, resolutions
+from server.office.office_journal import chain_id
+from server.people.identity import User, list_drivers, list_users
+from server.people.rights import Right, missing_right
+from server.platform.errors import Conflict, NotFound, Unprocessable
+from server.platform.tables import anomalies, audit_log, journal_entries
+from server.platform.web import engine, lang, now, reader, server_private_key
 from shared.i18n import Text
 from shared.money import ZERO, parse_amount
 from shared.steps import LABELS as STEP_LABELS
 from shared.steps import Step
 
 LIMIT = 200  # rows on one page, newest first; the counts per kind cover them all
-REASON_MAX = 500  # as the API (server.views.fields.REASON)
+REASON_MAX = 500  # as the API (server.api.fields.REASON)
 
 STATUS_LABELS: Mapping[str, tuple[str, str]] = {
     reconcile.OPEN: ("ouverte", "open"),

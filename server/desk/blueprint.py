@@ -15,8 +15,8 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from markupsafe import Markup
 from wtforms import ValidationError
 
-from server.errors import CORE_STATUS, ApiError
-from server.web import lang
+from server.platform.errors import CORE_STATUS, ApiError
+from server.platform.web import lang
 from shared.errors import TowlineError
 from shared.i18n import LANGS
 from shared.money import format_amount, from_cents
@@ -36,7 +36,7 @@ LANG_COOKIE = "towline_lang"
 @desk.before_request
 def _choose_lang_and_check_csrf() -> Any:
     # The desk's language: ?lang= (remembered in a cookie), else the cookie, else the
-    # browser's Accept-Language (server.web.lang), French by default.
+    # browser's Accept-Language (server.platform.web.lang), French by default.
     chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
         g.lang = chosen

@@ -4,16 +4,16 @@ the person who chases the assistance companies for their money every week.
 - the claims: filters (party, status, file), what is owed, paid and still open, counts
   per status; one claim with its invoice, the documents its party requires (each ticked
   or named as missing), the mission's photos and signatures, its log, and the actions
-  the status table allows — every one through `server.claims.act`, which logs it on the
+  the status table allows — every one through `server.parties.claims.act`, which logs it on the
   file, so a refusal (a missing photo, a file that cannot be sent) changes nothing;
 - the receivables: per party, what is open in 0–30, 31–60, 61–90 and over 90 days at a
-  date (`server.receivables`);
-- the payments back: a CSV import (`server.payments_in.import_file`), its summary, and
+  date (`server.parties.receivables`);
+- the payments back: a CSV import (`server.parties.payments.import_file`), its summary, and
   the lines that did not simply pay their claim, to work through;
 - the bytes of a mission's attachment (photo, signature, report), for these pages and
   the mission page.
 
-Right `reconcile` everywhere, as the API (server/views/claims.py).
+Right `reconcile` everywhere, as the API (server/api/claims.py).
 """
 
 from __future__ import annotations
@@ -27,25 +27,28 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from server import attachments, claims, party_files, payments_in, receivables
+from server.api.attachments import EXTENSIONS
 from server.desk import labels
 from server.desk.anomaly_pages import label
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.party_pages import log_entry, party_names, state_label, user_names
 from server.desk.session import current, page
-from server.errors import CORE_STATUS, ApiError, NotFound
-from server.rights import Right
-from server.tables import claims as claims_table
-from server.tables import party_files as party_files_table
-from server.tables import payment_lines
-from server.views.attachments import EXTENSIONS
-from server.web import engine, lang, now, reader
+from server.devices import attachments
+from server.parties import claims, receivables
+from server.parties import files as party_files
+from server.parties import payments as payments_in
+from server.people.rights import Right
+from server.platform.errors import CORE_STATUS, ApiError, NotFound
+from server.platform.tables import claims as claims_table
+from server.platform.tables import party_files as party_files_table
+from server.platform.tables import payment_lines
+from server.platform.web import engine, lang, now, reader
 from shared.errors import InvalidDocument, TowlineError
 from shared.file_lifecycle import LifecycleRefused
 
 LIMIT = 200  # claims on one page, oldest invoice first; counts and totals cover them all
 OPEN = "open"  # the status filter for every claim still open
-REASONS_MAX = 20  # as the API (server.views.claims.RejectIn)
+REASONS_MAX = 20  # as the API (server.api.claims.RejectIn)
 REASON_MAX = 500
 IMAGES = ("image/jpeg", "image/png", "image/webp")
 

@@ -8,8 +8,8 @@ visible home (docs/cleaning-rules.md, docs/orders.md).
 - A bug: the bug report bundle, downloaded as JSON (/desk/missions/<id>/bug-report.json).
 - A configuration error: the contract version, on the contract pages.
 
-Every write goes through `server.cleaning_store` and `server.orders`, exactly as the API
-(server/views/orders.py), with the same rights.
+Every write goes through `server.parties.cleaning` and `server.parties.orders`, exactly as the API
+(server/api/orders.py), with the same rights.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from server import cleaning_store, missions, orders, parties
 from server.desk.blueprint import desk, not_found, t
 from server.desk.contract_pages import pretty
 from server.desk.session import current, page
-from server.errors import NotFound
-from server.identity import list_users
-from server.rights import Right
-from server.web import engine, lang, now, reader
+from server.office import missions
+from server.parties import cleaning as cleaning_store
+from server.parties import orders
+from server.people import ordering_parties as parties
+from server.people.identity import list_users
+from server.people.rights import Right
+from server.platform.errors import NotFound
+from server.platform.web import engine, lang, now, reader
 from shared.cleaning_schema import RULESET
 from shared.errors import InvalidDocument, Problem, TowlineError
 from shared.mission import MISSION

@@ -2,7 +2,7 @@
 workbench to try a draft on a mission before publishing it.
 
 Reading needs only a signed-in user (everyone in the office answers customers about
-prices); publishing needs `edit_contracts` and goes through `server.contracts.publish`,
+prices); publishing needs `edit_contracts` and goes through `server.office.contracts.publish`,
 exactly as POST /api/v1/contracts. Trying publishes nothing: the draft is valued with
 the core (`shared.valuation.value`), next to the published version the server would
 apply to the same mission, and a draft that does not validate shows its problems.
@@ -19,12 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
-from server import contracts, ingest, missions
 from server.desk.blueprint import desk, money, t
 from server.desk.session import current, page
-from server.identity import list_users
-from server.rights import Right
-from server.web import engine, lang, now, reader
+from server.devices import ingest
+from server.office import contracts, missions
+from server.people.identity import list_users
+from server.people.rights import Right
+from server.platform.web import engine, lang, now, reader
 from shared import calendar
 from shared.contract import WEEKDAYS, Amount, Condition, Contract, Payer
 from shared.contract_schema import CONTRACT, load_contract

@@ -15,12 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, render_template, request
 
-from server import invoice_render, invoicing
 from server.desk.blueprint import desk, t
 from server.desk.session import current, page
-from server.rights import Right
-from server.tables import documents
-from server.web import reader
+from server.office import invoice_render, invoicing
+from server.people.rights import Right
+from server.platform.tables import documents
+from server.platform.web import reader
 
 LIMIT = 200  # rows shown; the totals always cover every matching document
 KINDS = {"invoice": ("Facture", "Invoice"), "credit_note": ("Avoir", "Credit note")}

@@ -20,18 +20,18 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import current_app, render_template, url_for
 
-from server import registers
 from server.desk import charts
 from server.desk.blueprint import desk, t
 from server.desk.labels import ANOMALY_KINDS, method_label
 from server.desk.register_pages import session_link
 from server.desk.session import current, page
-from server.devices import list_devices
-from server.identity import list_drivers
-from server.invoicing import CREDIT_NOTE, INVOICE
-from server.rights import Right
-from server.tables import anomalies, documents
-from server.web import lang, now, reader
+from server.devices.tablets import list_devices
+from server.office import registers
+from server.office.invoicing import CREDIT_NOTE, INVOICE
+from server.people.identity import list_drivers
+from server.people.rights import Right
+from server.platform.tables import anomalies, documents
+from server.platform.web import lang, now, reader
 from shared.payment_terms import Method
 
 DAYS = 14

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from server.claims import ACTION_LABELS as CLAIM_ACTION_LABELS
-from server.claims import DOCUMENT_LABELS as CLAIM_DOCUMENTS
-from server.claims import STATUS_LABELS as CLAIM_STATUS_LABELS
+from server.parties.claims import ACTION_LABELS as CLAIM_ACTION_LABELS
+from server.parties.claims import DOCUMENT_LABELS as CLAIM_DOCUMENTS
+from server.parties.claims import STATUS_LABELS as CLAIM_STATUS_LABELS
 from shared.file_lifecycle import EVENT_LABELS, STATE_LABELS
 from shared.i18n import Text
 from shared.payment_terms import Method
@@ -93,7 +93,7 @@ LOG_SOURCES: Mapping[str, Text] = MappingProxyType(
     }
 )
 
-# The log's entries that are not lifecycle events (server.orders, server.claims).
+# The log's entries that are not lifecycle events (server.parties.orders, server.parties.claims).
 _LOG_EVENTS: dict[str, Text] = {
     "cleaning_correction": Text(
         "Correction automatique (règle de nettoyage)", "Automatic correction (cleaning rule)"
@@ -129,7 +129,7 @@ FILE_LOG_EVENTS: Mapping[str, Text] = MappingProxyType(
     {**{event.value: text for event, text in EVENT_LABELS.items()}, **_LOG_EVENTS}
 )
 
-# What matching decided for an imported payment line (server.payments_in.OUTCOMES).
+# What matching decided for an imported payment line (server.parties.payments.OUTCOMES).
 PAYMENT_OUTCOMES: Mapping[str, Text] = MappingProxyType(
     {
         "matched": Text("Rapproché : facture réglée", "Matched: invoice paid"),
@@ -145,8 +145,8 @@ PAYMENT_SOURCES: Mapping[str, Text] = MappingProxyType(
     }
 )
 
-# Photos, signatures and reports from the tablets (server.attachments.KINDS), and the
-# documents a party may require (server.claims.DOCUMENT_LABELS), capitalised.
+# Photos, signatures and reports from the tablets (server.devices.attachments.KINDS), and the
+# documents a party may require (server.parties.claims.DOCUMENT_LABELS), capitalised.
 ATTACHMENT_KINDS: Mapping[str, Text] = MappingProxyType(
     {
         **{
@@ -157,7 +157,7 @@ ATTACHMENT_KINDS: Mapping[str, Text] = MappingProxyType(
     }
 )
 
-# A mission's status in the office (server.missions).
+# A mission's status in the office (server.office.missions).
 MISSION_STATUSES: Mapping[str, Text] = MappingProxyType(
     {
         "new": Text("nouvelle, sans chauffeur", "new, no driver"),

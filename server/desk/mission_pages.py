@@ -17,8 +17,6 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 
-from server import invoicing
-from server import missions as mission_store
 from server.desk import labels
 from server.desk.anomaly_pages import (
     STATUS_LABELS,
@@ -32,13 +30,15 @@ from server.desk.anomaly_pages import (
 from server.desk.blueprint import desk, not_found, t
 from server.desk.claim_pages import mission_attachments
 from server.desk.session import current, page
-from server.errors import NotFound
-from server.office_journal import PREFIX as SERVER_CHAIN
-from server.reconcile import OPEN
-from server.rights import Right
-from server.tables import anomalies, decisions, journal_entries, missions, ordering_parties
-from server.tables import valuations as valuations_table
-from server.web import lang, reader
+from server.office import invoicing
+from server.office import missions as mission_store
+from server.office.office_journal import PREFIX as SERVER_CHAIN
+from server.office.reconcile import OPEN
+from server.people.rights import Right
+from server.platform.errors import NotFound
+from server.platform.tables import anomalies, decisions, journal_entries, missions, ordering_parties
+from server.platform.tables import valuations as valuations_table
+from server.platform.web import lang, reader
 from shared.explain import explain_step
 from shared.money import parse_amount
 from shared.valuation import Step as Rule

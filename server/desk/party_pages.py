@@ -4,8 +4,8 @@ and claims, and the office acts the lifecycle table allows.
 
 The table (shared/file_lifecycle.py) decides everything: the page offers "cancel by
 hand" only where its cell is a move, and otherwise shows the cell's refusal sentence.
-Sending the invoice is the claim's `submit` (server.claims), never an act of this page.
-Right `reconcile`, as the API's files (server/views/orders.py).
+Sending the invoice is the claim's `submit` (server.parties.claims), never an act of this page.
+Right `reconcile`, as the API's files (server/api/orders.py).
 """
 
 from __future__ import annotations
@@ -18,22 +18,24 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
-from server import claims, orders, parties, party_files
 from server.desk import labels
 from server.desk.anomaly_pages import driver_names, label
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
-from server.errors import NotFound
-from server.identity import list_users
-from server.rights import Right
-from server.tables import documents
-from server.tables import party_files as party_files_table
-from server.web import engine, lang, now, reader
+from server.parties import claims, orders
+from server.parties import files as party_files
+from server.people import ordering_parties as parties
+from server.people.identity import list_users
+from server.people.rights import Right
+from server.platform.errors import NotFound
+from server.platform.tables import documents
+from server.platform.tables import party_files as party_files_table
+from server.platform.web import engine, lang, now, reader
 from shared import file_lifecycle as lifecycle
 from shared.file_lifecycle import Event, LifecycleRefused, Refusal
 
 LIMIT = 200  # files on one page, last moved first; the counts per state cover them all
-REASON_MAX = 500  # as the API (server.views.fields.REASON)
+REASON_MAX = 500  # as the API (server.api.fields.REASON)
 
 
 def state_label(state: str | None) -> str:

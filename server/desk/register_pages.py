@@ -1,7 +1,7 @@
 """The registers (caisses): every driver's register session per day, and one session's
 entries. Read-only: a register changes only through the tablets' journals.
 
-Figures are the server's fold of the synced entries (`server.registers`), the same fold
+Figures are the server's fold of the synced entries (`server.office.registers`), the same fold
 as the tablet's; a closing whose count differs from the expected cash links to its
 `register_variance` anomaly.
 """
@@ -16,17 +16,17 @@ import sqlalchemy as sa
 from flask import render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from server import registers
 from server.desk.blueprint import desk, not_found, t
 from server.desk.labels import ENTRY_TYPES, method_label
 from server.desk.session import current, page
-from server.devices import list_devices
-from server.errors import ApiError
-from server.identity import list_drivers
-from server.registers import Session
-from server.rights import Right
-from server.tables import anomalies
-from server.web import now, reader
+from server.devices.tablets import list_devices
+from server.office import registers
+from server.office.registers import Session
+from server.people.identity import list_drivers
+from server.people.rights import Right
+from server.platform.errors import ApiError
+from server.platform.tables import anomalies
+from server.platform.web import now, reader
 from shared.payment_terms import Method
 
 DAYS = 14  # the list's default window, as the glance's chart

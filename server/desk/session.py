@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
 from server.desk.blueprint import desk, t
-from server.errors import ApiError
-from server.identity import User, authenticate, get_user
-from server.rights import LABELS, Right
-from server.tables import users
-from server.web import engine, lang, now, reader
+from server.people.identity import User, authenticate, get_user
+from server.people.rights import LABELS, Right
+from server.platform.errors import ApiError
+from server.platform.tables import users
+from server.platform.web import engine, lang, now, reader
 
 F = TypeVar("F", bound=Callable[..., Any])
 KEY = "desk"

@@ -32,9 +32,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from server.devices import DeviceIdentity
-from server.errors import ApiError, Conflict, NotFound, Unprocessable
-from server.tables import attachment_chunks, attachments, journal_entries, missions
+from server.devices.tablets import DeviceIdentity
+from server.platform.errors import ApiError, Conflict, NotFound, Unprocessable
+from server.platform.tables import attachment_chunks, attachments, journal_entries, missions
 
 KINDS = ("vehicle_photo", "signature", "handover_report", "other")
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")

@@ -25,9 +25,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import invoicing, reconcile
-from server.reconcile_rules import Item
-from server.tables import anomalies, contracts, journal_entries, missions, valuations
+from server.office import invoicing, reconcile
+from server.office.reconcile_rules import Item
+from server.platform.tables import anomalies, contracts, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
 from shared.contract import Contract

@@ -1,12 +1,12 @@
 """Serving a pull: one page of the tenant's change feed, as the device's drivers may see it.
 
-A thin layer over `server.changes.page`: it bounds the page to the protocol's limits and
+A thin layer over `server.platform.changes.page`: it bounds the page to the protocol's limits and
 shapes the answer. The feed is numbered per tenant without gaps, so a client that stores
 each page together with its `next_cursor` resumes exactly where it stopped. An empty
 incremental pull is a single range read on the (tenant_id, seq) primary key.
 
 `pull_json` serves the HTTP answer: each change's data is already stored as JSON text
-(written by `server.changes.record` from plain, float-free data), so it is copied into
+(written by `server.platform.changes.record` from plain, float-free data), so it is copied into
 the answer as it is rather than parsed and written again.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import changes
+from server.platform import changes
 from sync.protocol import DEFAULT_PAGE, MAX_PAGE
 
 

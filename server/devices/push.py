@@ -25,8 +25,8 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from server import ingest
-from server.tables import devices, journal_entries, quarantine
+from server.devices import ingest
+from server.platform.tables import devices, journal_entries, quarantine
 from shared import signing
 from shared.canonical import canonical_json
 from shared.chain_verifier import Finding, FindingKind, SignatureCheck, verify_chain

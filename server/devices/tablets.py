@@ -9,7 +9,7 @@ A session starts with a nonce the server makes; the tablet signs it, behind the 
 prefix of `sync.protocol.challenge_message`, with the key it enrolled. No device clock is
 involved anywhere (tablets' clocks can be months off). A revoked tablet can still open a
 session, so that what it pushes can be recognised and quarantined;
-`server.security.require_device` refuses it elsewhere.
+`server.api.security.require_device` refuses it elsewhere.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.errors import Conflict, TooManyRequests, Unauthenticated, Unprocessable, not_found
-from server.identity import audit, driver_data, driver_rows, existing_drivers
-from server.tables import challenges, device_drivers, devices, enrolment_codes
+from server.people.identity import audit, driver_data, driver_rows, existing_drivers
+from server.platform.errors import (
+    Conflict,
+    TooManyRequests,
+    Unauthenticated,
+    Unprocessable,
+    not_found,
+)
+from server.platform.tables import challenges, device_drivers, devices, enrolment_codes
 from shared.signing import public_key_from_bytes, verify
 from sync.protocol import challenge_message
 

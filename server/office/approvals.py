@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.errors import Conflict, Unprocessable, not_found
-from server.identity import audit
-from server.tables import devices, missions
+from server.people.identity import audit
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import devices, missions
 from shared.approvals import DeviceKey, Kind, Request, issue_code
 from shared.money import parse_amount, wire
 

@@ -1,5 +1,5 @@
 """Signed archives of a closed period (docs/archives.md): one zip file an auditor can
-verify with public keys only (`towline-server verify --archive`, server/integrity.py).
+verify with public keys only (`towline-server verify --archive`, server/office/integrity.py).
 
     manifest.json            every file with its sha256 and size, the period, the tenant,
                              the creation time, the head of every chain
@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import closing, office_journal
-from server.tables import devices, journal_entries, metadata
+from server.office import closing, office_journal
+from server.platform.tables import devices, journal_entries, metadata
 from shared import archive_format as fmt
 from shared import signing
 from shared.closings import Period

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
-from server import office_journal
-from server.tables import devices, journal_entries, tenants
+from server.office import office_journal
+from server.platform.tables import devices, journal_entries, tenants
 from shared import closings, signing
 from shared.closings import Closing, Level, Period, Record, VatTotal
 from shared.errors import Refused

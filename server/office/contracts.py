@@ -14,10 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import changes, parties
-from server.errors import Conflict, Unprocessable, not_found
-from server.identity import audit
-from server.tables import contracts
+from server.people import ordering_parties as parties
+from server.people.identity import audit
+from server.platform import changes
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import contracts
 from shared.canonical import canonical_json
 from shared.contract_schema import CONTRACT, load_contract
 from shared.errors import InvalidDocument, Problem

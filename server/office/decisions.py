@@ -26,10 +26,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import approvals, changes
-from server.errors import Conflict, Unprocessable, not_found
-from server.identity import audit
-from server.tables import decisions, devices, journal_entries, missions
+from server.office import approvals
+from server.people.identity import audit
+from server.platform import changes
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import decisions, devices, journal_entries, missions
 from shared.journal import EntryType
 from shared.money import wire
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import archive, closing, office_journal
-from server.tables import devices, journal_entries, tenants
+from server.office import archive, closing, office_journal
+from server.platform.tables import devices, journal_entries, tenants
 from shared import archive_format as fmt
 from shared import chain_verifier, signing
 from shared.archive_format import Finding, Kind, Where

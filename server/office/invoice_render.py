@@ -24,7 +24,7 @@ from typing import Any
 import facturx
 from fpdf import FPDF
 
-from server.seller import legal_lines
+from server.office.seller import legal_lines
 from shared.money import ZERO, format_amount, parse_amount
 
 FACTURX_LEVEL = "en16931"

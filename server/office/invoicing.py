@@ -5,7 +5,7 @@ server's own latest valuation of the mission (table `valuations`, source "server
 ordering party (with a Factur-X e-invoice) and the beneficiary (whose invoice shows what
 was paid on the spot). French rules:
 
-- numbers from one continuous chronological sequence per series (`server.numbering`),
+- numbers from one continuous chronological sequence per series (`server.office.numbering`),
   taken in the issuing transaction: no gap, no duplicate, even with concurrent issuers;
 - the mandatory mentions (seller's identity with SIREN, SIRET and VAT number, dates,
   recipient, lines, VAT per rate, totals), printed on the PDF and kept in the row;
@@ -31,11 +31,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from server import invoice_render, numbering, office_journal
-from server.errors import Conflict, NotFound, Unprocessable, not_found
-from server.identity import audit
-from server.seller import require_seller
-from server.tables import (
+from server.office import invoice_render, numbering, office_journal
+from server.office.seller import require_seller
+from server.people.identity import audit
+from server.platform.errors import Conflict, NotFound, Unprocessable, not_found
+from server.platform.tables import (
     decisions,
     documents,
     journal_entries,
@@ -461,7 +461,7 @@ def _store(
         },
     )
     stored = _document_row(conn, tenant_id, number.text)
-    from server import claims  # claims reads this module: import when needed
+    from server.parties import claims  # claims reads this module: import when needed
 
     claims.on_document(conn, tenant_id, stored, actor=actor, now=now)  # claims, party files
     return to_wire(stored)
@@ -649,7 +649,7 @@ def on_mission_completed(
         with conn.begin_nested():
             return issue_for_mission(conn, tenant_id, mission_id, key=key, actor=actor, now=now)
     except Exception as exc:  # a bug here must not refuse the tablet's push
-        from server.ingest import anomaly  # ingest calls this module: import when needed
+        from server.devices.ingest import anomaly  # ingest calls this module: import when needed
 
         if isinstance(exc, TowlineError):
             fr, en = exc.message("fr"), exc.message("en")

@@ -17,17 +17,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import changes, parties
-from server.errors import Conflict, Unprocessable, not_found
-from server.identity import audit, existing_drivers
-from server.tables import missions
+from server.people import ordering_parties as parties
+from server.people.identity import audit, existing_drivers
+from server.platform import changes
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import missions
 from shared.canonical import canonical_json
 from shared.errors import InvalidDocument, Problem
 from shared.mission import load_mission
 
 NEW = "new"
 ASSIGNED = "assigned"
-CANCELLED = "cancelled"  # shared.steps.Step.CANCELLED, which server.ingest checks
+CANCELLED = "cancelled"  # shared.steps.Step.CANCELLED, which server.devices.ingest checks
 
 
 def _driver_must_exist(conn: sa.Connection, tenant_id: str, driver_id: str) -> None:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.tables import number_series
+from server.platform.tables import number_series
 
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.tables import journal_entries, tenants
+from server.platform.tables import journal_entries, tenants
 from shared import journal, signing
 from shared.canonical import canonical_json
 

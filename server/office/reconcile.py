@@ -1,4 +1,4 @@
-"""Reconciliation: gather the facts, apply `server.reconcile_rules`, keep the anomalies.
+"""Reconciliation: gather the facts, apply `server.office.reconcile_rules`, keep the anomalies.
 
 Runs incrementally after every push (the missions and registers the batch touched) and
 on demand for a whole tenant (`towline-server reconcile`), in batches of missions so the
@@ -18,8 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office_journal import PREFIX as SERVER_CHAIN
-from server.reconcile_rules import (
+from server.office.office_journal import PREFIX as SERVER_CHAIN
+from server.office.reconcile_rules import (
     Finding,
     Item,
     MissionFacts,
@@ -30,7 +30,7 @@ from server.reconcile_rules import (
     register_findings,
     reused_approvals,
 )
-from server.tables import (
+from server.platform.tables import (
     anomalies,
     audit_log,
     card_settlement_lines,

@@ -1,6 +1,6 @@
 """What does not add up, mission by mission and register by register: pure rules.
 
-`server.reconcile` gathers the facts from the database (the tablets' entries, the
+`server.office.reconcile` gathers the facts from the database (the tablets' entries, the
 server's own valuation, the office's decisions and issued approval codes, imported card
 settlements) and stores what these rules find as anomalies. The rules read no database
 and no clock, so each is tested on plain values. Amounts are integer cents.

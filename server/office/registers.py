@@ -25,8 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office_journal import PREFIX as SERVER_CHAIN
-from server.tables import journal_entries
+from server.office.office_journal import PREFIX as SERVER_CHAIN
+from server.platform.tables import journal_entries
 from shared.errors import Refused
 from shared.i18n import Text
 from shared.money import parse_amount, to_cents
@@ -83,7 +83,7 @@ class Session:
 
     @property
     def variance_subject(self) -> str | None:
-        """The subject of its `register_variance` anomaly (server.reconcile_rules)."""
+        """The subject of its `register_variance` anomaly (server.office.reconcile_rules)."""
         return None if self.closed_seq is None else f"{self.device_id}:{self.closed_seq}"
 
 

@@ -19,11 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import decisions, ingest, invoicing, office_journal, reconcile
-from server.errors import Conflict, Unprocessable, not_found
-from server.identity import audit
-from server.reconcile_rules import cents as as_cents
-from server.tables import anomalies, journal_entries
+from server.devices import ingest
+from server.office import decisions, invoicing, office_journal, reconcile
+from server.office.reconcile_rules import cents as as_cents
+from server.people.identity import audit
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import anomalies, journal_entries
 from shared import signing
 from shared.canonical import plain
 

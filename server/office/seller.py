@@ -21,9 +21,9 @@ from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
-from server.errors import Conflict, not_found
-from server.identity import audit
-from server.tables import tenants
+from server.people.identity import audit
+from server.platform.errors import Conflict, not_found
+from server.platform.tables import tenants
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import format_amount, parse_amount, wire

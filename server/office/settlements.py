@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.errors import Conflict
-from server.identity import audit
-from server.tables import card_settlement_lines, card_settlements
+from server.people.identity import audit
+from server.platform.errors import Conflict
+from server.platform.tables import card_settlement_lines, card_settlements
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import parse_amount

@@ -30,11 +30,11 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 from flask import g, request
 
-from server import parties
-from server.errors import Conflict, Unauthenticated, not_found
-from server.identity import audit
-from server.tables import party_api_keys
-from server.web import reader
+from server.people import ordering_parties as parties
+from server.people.identity import audit
+from server.platform.errors import Conflict, Unauthenticated, not_found
+from server.platform.tables import party_api_keys
+from server.platform.web import reader
 
 F = TypeVar("F", bound=Callable[..., Any])
 

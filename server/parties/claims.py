@@ -3,7 +3,7 @@ docs/claims-and-payments.md).
 
 Issuing an ordering party's invoice opens its claim (`to_create`); the office creates it,
 checks the documents the party requires, submits it (the invoice is sent), and the party
-validates or rejects it; payments matched by `server.payments_in` pay it. Every status
+validates or rejects it; payments matched by `server.parties.payments` pay it. Every status
 and every move is in `MOVES`, one table: the office's actions, the party's messages and
 the money's own moves (paid in full, cancelled by credit notes). Nothing is decided
 outside it.
@@ -32,11 +32,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import party_files
-from server.errors import Conflict, NotFound, Unprocessable, not_found
-from server.identity import audit
-from server.invoicing import BENEFICIARY, CREDIT_NOTE, INVOICE, ORDERING_PARTY, timezone_of
-from server.tables import (
+from server.office.invoicing import BENEFICIARY, CREDIT_NOTE, INVOICE, ORDERING_PARTY, timezone_of
+from server.parties import files as party_files
+from server.people.identity import audit
+from server.platform.errors import Conflict, NotFound, Unprocessable, not_found
+from server.platform.tables import (
     attachments,
     claim_requirements,
     claims,
@@ -930,7 +930,7 @@ def _record_document(
 def on_document(
     conn: sa.Connection, tenant_id: str, document: Any, *, actor: str, now: datetime
 ) -> None:
-    """What `server.invoicing` calls once it stored a document (a `documents` row), in
+    """What `server.office.invoicing` calls once it stored a document (a `documents` row), in
     the issuing transaction.
 
     - an invoice to an ordering party opens its claim (`to_create`) and puts the party's

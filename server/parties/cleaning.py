@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import parties
-from server.errors import Conflict, not_found
-from server.identity import audit
-from server.tables import cleaning_rulesets
+from server.people import ordering_parties as parties
+from server.people.identity import audit
+from server.platform.errors import Conflict, not_found
+from server.platform.tables import cleaning_rulesets
 from shared.canonical import canonical_json
 from shared.cleaning import RuleSet
 from shared.cleaning_schema import RULESET, load_ruleset

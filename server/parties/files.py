@@ -19,8 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.errors import Conflict, not_found
-from server.tables import file_events, party_files
+from server.platform.errors import Conflict, not_found
+from server.platform.tables import file_events, party_files
 from shared import file_lifecycle as lifecycle
 from shared.file_lifecycle import Event, State
 

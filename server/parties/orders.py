@@ -2,9 +2,9 @@
 
 An order arrives from the party's system (API key) or from an import. It is kept exactly
 as received, cleaned with the party's latest rule set (shared/cleaning.py), validated,
-and becomes a mission (server.missions.create: a driver's tablets get it at their next
+and becomes a mission (server.office.missions.create: a driver's tablets get it at their next
 pull); each correction goes to the file's log with the rule and the rule set's version,
-and the file moves with the `order` event (server.party_files). The party's message id
+and the file moves with the `order` event (server.parties.files). The party's message id
 makes it idempotent: the same order sent twice creates one mission and one event, and
 the second call answers with the first outcome.
 
@@ -40,15 +40,20 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from server import changes, claims, cleaning_store, missions, parties, party_files
-from server.cleaning_store import Stored
-from server.errors import Conflict, Forbidden, Unprocessable, not_found
-from server.identity import audit
-from server.tables import anomalies, file_events, valuations
-from server.tables import missions as missions_table
-from server.tables import orders as orders_table
-from server.tables import party_files as party_files_table
-from server.web import nul_paths
+from server.office import missions
+from server.parties import claims
+from server.parties import cleaning as cleaning_store
+from server.parties import files as party_files
+from server.parties.cleaning import Stored
+from server.people import ordering_parties as parties
+from server.people.identity import audit
+from server.platform import changes
+from server.platform.errors import Conflict, Forbidden, Unprocessable, not_found
+from server.platform.tables import anomalies, file_events, valuations
+from server.platform.tables import missions as missions_table
+from server.platform.tables import orders as orders_table
+from server.platform.tables import party_files as party_files_table
+from server.platform.web import nul_paths
 from shared import calendar
 from shared import file_lifecycle as lifecycle
 from shared.canonical import canonical_json, digest
@@ -260,7 +265,7 @@ def as_cleaned(document: Mapping[str, Any]) -> dict[str, Any]:
 def _party_contract(conn: sa.Connection, tenant_id: str, mission: Mission) -> Contract | None:
     """The party's contract valid on the mission's day, as a tablet would choose it: the
     highest version of the one contract naming the party (None: none, or several)."""
-    from server.tables import contracts
+    from server.platform.tables import contracts
 
     valid: dict[str, Contract] = {}
     for text in conn.execute(
@@ -295,7 +300,7 @@ def with_contract_coverage(
     out = as_cleaned(document)
     if not isinstance(out.get("coverage"), Mapping):
         return out
-    from server import ingest
+    from server.devices import ingest
 
     mission = load_mission(out)
     assert mission.coverage is not None
@@ -531,7 +536,7 @@ def _write_mission(
     detail: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Replace the mission's document; its driver's tablets receive it at their next
-    pull (server.missions does not edit documents: orders are the only thing that
+    pull (server.office.missions does not edit documents: orders are the only thing that
     does, before a tablet values the mission)."""
     load_mission(document)
     conn.execute(
@@ -1578,7 +1583,7 @@ def _contract_used(
     contract_id, version = used.get("id"), used.get("version")
     if not isinstance(contract_id, str) or not isinstance(version, int):
         return None
-    from server import contracts
+    from server.office import contracts
 
     try:
         found = contracts.get_version(conn, tenant_id, contract_id, version)

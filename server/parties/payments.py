@@ -1,7 +1,7 @@
 """Payments back from ordering parties: payment advices and bank statement lines,
 imported from CSV files and matched to claims (docs/claims-and-payments.md).
 
-Two formats, read like the card settlement files (`server.settlements`): a header line,
+Two formats, read like the card settlement files (`server.office.settlements`): a header line,
 `;` or `,` between columns, dates as YYYY-MM-DD or DD/MM/YYYY, amounts as `12.50` or
 `12,50`. Every unreadable line is named with its number and nothing is imported.
 
@@ -32,10 +32,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import claims as claims_module
-from server.errors import Conflict, Unprocessable
-from server.identity import audit
-from server.tables import claims, ordering_parties, payment_imports, payment_lines
+from server.parties import claims as claims_module
+from server.people.identity import audit
+from server.platform.errors import Conflict, Unprocessable
+from server.platform.tables import claims, ordering_parties, payment_imports, payment_lines
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import from_cents, parse_amount, to_cents, wire

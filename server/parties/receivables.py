@@ -2,7 +2,7 @@
 (docs/claims-and-payments.md).
 
 A claim's open amount is `amount − credited − paid` (never below zero; see
-`server.claims`). At a date, each open claim issued on or before it falls in one bucket
+`server.parties.claims`). At a date, each open claim issued on or before it falls in one bucket
 by its age in days (`at − issued_on`): 0–30, 31–60, 61–90, over 90. Amounts are the
 claims' current state (payments and credit notes recorded so far), aged at `at`: the
 question a person chasing payments asks is "what is still unpaid today, and how late
@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from server import claims as claims_module
-from server.invoicing import timezone_of
-from server.tables import claims, ordering_parties, tenants
+from server.office.invoicing import timezone_of
+from server.parties import claims as claims_module
+from server.platform.tables import claims, ordering_parties, tenants
 from shared.money import from_cents, wire
 
 # (name, first day, last day) — the last bucket has no end.

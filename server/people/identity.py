@@ -15,8 +15,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server import changes
-from server.errors import (
+from server.people.hashing import dummy_hash, hash_secret, verify_secret
+from server.people.rights import (
+    DEFAULT_PAYMENT_RIGHTS,
+    DEFAULT_ROLES,
+    PAYMENT_RIGHTS,
+    Right,
+    effective_rights,
+)
+from server.platform import changes
+from server.platform.errors import (
     Conflict,
     Forbidden,
     TooManyRequests,
@@ -24,15 +32,7 @@ from server.errors import (
     Unprocessable,
     not_found,
 )
-from server.hashing import dummy_hash, hash_secret, verify_secret
-from server.rights import (
-    DEFAULT_PAYMENT_RIGHTS,
-    DEFAULT_ROLES,
-    PAYMENT_RIGHTS,
-    Right,
-    effective_rights,
-)
-from server.tables import audit_log, drivers, roles, tenants, users
+from server.platform.tables import audit_log, drivers, roles, tenants, users
 
 MAX_FAILED_LOGINS = 5
 LOCK_OUT = timedelta(minutes=15)

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.errors import Conflict
-from server.identity import audit
-from server.tables import ordering_parties
+from server.people.identity import audit
+from server.platform.errors import Conflict
+from server.platform.tables import ordering_parties
 
 
 def exists(conn: sa.Connection, tenant_id: str, party_id: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 
-from server.errors import Forbidden
+from server.platform.errors import Forbidden
 
 
 class Right(StrEnum):

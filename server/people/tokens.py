@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.errors import Unauthenticated
+from server.platform.errors import Unauthenticated
 
 USER = "user"
 DEVICE = "device"

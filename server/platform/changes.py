@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.tables import changes, tenants
+from server.platform.tables import changes, tenants
 from shared.canonical import plain
 
 MAX_PAGE = 1000

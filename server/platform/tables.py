@@ -54,7 +54,7 @@ tenants = sa.Table(
     # The pull cursor: a per-tenant counter row, locked by the transaction that adds a
     # change, so change numbers are gapless and commit in order (ARCHITECTURE "Storage").
     sa.Column("change_seq", sa.BigInteger, nullable=False, default=0),
-    # Head of the tenant's server journal (server.office_journal), bumped under lock.
+    # Head of the tenant's server journal (server.office.office_journal), bumped under lock.
     sa.Column("journal_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
@@ -299,7 +299,7 @@ anomalies = sa.Table(
     _tenant(),
     sa.Column("kind", sa.String(40), nullable=False),
     # What it is about, unique per kind (a mission, an entry "dev:seq", a code): what
-    # reconciling again recognises (server.reconcile).
+    # reconciling again recognises (server.office.reconcile).
     sa.Column("subject", sa.String(200)),
     sa.Column("device_id", sa.String(64)),
     sa.Column("mission_id", sa.String(64)),
@@ -314,7 +314,7 @@ anomalies = sa.Table(
     sa.Index("ix_anomalies_mission", "tenant_id", "mission_id"),
 )
 
-# Card-terminal settlement files imported by the office (server.settlements): each line
+# Card-terminal settlement files imported by the office (server.office.settlements): each line
 # should match one card collection by its authorisation reference and amount.
 card_settlements = sa.Table(
     "card_settlements",
@@ -358,7 +358,7 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_action", "tenant_id", "action", "target"),
 )
 
-# --- Invoicing (docs/invoicing.md; server.numbering, server.invoicing) -----------------
+# --- Invoicing (docs/invoicing.md; server.office.numbering, server.office.invoicing) --------------
 
 # One row per tenant and series ("F2026" invoices, "A2026" credit notes): the last number
 # given. The issuing transaction bumps it with UPDATE … RETURNING and holds the row lock
@@ -455,7 +455,7 @@ def _documents_immutable(target: sa.Table, connection: sa.Connection, **_: Any) 
 
 sa.event.listen(sa.Table, "after_create", _documents_immutable)
 
-# --- closings and archives (server/closing.py, server/archive.py) ---------------------------
+# --- closings and archives (server/office/closing.py, server/office/archive.py) -------------------
 # Tenant closings read a tenant's entries of every chain by the time the server received
 # them (docs/archives.md); without this index each nightly closing scans every tenant.
 sa.Index("ix_journal_received", journal_entries.c.tenant_id, journal_entries.c.received_at)

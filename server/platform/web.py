@@ -16,8 +16,8 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import Engine
 from webargs.flaskparser import FlaskParser
 
-from server import keys
-from server.db import reading
+from server.platform import keys
+from server.platform.db import reading
 from shared.i18n import DEFAULT_LANG, LANGS
 from shared.schema_tools import bilingual
 from shared.signing import PrivateKey, public_key_to_bytes
