@@ -85,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = TowlineApi(app)
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    from server import reactions  # noqa: F401  # areas subscribe to each other's events
     from server.api import BLUEPRINTS  # the views need the app's helpers, not the reverse
 
     for blueprint in BLUEPRINTS:

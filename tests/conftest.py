@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from server import reactions  # noqa: F401  # areas react to each other's events, as in the app
 from shared.contract import Contract
 from shared.contract_schema import load_contract
 from shared.mission import Mission, load_mission

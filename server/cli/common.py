@@ -74,6 +74,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 
 def engine(url: str) -> Any:
+    """The database of a command that reads or writes it: from here on the areas react to
+    each other's events (`server.reactions`), as in the app."""
+    from server import reactions  # noqa: F401
     from server.platform.db import make_engine
 
     return make_engine(url)

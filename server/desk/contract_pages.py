@@ -21,8 +21,8 @@ from flask import flash, redirect, render_template, request, url_for
 
 from server.desk.blueprint import desk, money, t
 from server.desk.session import current, page
-from server.devices import ingest
 from server.office import contracts, missions
+from server.office.valuation import Valuer
 from server.people.identity import list_users
 from server.people.rights import Right
 from server.platform.web import engine, lang, now, reader
@@ -322,8 +322,7 @@ def _file_consumed(
 ) -> Decimal:
     """What the file's other missions already consumed of its cap, as the server counts it
     when it values a synced mission (so the figures here are the server's)."""
-    context = ingest._Context(conn, tenant_id, "desk", now())
-    return ingest._file_consumed(context, mission, contract_id)
+    return Valuer(conn, tenant_id, now()).file_consumed(mission, contract_id)
 
 
 def _applied_version(

@@ -26,6 +26,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from server.devices import ingest
+from server.office.anomalies import open_anomaly
 from server.platform.tables import devices, journal_entries, quarantine
 from shared import signing
 from shared.canonical import canonical_json
@@ -309,7 +310,7 @@ def _fork(
 ) -> PushResult:
     key = signing.public_key_from_bytes(public_key)
     signed_by_device = signing.verify(key, bytes.fromhex(item.sig), bytes.fromhex(item.hash))
-    ingest.anomaly(
+    open_anomaly(
         conn,
         tenant_id=tenant_id,
         kind="journal_fork",
@@ -351,7 +352,7 @@ def _invalid_chain(
 ) -> PushResult:
     """Altered entries, bad signatures, broken links: refused, and kept as an anomaly."""
     kinds = sorted({str(f.kind) for f in findings})
-    ingest.anomaly(
+    open_anomaly(
         conn,
         tenant_id=tenant_id,
         kind="journal_fork" if "fork" in kinds else "journal_invalid",
@@ -399,7 +400,7 @@ def _quarantine(
         .returning(quarantine.c.id)
     ).scalar_one()
     seqs = [e.get("seq") for e in entries if isinstance(e, Mapping)]
-    ingest.anomaly(
+    open_anomaly(
         conn,
         tenant_id=tenant_id,
         kind="quarantined_push",

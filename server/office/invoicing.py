@@ -32,8 +32,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from server.office import invoice_render, numbering, office_journal
+from server.office.anomalies import open_anomaly
 from server.office.seller import require_seller
 from server.people.identity import audit
+from server.platform import events
 from server.platform.errors import Conflict, NotFound, Unprocessable, not_found
 from server.platform.tables import (
     decisions,
@@ -461,9 +463,8 @@ def _store(
         },
     )
     stored = _document_row(conn, tenant_id, number.text)
-    from server.parties import claims  # claims reads this module: import when needed
-
-    claims.on_document(conn, tenant_id, stored, actor=actor, now=now)  # claims, party files
+    # Claims and ordering parties' files follow the document (server.reactions).
+    events.publish(conn, events.DocumentStored(tenant_id, stored, actor, now))
     return to_wire(stored)
 
 
@@ -649,8 +650,6 @@ def on_mission_completed(
         with conn.begin_nested():
             return issue_for_mission(conn, tenant_id, mission_id, key=key, actor=actor, now=now)
     except Exception as exc:  # a bug here must not refuse the tablet's push
-        from server.devices.ingest import anomaly  # ingest calls this module: import when needed
-
         if isinstance(exc, TowlineError):
             fr, en = exc.message("fr"), exc.message("en")
             code = getattr(exc, "code", "refused")
@@ -659,7 +658,7 @@ def on_mission_completed(
             fr = "La facturation automatique a échoué ; réessayez depuis le bureau."
             en = "Automatic invoicing failed; try again from the office."
             code = "internal_error"
-        anomaly(
+        open_anomaly(
             conn,
             tenant_id=tenant_id,
             kind="invoicing_pending",

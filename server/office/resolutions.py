@@ -19,8 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.devices import ingest
-from server.office import decisions, invoicing, office_journal, reconcile
+from server.office import decisions, invoicing, office_journal, reconcile, valuation
 from server.office.reconcile_rules import cents as as_cents
 from server.people.identity import audit
 from server.platform.errors import Conflict, Unprocessable, not_found
@@ -140,7 +139,7 @@ def resolve(
         done["approved"] = _entry_payload(conn, tenant_id, detail)["payload"]
     elif action == "accept_dispute":
         mission_id = str(row.mission_id)
-        done["revalued"] = ingest.revalue_mission(conn, tenant_id, mission_id, now=now)
+        done["revalued"] = valuation.revalue_mission(conn, tenant_id, mission_id, now=now)
         done["documents"] = _reinvoice(
             conn, tenant_id, mission_id, reason, key=key, actor=actor, now=now
         )

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from server.office.invoicing import BENEFICIARY, CREDIT_NOTE, INVOICE, ORDERING_PARTY, timezone_of
 from server.parties import files as party_files
 from server.people.identity import audit
+from server.platform import events
 from server.platform.errors import Conflict, NotFound, Unprocessable, not_found
 from server.platform.tables import (
     attachments,
@@ -927,10 +928,15 @@ def _record_document(
         _file_refused(conn, tenant_id, claim, document, refusal, actor=actor, now=now)
 
 
+def on_document_stored(conn: sa.Connection, event: events.DocumentStored) -> None:
+    """Subscribed to `DocumentStored` (server.reactions): see `on_document`."""
+    on_document(conn, event.tenant_id, event.document, actor=event.actor, now=event.now)
+
+
 def on_document(
     conn: sa.Connection, tenant_id: str, document: Any, *, actor: str, now: datetime
 ) -> None:
-    """What `server.office.invoicing` calls once it stored a document (a `documents` row), in
+    """What follows once `server.office.invoicing` stored a document (a `documents` row), in
     the issuing transaction.
 
     - an invoice to an ordering party opens its claim (`to_create`) and puts the party's

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from server.office import missions
+from server.office.valuation import Valuer
 from server.parties import claims
 from server.parties import cleaning as cleaning_store
 from server.parties import files as party_files
@@ -300,15 +301,12 @@ def with_contract_coverage(
     out = as_cleaned(document)
     if not isinstance(out.get("coverage"), Mapping):
         return out
-    from server.devices import ingest
-
     mission = load_mission(out)
     assert mission.coverage is not None
     terms = _party_contract(conn, tenant_id, mission)
     if terms is None:
         return out
-    context = ingest._Context(conn, tenant_id, "intake", now)
-    consumed = ingest._file_consumed(context, mission, terms.id)
+    consumed = Valuer(conn, tenant_id, now).file_consumed(mission, terms.id)
     applied = ContractCoverage(
         contract_id=terms.id,
         version=terms.version,
