@@ -40,3 +40,61 @@ def test_no_clock_randomness_or_io_in_the_core():
         if (found := offences(path.read_text("utf-8")))
     }
     assert problems == {}
+
+
+# --- the server's areas keep their private names to themselves ---------------------------------
+
+SERVER = CORE.parent / "server"
+
+
+def private_reaches(source: str, module: str) -> list[str]:
+    """Where `module` uses a leading-underscore name of another server module: imported
+    (`from server.x import _name`) or reached through it (`x._name`, `x` imported from
+    `server…`). import-linter checks modules, not names: this checks names."""
+    imported: dict[str, str] = {}  # local name -> server module
+    found = []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("server"):
+            for alias in node.names:
+                if alias.name.startswith("_") and node.module != module:
+                    found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
+                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("server"):
+                    imported[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imported
+        ):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_checker_sees_a_private_name_reached_from_another_module():
+    source = (
+        "from server.devices import ingest\n"
+        "from server.office.valuation import _hidden\n"
+        "ingest._Context(1)\n"
+        "ingest.entries_stored(1)\n"
+    )
+    assert private_reaches(source, "server.parties.orders") == [
+        "line 2: from server.office.valuation import _hidden",
+        "line 3: ingest._Context",
+    ]
+
+
+def test_no_server_module_uses_another_ones_private_names():
+    problems = {}
+    for path in sorted(SERVER.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        module = ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
+        if found := private_reaches(path.read_text("utf-8"), module.removesuffix(".__init__")):
+            problems[str(path.relative_to(CORE.parent))] = found
+    assert problems == {}

@@ -17,7 +17,7 @@ from marshmallow import fields, validate
 
 from server.api.fields import IDENT
 from server.api.security import current_device, current_user, require_device, require_user
-from server.api.sync import _check_protocol
+from server.api.sync import check_protocol
 from server.devices import attachments
 from server.people.rights import Right
 from server.platform.errors import ApiError, Unprocessable
@@ -44,7 +44,7 @@ SHA256 = validate.Regexp(
 @attachments_blp.before_request
 def _protocol() -> None:
     if request.path.startswith(SYNC_PREFIX):
-        _check_protocol()
+        check_protocol()
 
 
 class AnnounceIn(Strict):

@@ -33,7 +33,7 @@ class UpdateRequired(ApiError):
 
 
 @blp.before_request
-def _check_protocol() -> None:
+def check_protocol() -> None:
     """A client states its protocol version in a header; no header means the current one."""
     stated = request.headers.get(protocol.PROTOCOL_HEADER)
     if stated is None:
