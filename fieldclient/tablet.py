@@ -5,6 +5,10 @@ mission if its valuation changed (a `valuation_recorded` entry), then records th
 entry; the core (`shared.payments`, `shared.gate`, `shared.approvals`, `shared.register`)
 decides, this module only gathers its inputs from the database and stores its outputs.
 Nothing here needs the network; `fieldclient.syncing` does.
+
+Why one module over 500 lines: one object, the tablet, whose actions share its identity,
+clock, ledger and valuation of missions; its sections (identity, drivers, missions, steps
+and money, register) are marked, and splitting the class would scatter its invariants.
 """
 
 from __future__ import annotations

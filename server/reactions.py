@@ -3,12 +3,12 @@
 module; importing it again changes nothing.
 
 - an invoice or credit note stored by the office (`DocumentStored`) opens, reduces or
-  settles the ordering party's claim and moves its file (`server.parties.claims`).
+  settles the ordering party's claim and moves its file (`server.parties.claim_money`).
 """
 
 from __future__ import annotations
 
-from server.parties import claims
+from server.parties import claim_money
 from server.platform import events
 
-events.subscribe(events.DocumentStored, claims.on_document_stored)
+events.subscribe(events.DocumentStored, claim_money.on_document_stored)

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from server.office import invoicing, missions
-from server.parties import claims
+from server.parties import claim_documents, claim_reading, claim_states, claims
 from server.parties import files as party_files
-from server.parties.claims import MOVES, Action, Status
+from server.parties.claim_states import MOVES, Action, Status
 from server.people import hashing, identity
 from server.platform.errors import Conflict, NotFound, Unprocessable
 from server.platform.tables import attachments, claim_requirements, file_events
@@ -89,12 +89,12 @@ def act(eng, number, action, tenant="acme", reasons=None, now=NOW):
 
 def get(eng, number, tenant="acme"):
     with eng.connect() as conn:
-        return claims.get_claim(conn, tenant, number)
+        return claim_reading.get_claim(conn, tenant, number)
 
 
 def require(eng, kinds, party="ASSIST-A", tenant="acme"):
     with eng.begin() as conn:
-        return claims.set_requirements(conn, tenant, party, kinds, actor="admin", now=NOW)
+        return claim_documents.set_requirements(conn, tenant, party, kinds, actor="admin", now=NOW)
 
 
 _ids = itertools.count(1)
@@ -162,8 +162,8 @@ def test_an_ordering_party_invoice_opens_a_claim_and_puts_the_file_on_it(shop):
     assert claim["party_name"] == "Assistance A"
     # only the ordering party's invoice is a claim, not the beneficiary's (F2026-000002)
     with shop.connect() as conn:
-        assert [c["invoice_number"] for c in claims.list_claims(conn, "acme")] == [number]
-        assert claims.list_claims(conn, "other") == []
+        assert [c["invoice_number"] for c in claim_reading.list_claims(conn, "acme")] == [number]
+        assert claim_reading.list_claims(conn, "other") == []
     assert file_state(shop) is State.INTEGRATED
     log = [(e["source"], e["event"]) for e in file_log(shop)]
     assert log == [
@@ -277,7 +277,7 @@ def test_free_named_kinds_are_named_as_they_are(shop):
 
 def test_requirements_are_versioned_per_party(shop):
     with shop.connect() as conn:
-        assert claims.requirements(conn, "acme", "ASSIST-A")["kinds"] == ["invoice_pdf"]
+        assert claim_documents.requirements(conn, "acme", "ASSIST-A")["kinds"] == ["invoice_pdf"]
     first = require(shop, ["invoice_pdf", "vehicle_photo", "vehicle_photo"])
     assert (first["version"], first["kinds"]) == (1, ["invoice_pdf", "vehicle_photo"])
     assert require(shop, ["invoice_pdf", "vehicle_photo"])["version"] == 1  # same: no version
@@ -289,7 +289,7 @@ def test_requirements_are_versioned_per_party(shop):
                 claim_requirements.c.tenant_id == "acme"
             )
         ).all()
-        assert claims.requirements(conn, "other", "ASSIST-A")["version"] == 0
+        assert claim_documents.requirements(conn, "other", "ASSIST-A")["version"] == 0
     assert sorted((r.version, list(r.kinds)) for r in rows) == [
         (1, ["invoice_pdf", "vehicle_photo"]),
         (2, ["vehicle_photo"]),
@@ -318,7 +318,9 @@ OPEN = ("to_create", "created", "documents_attached", "to_validate", "validated"
 
 def test_the_table_holds_exactly_the_documented_moves():
     office = {
-        (s.value, a.value): t.value for (s, a), t in MOVES.items() if a in claims.OFFICE_ACTIONS
+        (s.value, a.value): t.value
+        for (s, a), t in MOVES.items()
+        if a in claim_states.OFFICE_ACTIONS
     }
     assert office == OFFICE_ALLOWED
     for status in Status:
@@ -333,13 +335,13 @@ def test_the_table_holds_exactly_the_documented_moves():
                 status,
                 action,
             )
-    assert claims.next_actions(Status.REJECTED) == [Action.RESUBMIT]
-    assert claims.next_actions(Status.PAID) == []
+    assert claim_states.next_actions(Status.REJECTED) == [Action.RESUBMIT]
+    assert claim_states.next_actions(Status.PAID) == []
 
 
 def test_every_office_action_from_every_status_does_what_the_table_says(shop):
     number = issue(shop)
-    for status, action in itertools.product(Status, claims.OFFICE_ACTIONS):
+    for status, action in itertools.product(Status, claim_states.OFFICE_ACTIONS):
         target = OFFICE_ALLOWED.get((status.value, action.value))
         with shop.connect() as conn:
             trans = conn.begin()
@@ -357,7 +359,7 @@ def test_every_office_action_from_every_status_does_what_the_table_says(shop):
             except Conflict as refused:
                 assert target is None, (status, action, refused)
                 assert refused.code == "claim_action_refused"
-                label = claims.STATUS_LABELS[status]
+                label = claim_states.STATUS_LABELS[status]
                 assert f"est « {label.fr} »" in refused.message("fr")
                 assert f"is '{label.en}'" in refused.message("en")
                 now_status = conn.execute(
@@ -653,7 +655,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "claims-and-payments.md"
 
 def test_the_documented_table_is_the_code():
     text = DOC.read_text("utf-8")
-    start, end = "<!-- generated: claims.markdown_table() -->\n", "<!-- end generated -->"
-    assert text.split(start, 1)[1].split(end, 1)[0] == claims.markdown_table()
+    start, end = "<!-- generated: claim_states.markdown_table() -->\n", "<!-- end generated -->"
+    assert text.split(start, 1)[1].split(end, 1)[0] == claim_states.markdown_table()
     for status in Status:
         assert f"`{status}`" in text

@@ -12,7 +12,7 @@ import pytest
 
 from server.office import missions
 from server.parties import cleaning as cleaning_store
-from server.parties import orders
+from server.parties import hand_fix, orders
 from server.people import identity
 from server.people import ordering_parties as parties
 from tests.conftest import EXAMPLES
@@ -123,7 +123,7 @@ def test_a_hand_fix_then_its_rule_fixes_the_next_order(world):  # noqa: F811
     page = client.get(f"/desk/missions/{MISSION}/fix").get_data(as_text=True)
     assert "REMORQ" in page and "Publier comme version" in page
     with world.engine.connect() as conn:
-        draft = orders.rule_from_fix(conn, "demo", MISSION)["draft"]
+        draft = hand_fix.rule_from_fix(conn, "demo", MISSION)["draft"]
     before = head(world)
     published = post(
         client,
@@ -137,7 +137,7 @@ def test_a_hand_fix_then_its_rule_fixes_the_next_order(world):  # noqa: F811
 
 def test_a_hand_fix_is_refused_with_the_modules_message_once_valued(world, monkeypatch):  # noqa: F811
     send(world)
-    monkeypatch.setattr(orders, "valued_by_tablet", lambda *a: True)
+    monkeypatch.setattr(hand_fix, "valued_by_tablet", lambda *a: True)
     client = world.office
     sign_in(client, "bureau")
     fixed = copy.deepcopy(document_of(world, MISSION))

@@ -27,7 +27,7 @@ from fieldclient import attachments as field_attachments
 from fieldclient.tablet import Tablet
 from server.parties import cleaning as cleaning_store
 from server.parties import files as party_files
-from server.parties import orders
+from server.parties import messages, orders
 from server.people import identity
 from server.platform.tables import file_events
 from shared.file_lifecycle import Event
@@ -122,7 +122,7 @@ def assistance_month(w: World, tmp_path: Path) -> Month:
     )
     assert kinds.status_code == 200, kinds.get_json()
     with w.engine.begin() as conn:
-        orders.receive_message(
+        messages.receive_message(
             conn,
             "demo",
             "ASSIST-A",

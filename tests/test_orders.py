@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.office import missions
+from server.parties import bug_report, hand_fix, messages, order_import, orders, replay
 from server.parties import cleaning as cleaning_store
 from server.parties import files as party_files
-from server.parties import orders
 from server.people import ordering_parties as parties
 from server.platform.errors import Conflict, Forbidden, NotFound
 from server.platform.tables import changes, file_events, valuations
@@ -88,7 +88,7 @@ def say(eng, kind, message_id, file_number=FILE, *, name=None, detail=None, part
     if detail is not None:
         message["detail"] = detail
     with eng.begin() as conn:
-        return orders.receive_message(conn, "acme", party, message, actor="pk_test", now=NOW)
+        return messages.receive_message(conn, "acme", party, message, actor="pk_test", now=NOW)
 
 
 def office(eng, event, file_number=FILE):
@@ -323,7 +323,7 @@ def test_a_cancelled_order_cancels_the_missions_no_tablet_valued(shop):
     assert say(shop, "provider_changed", "P1")["duplicate"] is True
 
 
-MESSAGE_EVENTS = [Event(kind) for kind in orders.MESSAGE_KINDS]
+MESSAGE_EVENTS = [Event(kind) for kind in messages.MESSAGE_KINDS]
 _FILES = itertools.count(1)  # one file per example: the database outlives them
 
 
@@ -370,7 +370,7 @@ def test_replay_fixes_open_missions_no_tablet_valued_and_leaves_done_files_alone
     assert document_of(shop, "ASSIST-B.B-2026-0301.1")["services"] == [{"code": "REMORQ"}]
     publish(shop)
     with shop.begin() as conn:
-        preview = orders.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW, dry_run=True)
+        preview = replay.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW, dry_run=True)
     assert [(f["file_number"], f["outcome"]) for f in preview["files"]] == [
         ("B-2026-0301", "would_update"),
         ("B-2026-0303", "held"),
@@ -378,7 +378,7 @@ def test_replay_fixes_open_missions_no_tablet_valued_and_leaves_done_files_alone
     assert document_of(shop, "ASSIST-B.B-2026-0301.1")["services"] == [{"code": "REMORQ"}]
     before_done = log_of(shop, "B-2026-0302")
     with shop.begin() as conn:
-        done = orders.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
+        done = replay.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
     assert done["counts"] == {"updated": 1, "held": 1}
     fixed = document_of(shop, "ASSIST-B.B-2026-0301.1")
     assert fixed["services"] == [{"code": "TOW"}] and fixed["vehicle"]["class"] == "VL"
@@ -396,7 +396,7 @@ def test_replay_fixes_open_missions_no_tablet_valued_and_leaves_done_files_alone
     }
     assert logged[-1]["event"] == "mission_updated"
     with shop.begin() as conn:
-        twice = orders.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
+        twice = replay.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
     assert twice["files"] == []  # nothing new: the same version is not applied again
 
 
@@ -405,10 +405,10 @@ def test_replay_never_overwrites_a_mission_the_office_corrected_by_hand(shop):
     fixed = copy.deepcopy(document_of(shop, MISSION))
     fixed["vehicle"]["class"] = "VLP"
     with shop.begin() as conn:
-        orders.correct_mission(conn, "acme", MISSION, fixed, "Fourgon", actor="u1", now=NOW)
+        hand_fix.correct_mission(conn, "acme", MISSION, fixed, "Fourgon", actor="u1", now=NOW)
     publish(shop)
     with shop.begin() as conn:
-        done = orders.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
+        done = replay.replay(conn, "acme", "ASSIST-B", actor="u1", now=NOW)
     assert [(f["outcome"], f["reason"]) for f in done["files"]] == [("held", "corrected_by_hand")]
     assert document_of(shop, MISSION)["vehicle"]["class"] == "VLP"
 
@@ -418,7 +418,7 @@ def test_a_hand_fix_is_refused_once_a_tablet_valued_the_mission(shop):
     valued_on_tablet(shop, MISSION)
     document = document_of(shop, MISSION)
     with pytest.raises(Conflict) as refused, shop.begin() as conn:
-        orders.correct_mission(conn, "acme", MISSION, document, "x", actor="u1", now=NOW)
+        hand_fix.correct_mission(conn, "acme", MISSION, document, "x", actor="u1", now=NOW)
     assert refused.value.code == "mission_already_valued"
 
 
@@ -429,14 +429,14 @@ def test_a_rule_made_from_a_hand_fix_once_published_fixes_the_next_order(shop):
     fixed = copy.deepcopy(document_of(shop, MISSION))
     fixed["services"] = [{"code": "TOW"}]
     with shop.begin() as conn:
-        done = orders.correct_mission(
+        done = hand_fix.correct_mission(
             conn, "acme", MISSION, fixed, "Code maison REMORQ", actor="u1", now=NOW
         )
     assert done["changes"] == [{"path": "services.0.code", "before": "REMORQ", "after": "TOW"}]
     manual = log_of(shop)[-1]
     assert (manual["event"], manual["source"], manual["actor"]) == ("manual_clean", "office", "u1")
     with shop.connect() as conn:
-        proposal = orders.rule_from_fix(conn, "acme", MISSION, rule_id="remorq")
+        proposal = hand_fix.rule_from_fix(conn, "acme", MISSION, rule_id="remorq")
     assert proposal["based_on_version"] == 1 and proposal["draft"]["version"] == 2
     assert proposal["rule"]["then"] == [
         {"map": {"path": "services.*.code", "table": {"REMORQ": "TOW"}}}
@@ -451,7 +451,7 @@ def test_a_rule_made_from_a_hand_fix_once_published_fixes_the_next_order(shop):
     assert document_of(shop, nxt["mission_id"])["services"] == [{"code": "TOW"}]
     assert ("remorq", 2) in {(c["rule"], c["version"]) for c in nxt["corrections"]}
     with shop.connect() as conn, pytest.raises(Refused):
-        orders.rule_from_fix(conn, "acme", nxt["mission_id"])  # nothing fixed by hand there
+        hand_fix.rule_from_fix(conn, "acme", nxt["mission_id"])  # nothing fixed by hand there
 
 
 def test_a_bug_report_holds_the_order_its_cleaning_the_contract_version_and_the_log(shop):
@@ -459,7 +459,7 @@ def test_a_bug_report_holds_the_order_its_cleaning_the_contract_version_and_the_
     send(shop, order_b(), text=ORDER_TEXT)
     valued_on_tablet(shop, MISSION)
     with shop.connect() as conn:
-        report = orders.bug_report(conn, "acme", MISSION, now=NOW)
+        report = bug_report.bug_report(conn, "acme", MISSION, now=NOW)
     assert report["order"]["received"] == ORDER_TEXT
     assert report["order"]["cleaned"]["services"] == [{"code": "TOW"}]
     assert report["order"]["ruleset"]["version"] == 1
@@ -472,7 +472,7 @@ def test_a_bug_report_holds_the_order_its_cleaning_the_contract_version_and_the_
     assert report["file_log"][0]["event"] == "order"
     json.dumps(report)  # a plain JSON bundle
     with shop.connect() as conn, pytest.raises(NotFound):
-        orders.bug_report(conn, "other", MISSION, now=NOW)
+        bug_report.bug_report(conn, "other", MISSION, now=NOW)
 
 
 # --- imports ---------------------------------------------------------------------------------
@@ -485,8 +485,8 @@ def test_a_csv_import_takes_the_valid_lines_and_names_the_refused_ones(shop):
     broken = lines[2].replace("2026-03-11T09:05:00+01:00", "")  # line 3: no call time
     csv_text = "\n".join([lines[0], lines[1], broken, lines[3]]) + "\n"
     with shop.begin() as conn:
-        report = orders.import_orders(
-            conn, "acme", "ASSIST-B", orders.orders_from_csv(csv_text), actor="u1", now=NOW
+        report = order_import.import_orders(
+            conn, "acme", "ASSIST-B", order_import.orders_from_csv(csv_text), actor="u1", now=NOW
         )
     assert (report["taken"], report["refused"], report["refused_lines"]) == (2, 1, [3])
     refused = report["lines"][1]
@@ -496,8 +496,14 @@ def test_a_csv_import_takes_the_valid_lines_and_names_the_refused_ones(shop):
     first = document_of(shop, "ASSIST-B.B-2026-0201.1")
     assert first["services"] == [{"code": "TOW"}] and first["vehicle"]["class"] == "VL"
     with shop.begin() as conn:
-        again = orders.import_orders(
-            conn, "acme", "ASSIST-B", orders.orders_from_csv(text), actor="u1", now=NOW, lang="en"
+        again = order_import.import_orders(
+            conn,
+            "acme",
+            "ASSIST-B",
+            order_import.orders_from_csv(text),
+            actor="u1",
+            now=NOW,
+            lang="en",
         )
     assert (again["taken"], again["duplicates"]) == (1, 2)
     assert again["message"] == "1 order(s) taken, 2 already received (no effect)."
@@ -505,7 +511,7 @@ def test_a_csv_import_takes_the_valid_lines_and_names_the_refused_ones(shop):
 
 def test_a_csv_file_with_an_unknown_column_is_refused_whole(shop):
     with pytest.raises(InvalidDocument) as refused:
-        orders.orders_from_csv("message_id;file_number;colour\nM1;F1;red\n")
+        order_import.orders_from_csv("message_id;file_number;colour\nM1;F1;red\n")
     assert [p.path for p in refused.value.problems] == ["1.colour"]
 
 
@@ -514,8 +520,10 @@ def test_the_example_orders_are_taken_as_they_are(shop):
     a = json.loads((ORDERS / "assist-a-order.json").read_text("utf-8"))
     assert send(shop, a, party="ASSIST-A")["outcome"] == "created"
     with shop.begin() as conn:
-        batch = orders.orders_from_json([order_b(), order_b(message_id="X2", file_number="X2")])
-        report = orders.import_orders(conn, "acme", "ASSIST-B", batch, actor="u1", now=NOW)
+        batch = order_import.orders_from_json(
+            [order_b(), order_b(message_id="X2", file_number="X2")]
+        )
+        report = order_import.import_orders(conn, "acme", "ASSIST-B", batch, actor="u1", now=NOW)
     assert (report["taken"], report["refused"]) == (2, 0)
     with shop.connect() as conn:
         assert party_files.state_of(conn, "acme", "ASSIST-A", "A-2026-0101") is State.NOT_INTEGRATED

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
 from server.cli.claims import nightly, process_inbox
 from server.office import missions
-from server.parties import claims
+from server.parties import claim_reading, payment_files
 from server.parties import files as party_files
 from server.parties import payments as payments_in
 from server.platform.errors import Conflict, Unprocessable
@@ -76,7 +76,7 @@ def billed(shop):  # noqa: F811
 
 
 def test_advices_read_like_settlement_files():
-    lines, ignored = payments_in.parse(
+    lines, ignored = payment_files.parse(
         (
             "Référence;Montant;Date;Donneur d'ordre\n"
             "F2026-000001;250,00;2026-04-02;ASSIST-A\n"
@@ -94,7 +94,7 @@ def test_advices_read_like_settlement_files():
 
 
 def test_bank_lines_find_the_invoice_number_in_the_label_and_skip_debits():
-    lines, ignored = payments_in.parse(
+    lines, ignored = payment_files.parse(
         (
             b"date,label,amount\n"
             b"2026-04-03,VIR SEPA ASSISTANCE A REF F2026-000004 DOSSIER 2026-0002,198.00\n"
@@ -113,7 +113,7 @@ def test_bank_lines_find_the_invoice_number_in_the_label_and_skip_debits():
         (6, "", 500),
     ]
     assert lines[0].label.startswith("VIR SEPA")
-    assert payments_in.invoice_numbers_in("F2026-000001 et F2026-000003, F2026-000001") == [
+    assert payment_files.invoice_numbers_in("F2026-000001 et F2026-000003, F2026-000001") == [
         "F2026-000001",
         "F2026-000003",
     ]
@@ -121,7 +121,7 @@ def test_bank_lines_find_the_invoice_number_in_the_label_and_skip_debits():
 
 def test_every_bad_line_is_named_with_its_number_and_nothing_is_read():
     with pytest.raises(InvalidDocument) as bad:
-        payments_in.parse(
+        payment_files.parse(
             (
                 ADVICE_HEAD + "F2026-000001;abc;2026-04-02;\n"
                 "F2026-000003;10.00;2026-04-02;\n"
@@ -136,14 +136,14 @@ def test_every_bad_line_is_named_with_its_number_and_nothing_is_read():
     assert "unreadable line (reference)" in bad.value.message("en")
     assert "unreadable line (date)" in bad.value.message("en")
     with pytest.raises(InvalidDocument) as missing:
-        payments_in.parse(b"date;amount\n2026-04-02;1.00\n", "bank")
+        payment_files.parse(b"date;amount\n2026-04-02;1.00\n", "bank")
     assert "1: missing columns: label" in missing.value.message("en")
     with pytest.raises(InvalidDocument):
-        payments_in.parse(ADVICE_HEAD.encode(), "advice")
+        payment_files.parse(ADVICE_HEAD.encode(), "advice")
     with pytest.raises(InvalidDocument):
-        payments_in.parse("reference;amount;date\n".encode("utf-16"), "advice")
+        payment_files.parse("reference;amount;date\n".encode("utf-16"), "advice")
     with pytest.raises(Unprocessable):
-        payments_in.parse(b"x", "cheques")
+        payment_files.parse(b"x", "cheques")
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def test_every_euro_of_every_claim_is_accounted_for(billed, steps):
                 else:
                     expected, not_applied = "amount_differs", not_applied + cents
                 assert done[expected] == 1, (steps, index, done)
-            accounts = claims.all_accounts(conn, "acme")
+            accounts = claim_reading.all_accounts(conn, "acme")
             statuses = dict(
                 conn.execute(
                     sa.select(claims_table.c.invoice_number, claims_table.c.status).where(
@@ -609,5 +609,5 @@ def test_the_example_files_import_as_documented(billed):
     assert (done["matched"], done["ignored"], done["unknown_reference"]) == (2, 1, 1)
     assert done["claims_paid"] == ["F2026-000005", "F2026-000003"]  # the rest of 000003
     with billed.connect() as conn:
-        owed = {n: a.open for n, a in claims.all_accounts(conn, "acme").items()}
+        owed = {n: a.open for n, a in claim_reading.all_accounts(conn, "acme").items()}
     assert owed == {n: 0 for n in CLAIMS}

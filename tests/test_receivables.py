@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
 from server.cli.claims import receivables_command
-from server.parties import claims, receivables
+from server.parties import claim_reading, receivables
 from server.parties import payments as payments_in
 from tests.invoicing_support import NOW
 from tests.storage import engine  # noqa: F401
@@ -87,7 +87,7 @@ def test_open_amounts_are_aged_by_invoice_date(shop):  # noqa: F811
     assert report["totals"] == {"claims": 4, "buckets": party["buckets"], "total": "748.00"}
     # every euro: the total owed is the claims' open amounts
     with shop.connect() as conn:
-        owed = sum(a.open for a in claims.all_accounts(conn, "acme").values())
+        owed = sum(a.open for a in claim_reading.all_accounts(conn, "acme").values())
     assert owed == 74800
     # earlier, the last invoice did not exist yet and the others were younger
     before = at(shop, date(2026, 6, 10))

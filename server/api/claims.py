@@ -17,7 +17,14 @@ from marshmallow import fields, validate
 
 from server.api.fields import IDENT, REASON
 from server.api.security import current_user, require_user
-from server.parties import claims, receivables
+from server.parties import (
+    claim_documents,
+    claim_reading,
+    claim_states,
+    claims,
+    payment_files,
+    receivables,
+)
 from server.parties import payments as payments_in
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, now, reader
@@ -41,7 +48,7 @@ class ClaimOut(Strict):
     party_name = fields.String(allow_none=True)
     file_number = fields.String(allow_none=True)
     mission_id = fields.String()
-    status = fields.String(validate=validate.OneOf([s.value for s in claims.Status]))
+    status = fields.String(validate=validate.OneOf([s.value for s in claim_states.Status]))
     status_label = fields.Nested(ClaimText)
     amount = fields.String(metadata={"description": "the invoice's total incl. VAT"})
     paid = fields.String(metadata={"description": "payments matched to it"})
@@ -84,7 +91,7 @@ class ClaimDetailOut(ClaimOut):
 
 class ClaimsQuery(Strict):
     party_id = fields.String(validate=IDENT)
-    status = fields.String(validate=validate.OneOf([s.value for s in claims.Status]))
+    status = fields.String(validate=validate.OneOf([s.value for s in claim_states.Status]))
     file_number = fields.String(validate=validate.Length(min=1, max=64))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
@@ -100,9 +107,9 @@ class RejectIn(Strict):
 
 class RequirementsIn(Strict):
     kinds = fields.List(
-        fields.String(validate=validate.Regexp(claims.KIND_PATTERN)),
+        fields.String(validate=validate.Regexp(claim_documents.KIND_PATTERN)),
         required=True,
-        validate=validate.Length(max=claims.MAX_KINDS),
+        validate=validate.Length(max=claim_documents.MAX_KINDS),
         metadata={
             "description": "invoice_pdf, vehicle_photo, signature, handover_report, or any "
             "other attachment kind"
@@ -119,7 +126,7 @@ class RequirementsOut(Strict):
 
 
 class ImportIn(Strict):
-    source = fields.String(required=True, validate=validate.OneOf(payments_in.SOURCES))
+    source = fields.String(required=True, validate=validate.OneOf(payment_files.SOURCES))
     file_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     content = fields.String(
         required=True,
@@ -226,7 +233,7 @@ class Claims(MethodView):
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """The tenant's claims (invoices to ordering parties), oldest invoice first."""
         with reader().connect() as conn:
-            return claims.list_claims(
+            return claim_reading.list_claims(
                 conn,
                 current_user().tenant_id,
                 party_id=query.get("party_id"),
@@ -244,10 +251,12 @@ class Claim(MethodView):
         """One claim: its money, the documents its party requires (present or missing)
         and its file's log."""
         with reader().connect() as conn:
-            return claims.get_claim(conn, current_user().tenant_id, number)
+            return claim_reading.get_claim(conn, current_user().tenant_id, number)
 
 
-def _act(number: str, action: claims.Action, reasons: list[str] | None = None) -> dict[str, Any]:
+def _act(
+    number: str, action: claim_states.Action, reasons: list[str] | None = None
+) -> dict[str, Any]:
     user = current_user()
     with engine().begin() as conn:
         return claims.act(
@@ -261,7 +270,7 @@ class ClaimCreate(MethodView):
     @claims_blp.response(200, ClaimDetailOut)
     def post(self, number: str) -> dict[str, Any]:
         """Create the claim (`to_create` → `created`)."""
-        return _act(number, claims.Action.CREATE)
+        return _act(number, claim_states.Action.CREATE)
 
 
 @claims_blp.route("/claims/<string:number>/attach-check")
@@ -271,7 +280,7 @@ class ClaimAttachCheck(MethodView):
     def post(self, number: str) -> dict[str, Any]:
         """Check that every document the party requires is there (`created` →
         `documents_attached`); 409 `documents_missing` names each one missing."""
-        return _act(number, claims.Action.ATTACH_CHECK)
+        return _act(number, claim_states.Action.ATTACH_CHECK)
 
 
 @claims_blp.route("/claims/<string:number>/submit")
@@ -281,7 +290,7 @@ class ClaimSubmit(MethodView):
     def post(self, number: str) -> dict[str, Any]:
         """Submit the claim: the invoice is sent (`to_validate`; the file records it as
         sent). 409 `documents_missing` while a required document is missing."""
-        return _act(number, claims.Action.SUBMIT)
+        return _act(number, claim_states.Action.SUBMIT)
 
 
 @claims_blp.route("/claims/<string:number>/validate")
@@ -291,7 +300,7 @@ class ClaimValidate(MethodView):
     def post(self, number: str) -> dict[str, Any]:
         """Record that the ordering party validated the invoice (by its portal, on the
         phone); its own message does the same through the messages."""
-        return _act(number, claims.Action.VALIDATE)
+        return _act(number, claim_states.Action.VALIDATE)
 
 
 @claims_blp.route("/claims/<string:number>/reject")
@@ -301,7 +310,7 @@ class ClaimReject(MethodView):
     @claims_blp.response(200, ClaimDetailOut)
     def post(self, data: dict[str, Any], number: str) -> dict[str, Any]:
         """Record that the ordering party rejected the invoice, with its reasons."""
-        return _act(number, claims.Action.REJECT, data["reasons"])
+        return _act(number, claim_states.Action.REJECT, data["reasons"])
 
 
 @claims_blp.route("/claims/<string:number>/resubmit")
@@ -310,7 +319,7 @@ class ClaimResubmit(MethodView):
     @claims_blp.response(200, ClaimDetailOut)
     def post(self, number: str) -> dict[str, Any]:
         """Submit a corrected claim again after a rejection (`to_validate`)."""
-        return _act(number, claims.Action.RESUBMIT)
+        return _act(number, claim_states.Action.RESUBMIT)
 
 
 @claims_blp.route("/ordering-parties/<string:party_id>/claim-requirements")
@@ -321,8 +330,8 @@ class Requirements(MethodView):
         """The documents the ordering party requires with a claim (latest version)."""
         with reader().connect() as conn:
             tenant = current_user().tenant_id
-            claims.require_party(conn, tenant, party_id)
-            return claims.requirements(conn, tenant, party_id)
+            claim_documents.require_party(conn, tenant, party_id)
+            return claim_documents.requirements(conn, tenant, party_id)
 
     @require_user(Right.EDIT_CONTRACTS)
     @claims_blp.arguments(RequirementsIn)
@@ -331,7 +340,7 @@ class Requirements(MethodView):
         """A new version of the documents the party requires (the same list adds none)."""
         user = current_user()
         with engine().begin() as conn:
-            return claims.set_requirements(
+            return claim_documents.set_requirements(
                 conn, user.tenant_id, party_id, data["kinds"], actor=user.id, now=now()
             )
 

@@ -19,8 +19,16 @@ from marshmallow import INCLUDE, ValidationError, fields, validate, validates_sc
 from server.api.fields import IDENT, NAME, REASON
 from server.api.security import current_user, require_user
 from server.parties import api_keys as party_keys
+from server.parties import (
+    bug_report,
+    file_views,
+    hand_fix,
+    messages,
+    order_import,
+    orders,
+    replay,
+)
 from server.parties import cleaning as cleaning_store
-from server.parties import orders
 from server.parties.api_keys import current_party_key, require_party_key
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, lang, now, reader
@@ -81,7 +89,7 @@ class MessageDetailIn(Strict):
 class MessageIn(Strict):
     message_id = fields.String(required=True, validate=validate.Length(min=1, max=120))
     file_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    kind = fields.String(required=True, validate=validate.OneOf(orders.MESSAGE_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(messages.MESSAGE_KINDS))
     name = fields.String(
         allow_none=True, metadata={"description": "your own name for it: 'SD 37 Rejet'"}
     )
@@ -338,7 +346,7 @@ class PartyMessages(MethodView):
         file moves as docs/file-lifecycle.md says. A known `message_id` changes nothing."""
         key = current_party_key()
         with engine().begin() as conn:
-            return orders.receive_message(
+            return messages.receive_message(
                 conn, key.tenant_id, key.party_id, _raw_body(), actor=key.key_id, now=now()
             )
 
@@ -351,7 +359,7 @@ class PartyFile(MethodView):
         """One of your files: its state and the messages you sent about it."""
         key = current_party_key()
         with reader().connect() as conn:
-            return orders.file_for_party(conn, key.tenant_id, key.party_id, file_number)
+            return file_views.file_for_party(conn, key.tenant_id, key.party_id, file_number)
 
 
 # --- the office: API keys, cleaning rules ---------------------------------------------------
@@ -435,7 +443,7 @@ class CleaningReplay(MethodView):
         not changed. `dry_run` only reports."""
         user = current_user()
         with engine().begin() as conn:
-            return orders.replay(
+            return replay.replay(
                 conn, user.tenant_id, party_id, actor=user.id, now=now(), dry_run=data["dry_run"]
             )
 
@@ -453,7 +461,7 @@ class ManualClean(MethodView):
         mistake); logged on the file with what changed. 409 once a tablet valued it."""
         user = current_user()
         with engine().begin() as conn:
-            return orders.correct_mission(
+            return hand_fix.correct_mission(
                 conn,
                 user.tenant_id,
                 mission_id,
@@ -473,7 +481,7 @@ class RuleFromFix(MethodView):
         """A draft cleaning rule from the office's hand fix of this mission, and the
         party's rules with it as the next version: edit it, then publish it."""
         with reader().connect() as conn:
-            return orders.rule_from_fix(
+            return hand_fix.rule_from_fix(
                 conn, current_user().tenant_id, mission_id, rule_id=data["rule_id"]
             )
 
@@ -487,7 +495,7 @@ class BugReport(MethodView):
         received and cleaned, the corrections, the contract version, the valuations and
         the file's log; `homes` says where each of the four causes is fixed."""
         with reader().connect() as conn:
-            return orders.bug_report(conn, current_user().tenant_id, mission_id, now=now())
+            return bug_report.bug_report(conn, current_user().tenant_id, mission_id, now=now())
 
 
 @party_blp.route("/orders/import")
@@ -502,12 +510,12 @@ class OrdersImport(MethodView):
         format does not know refuses the whole file (422)."""
         user = current_user()
         items = (
-            orders.orders_from_csv(data["csv"])
+            order_import.orders_from_csv(data["csv"])
             if "csv" in data
-            else orders.orders_from_json(data["orders"])
+            else order_import.orders_from_json(data["orders"])
         )
         with engine().begin() as conn:
-            return orders.import_orders(
+            return order_import.import_orders(
                 conn,
                 user.tenant_id,
                 data["party_id"],
@@ -530,7 +538,7 @@ class Files(MethodView):
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """The ordering parties' files, last moved first (`party`, `state` to filter)."""
         with reader().connect() as conn:
-            return orders.list_files(
+            return file_views.list_files(
                 conn,
                 current_user().tenant_id,
                 party_id=query.get("party"),
@@ -546,4 +554,4 @@ class File(MethodView):
     def get(self, party_id: str, file_number: str) -> dict[str, Any]:
         """One file: state, warning, its whole log, its orders and missions."""
         with reader().connect() as conn:
-            return orders.file_detail(conn, current_user().tenant_id, party_id, file_number)
+            return file_views.file_detail(conn, current_user().tenant_id, party_id, file_number)

@@ -69,14 +69,14 @@ def list_claims(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server.parties import claims
+    from server.parties import claim_reading
 
     chosen = common.lang(lang)
 
     def work() -> Any:
         with common.engine(database_url).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return claims.list_claims(conn, tenant_id, party_id=party_id, status=status)
+            return claim_reading.list_claims(conn, tenant_id, party_id=party_id, status=status)
 
     rows = common.run(chosen, work)
     empty = "Aucune demande." if chosen == "fr" else "No claims."
@@ -165,7 +165,7 @@ def requirements(
 
     Exit codes: 0 done; 2 invalid kind; 3 unknown tenant or party.
     """
-    from server.parties import claims
+    from server.parties import claim_documents
 
     chosen = common.lang(lang)
 
@@ -173,11 +173,11 @@ def requirements(
         with common.engine(database_url).begin() as conn:
             common.require_tenant(conn, tenant_id)
             if set_:
-                return claims.set_requirements(
+                return claim_documents.set_requirements(
                     conn, tenant_id, party_id, list(kinds), actor=actor, now=common.now()
                 )
-            claims.require_party(conn, tenant_id, party_id)
-            return claims.requirements(conn, tenant_id, party_id)
+            claim_documents.require_party(conn, tenant_id, party_id)
+            return claim_documents.requirements(conn, tenant_id, party_id)
 
     made = common.run(chosen, work)
     names = ", ".join(claims_label(k, chosen) for k in made["kinds"]) or "—"
@@ -190,7 +190,7 @@ def requirements(
 
 
 def claims_label(kind: str, lang: str) -> str:
-    from server.parties.claims import document_label
+    from server.parties.claim_documents import document_label
 
     return document_label(kind)(lang)
 

@@ -58,18 +58,18 @@ def orders_group() -> None:
 
 
 def _batch(path: Path) -> Any:
-    from server.parties import orders
+    from server.parties import order_import
 
     what = Text("Fichier de commandes", "Orders file")
     if path.suffix.lower() == ".json":
-        return orders.orders_from_json(common.read(path, what))
+        return order_import.orders_from_json(common.read(path, what))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidDocument(
             what, [Problem(str(path), Text(f"lecture impossible : {exc}", f"cannot read: {exc}"))]
         ) from None
-    return orders.orders_from_csv(text)
+    return order_import.orders_from_csv(text)
 
 
 @orders_group.command("import")
@@ -102,7 +102,7 @@ def import_orders(
     Exit codes: 0 every line taken (or already received); 2 unreadable file, or some
     lines refused (the others were taken); 3 unknown tenant, party or user.
     """
-    from server.parties import orders
+    from server.parties import order_import
 
     chosen = common.lang(lang)
 
@@ -111,7 +111,7 @@ def import_orders(
         with common.engine(database_url).begin() as conn:
             common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
-            return orders.import_orders(
+            return order_import.import_orders(
                 conn,
                 tenant_id,
                 party_id,
@@ -375,7 +375,7 @@ def replay(
 
     Exit codes: 0 done; 3 unknown tenant, party or user, or no rules published.
     """
-    from server.parties import orders
+    from server.parties import replay as replay_module
 
     chosen = common.lang(lang)
 
@@ -383,7 +383,7 @@ def replay(
         with common.engine(database_url).begin() as conn:
             common.require_tenant(conn, tenant_id)
             actor = _actor(conn, tenant_id, login)
-            return orders.replay(
+            return replay_module.replay(
                 conn, tenant_id, party_id, actor=actor, now=common.now(), dry_run=dry_run
             )
 
@@ -452,14 +452,14 @@ def list_files(
 
     Exit codes: 0 done; 3 unknown tenant.
     """
-    from server.parties import orders
+    from server.parties import file_views
 
     chosen = common.lang(lang)
 
     def work() -> Any:
         with common.engine(database_url).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return orders.list_files(conn, tenant_id, party_id=party_id, state=state)
+            return file_views.list_files(conn, tenant_id, party_id=party_id, state=state)
 
     rows = common.run(chosen, work)
     lines = [
@@ -494,14 +494,14 @@ def show_file(
 
     Exit codes: 0 done; 3 unknown tenant or file.
     """
-    from server.parties import orders
+    from server.parties import file_views
 
     chosen = common.lang(lang)
 
     def work() -> Any:
         with common.engine(database_url).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return orders.file_detail(conn, tenant_id, party_id, file_number)
+            return file_views.file_detail(conn, tenant_id, party_id, file_number)
 
     found = common.run(chosen, work)
     lines = [f"{party_id} {file_number} — {found['state_label'][chosen]}"]

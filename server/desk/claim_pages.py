@@ -34,7 +34,14 @@ from server.desk.blueprint import desk, money, not_found, t
 from server.desk.party_pages import log_entry, party_names, state_label, user_names
 from server.desk.session import current, page
 from server.devices import attachments
-from server.parties import claims, receivables
+from server.parties import (
+    claim_documents,
+    claim_reading,
+    claim_states,
+    claims,
+    payment_files,
+    receivables,
+)
 from server.parties import files as party_files
 from server.parties import payments as payments_in
 from server.people.rights import Right
@@ -121,7 +128,7 @@ def _where(tenant_id: str, f: Filters, *, with_status: bool = True) -> list[Any]
     if f.file:
         where.append(claims_table.c.file_number == f.file)
     if with_status and f.status == OPEN:
-        where.append(claims_table.c.status.in_([s.value for s in claims.OPEN]))
+        where.append(claims_table.c.status.in_([s.value for s in claim_states.OPEN]))
     elif with_status and f.status:
         where.append(claims_table.c.status == f.status)
     return where
@@ -134,10 +141,10 @@ def _totals(conn: sa.Connection, tenant_id: str, f: Filters) -> dict[str, int]:
             claims_table.c.invoice_number, claims_table.c.amount_cents, claims_table.c.paid_cents
         ).where(*_where(tenant_id, f))
     ).all()
-    credited = claims.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
+    credited = claim_reading.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
     sums = {"count": len(rows), "amount": 0, "credited": 0, "paid": 0, "open": 0, "refund": 0}
     for row in rows:
-        money_ = claims.accounts_of(row, credited.get(row.invoice_number, 0))
+        money_ = claim_reading.accounts_of(row, credited.get(row.invoice_number, 0))
         sums["amount"] += money_.amount
         sums["credited"] += money_.credited
         sums["paid"] += money_.paid
@@ -153,20 +160,21 @@ def _counts(conn: sa.Connection, tenant_id: str, f: Filters) -> list[tuple[str, 
         .group_by(claims_table.c.status)
     ).all()
     found = {str(s): int(n) for s, n in rows}
-    return [(s.value, found[s.value]) for s in claims.Status if found.get(s.value)]
+    return [(s.value, found[s.value]) for s in claim_states.Status if found.get(s.value)]
 
 
 def _rows(conn: sa.Connection, tenant_id: str, f: Filters, names: Mapping[str, str]) -> list[Any]:
-    """The matching claims as `claims.to_wire` words them, oldest invoice first."""
+    """The matching claims as `claim_reading.to_wire` words them, oldest invoice first."""
     rows = conn.execute(
         sa.select(claims_table)
         .where(*_where(tenant_id, f))
         .order_by(claims_table.c.issued_on, claims_table.c.invoice_number)
         .limit(LIMIT + 1)
     ).all()
-    credited = claims.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
+    credited = claim_reading.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
     return [
-        claims.to_wire(r, credited.get(r.invoice_number, 0), names.get(r.party_id)) for r in rows
+        claim_reading.to_wire(r, credited.get(r.invoice_number, 0), names.get(r.party_id))
+        for r in rows
     ]
 
 
@@ -224,13 +232,13 @@ def mission_attachments(conn: sa.Connection, tenant_id: str, mission_id: str) ->
 
 
 def _action_view(action: str, missing: list[str]) -> dict[str, Any]:
-    words = claims.ACTION_LABELS[claims.Action(action)](lang())
-    needs = action in {a.value for a in claims.NEEDS_DOCUMENTS}
+    words = claim_states.ACTION_LABELS[claim_states.Action(action)](lang())
+    needs = action in {a.value for a in claim_states.NEEDS_DOCUMENTS}
     return {
         "name": action,
         "label": words[:1].upper() + words[1:],
-        "reasons": action == claims.Action.REJECT.value,
-        "missing": [claims.document_label(k)(lang()) for k in missing] if needs else [],
+        "reasons": action == claim_states.Action.REJECT.value,
+        "missing": [claim_documents.document_label(k)(lang()) for k in missing] if needs else [],
         "primary": action in ("create", "submit", "resubmit", "attach_check"),
     }
 
@@ -239,7 +247,7 @@ def _claim_page(number: str, *, status: int = 200, error: str = "", form: Any = 
     tenant = current().tenant_id
     with reader().connect() as conn:
         try:
-            found = claims.get_claim(conn, tenant, number)
+            found = claim_reading.get_claim(conn, tenant, number)
         except NotFound:
             return not_found()
         users = user_names(conn, tenant)
@@ -290,10 +298,10 @@ def claim_act(number: str) -> Any:
     action = request.form.get("action", "").strip()
     text = request.form.get("reasons", "")
     form = {"action": action, "reasons": text}
-    if action not in {a.value for a in claims.OFFICE_ACTIONS}:
+    if action not in {a.value for a in claim_states.OFFICE_ACTIONS}:
         problem = t(f"Action inconnue : « {action} ».", f"Unknown action: '{action}'.")
         return _claim_page(number, status=400, error=problem, form=form)
-    reasons = _reasons(text) if action == claims.Action.REJECT.value else None
+    reasons = _reasons(text) if action == claim_states.Action.REJECT.value else None
     if reasons is not None and (
         not reasons or len(reasons) > REASONS_MAX or any(len(r) > REASON_MAX for r in reasons)
     ):
@@ -315,7 +323,7 @@ def claim_act(number: str) -> Any:
         return _claim_page(
             number, status=_status_of(refused), error=refused.text(lang()), form=form
         )
-    words = claims.ACTION_LABELS[claims.Action(action)](lang())
+    words = claim_states.ACTION_LABELS[claim_states.Action(action)](lang())
     flash(
         t(
             f"Demande {number} : {words} — fait. Statut : « {claim_status(done['status'])} ».",
@@ -436,7 +444,7 @@ def _payments_page(*, status: int = 200, error: list[str] | None = None, form: A
         sources=labels.PAYMENT_SOURCES,
         mismatch_codes=payments_in.MISMATCHES,
         errors=error or [],
-        form=form or {"source": payments_in.ADVICE},
+        form=form or {"source": payment_files.ADVICE},
         outcome_label=lambda o: label(labels.PAYMENT_OUTCOMES, o),
         claim_status=claim_status,
         day=day,
@@ -472,7 +480,7 @@ def payments_import() -> Any:
     user = current()
     source = request.form.get("source", "").strip()
     form = {"source": source, "file_name": request.form.get("file_name", "")}
-    if source not in payments_in.SOURCES:
+    if source not in payment_files.SOURCES:
         problem = t("Choisissez avis de paiement ou relevé bancaire.", "Choose advice or bank.")
         return _payments_page(status=422, error=[problem], form=form)
     sent = _upload()

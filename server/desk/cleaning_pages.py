@@ -8,8 +8,8 @@ visible home (docs/cleaning-rules.md, docs/orders.md).
 - A bug: the bug report bundle, downloaded as JSON (/desk/missions/<id>/bug-report.json).
 - A configuration error: the contract version, on the contract pages.
 
-Every write goes through `server.parties.cleaning` and `server.parties.orders`, exactly as the API
-(server/api/orders.py), with the same rights.
+Every write goes through `server.parties.cleaning`, `server.parties.replay` and
+`server.parties.hand_fix`, exactly as the API (server/api/orders.py), with the same rights.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from server.desk.blueprint import desk, not_found, t
 from server.desk.contract_pages import pretty
 from server.desk.session import current, page
 from server.office import missions
+from server.parties import bug_report as bug_report_module
 from server.parties import cleaning as cleaning_store
-from server.parties import orders
+from server.parties import hand_fix, replay
 from server.people import ordering_parties as parties
 from server.people.identity import list_users
 from server.people.rights import Right
@@ -203,7 +204,7 @@ def cleaning_replay(party_id: str) -> Any:
         return _render_board(board, 400)
     try:
         with engine().begin() as conn:
-            report = orders.replay(
+            report = replay.replay(
                 conn, user.tenant_id, party_id, actor=user.id, now=now(), dry_run=not apply
             )
     except TowlineError as refused:
@@ -258,7 +259,7 @@ def _render_fix(mission_id: str, fix: Fix, status: int = 200) -> Any:
         proposal_refused: str | None = None
         if Right.EDIT_CONTRACTS in user.rights:
             try:
-                proposal = orders.rule_from_fix(conn, user.tenant_id, mission_id)
+                proposal = hand_fix.rule_from_fix(conn, user.tenant_id, mission_id)
             except TowlineError as refused:
                 proposal_refused = refused.message(lang())
     if proposal is not None and fix.draft is None:
@@ -286,7 +287,7 @@ def cleaning_fix(mission_id: str) -> Any:
 @desk.route("/missions/<mission_id>/fix", methods=["POST"], endpoint="cleaning_fix_save")
 @page(Right.MANAGE_MISSIONS)
 def cleaning_fix_save(mission_id: str) -> Any:
-    """The hand clean (`orders.correct_mission`): refused once a tablet valued the mission,
+    """The hand clean (`hand_fix.correct_mission`): refused once a tablet valued the mission,
     with the module's own message, and nothing changes."""
     fix = Fix(document=request.form.get("document", ""), reason=request.form.get("reason", ""))
     with reader().connect() as conn:
@@ -305,7 +306,7 @@ def cleaning_fix_save(mission_id: str) -> Any:
     try:
         document = parse_json(fix.document, MISSION)
         with engine().begin() as conn:
-            done = orders.correct_mission(
+            done = hand_fix.correct_mission(
                 conn, user.tenant_id, mission_id, document, reason, actor=user.id, now=now()
             )
     except TowlineError as refused:
@@ -364,11 +365,11 @@ def cleaning_fix_rule(mission_id: str) -> Any:
 @desk.route("/missions/<mission_id>/bug-report.json", endpoint="bug_report")
 @page(Right.RECONCILE)
 def bug_report(mission_id: str) -> Any:
-    """The bug report bundle (`orders.bug_report`) as a file to attach to a bug."""
+    """The bug report bundle (`server.parties.bug_report`) as a file to attach to a bug."""
     with reader().connect() as conn:
         if _mission(conn, mission_id) is None:
             return not_found()
-        report = orders.bug_report(conn, current().tenant_id, mission_id, now=now())
+        report = bug_report_module.bug_report(conn, current().tenant_id, mission_id, now=now())
     body = json.dumps(report, ensure_ascii=False, indent=2, default=str)
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", mission_id)
     return Response(

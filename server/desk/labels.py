@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from server.parties.claims import ACTION_LABELS as CLAIM_ACTION_LABELS
-from server.parties.claims import DOCUMENT_LABELS as CLAIM_DOCUMENTS
-from server.parties.claims import STATUS_LABELS as CLAIM_STATUS_LABELS
+from server.parties.claim_documents import DOCUMENT_LABELS as CLAIM_DOCUMENTS
+from server.parties.claim_states import ACTION_LABELS as CLAIM_ACTION_LABELS
+from server.parties.claim_states import STATUS_LABELS as CLAIM_STATUS_LABELS
 from shared.file_lifecycle import EVENT_LABELS, STATE_LABELS
 from shared.i18n import Text
 from shared.payment_terms import Method
@@ -93,7 +93,8 @@ LOG_SOURCES: Mapping[str, Text] = MappingProxyType(
     }
 )
 
-# The log's entries that are not lifecycle events (server.parties.orders, server.parties.claims).
+# The log's entries that are not lifecycle events (server.parties.orders, server.parties.claims and
+# server.parties.claim_money).
 _LOG_EVENTS: dict[str, Text] = {
     "cleaning_correction": Text(
         "Correction automatique (règle de nettoyage)", "Automatic correction (cleaning rule)"
@@ -146,7 +147,7 @@ PAYMENT_SOURCES: Mapping[str, Text] = MappingProxyType(
 )
 
 # Photos, signatures and reports from the tablets (server.devices.attachments.KINDS), and the
-# documents a party may require (server.parties.claims.DOCUMENT_LABELS), capitalised.
+# documents a party may require (server.parties.claim_documents.DOCUMENT_LABELS), capitalised.
 ATTACHMENT_KINDS: Mapping[str, Text] = MappingProxyType(
     {
         **{

@@ -22,7 +22,7 @@ from server.desk import labels
 from server.desk.anomaly_pages import driver_names, label
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
-from server.parties import claims, orders
+from server.parties import claim_documents, claim_reading, file_views, order_store
 from server.parties import files as party_files
 from server.people import ordering_parties as parties
 from server.people.identity import list_users
@@ -94,7 +94,7 @@ def _claim_lines(detail: Mapping[str, Any]) -> list[str]:
         out.append(t("Motifs : ", "Reasons: ") + " ; ".join(str(r) for r in reasons))
     kinds = detail.get("documents")
     if isinstance(kinds, list) and kinds:
-        listed = ", ".join(claims.document_label(str(k))(lang()) for k in kinds)
+        listed = ", ".join(claim_documents.document_label(str(k))(lang()) for k in kinds)
         version = detail.get("requirements_version")
         out.append(
             t(
@@ -143,7 +143,7 @@ def log_entry(entry: Mapping[str, Any], users: Mapping[str, str]) -> dict[str, A
         lines.extend(_money_lines(detail))
     reason = detail.get("reason")
     if reason:
-        held = orders.HOLD_TEXTS.get(str(reason))
+        held = order_store.HOLD_TEXTS.get(str(reason))
         words = held(lang()) if held is not None else str(reason)
         lines.append(t(f"Motif : {words}", f"Reason: {words}"))
     version = detail.get("ruleset_version")
@@ -298,11 +298,13 @@ def _file_page(
     tenant = current().tenant_id
     with reader().connect() as conn:
         try:
-            held = orders.file_detail(conn, tenant, party_id, file_number)
+            held = file_views.file_detail(conn, tenant, party_id, file_number)
         except NotFound:
             return not_found()
         users = user_names(conn, tenant)
-        file_claims = claims.list_claims(conn, tenant, party_id=party_id, file_number=file_number)
+        file_claims = claim_reading.list_claims(
+            conn, tenant, party_id=party_id, file_number=file_number
+        )
         docs = _documents(conn, tenant, file_number, [m["id"] for m in held["missions"]])
         party_name = party_names(conn, tenant).get(party_id, party_id)
         drivers = driver_names(conn, tenant)

@@ -6,6 +6,9 @@ memory used does not grow with the year. An anomaly is identified by its kind an
 subject (a mission, an entry, a code): reconciling again finds the same ones and adds
 nothing; one whose condition no longer holds (the collection was voided…) is marked
 `cleared`; one the office resolved or acknowledged stays so. Nothing is deleted.
+
+Why one module over 500 lines: one algorithm, gathering the facts the rules of
+`reconcile_rules` judge and storing their verdicts; the rules themselves live apart.
 """
 
 from __future__ import annotations

@@ -13,212 +13,39 @@ Two formats, read like the card settlement files (`server.office.settlements`): 
   f 2026 000123). A bank line of zero or less (a debit) is not a payment back: it is
   counted as ignored, not stored.
 
-A file is imported once (its SHA-256); each line is matched to a claim by reference and
-amount (`claims.apply_payment`): `matched`, `amount_differs` (partial, applied; or more
-than owed, not applied), `unknown_reference`, `already_paid`. Every line that is not
-`matched` is a mismatch the office sees (`mismatches`).
+The files are read by `server.parties.payment_files`. A file is imported once (its
+SHA-256); each line is matched to a claim by reference and amount
+(`claim_money.apply_payment`): `matched`, `amount_differs` (partial, applied; or more than
+owed, not applied), `unknown_reference`, `already_paid`. Every line that is not `matched`
+is a mismatch the office sees (`mismatches`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import re
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from server.parties import claims as claims_module
+from server.parties import claim_money, claim_reading, claim_states
+from server.parties.payment_files import (
+    ADVICE,
+    BANK,
+    Line,
+    checked_source,
+    invoice_numbers_in,
+    parse,
+)
 from server.people.identity import audit
 from server.platform.errors import Conflict, Unprocessable
 from server.platform.tables import claims, ordering_parties, payment_imports, payment_lines
-from shared.errors import InvalidDocument, Problem
-from shared.i18n import Text
-from shared.money import from_cents, parse_amount, to_cents, wire
+from shared.money import from_cents, wire
 
-ADVICE = "advice"
-BANK = "bank"
-SOURCES = (ADVICE, BANK)
 OUTCOMES = ("matched", "amount_differs", "unknown_reference", "already_paid")
 MISMATCHES = ("amount_differs", "unknown_reference", "already_paid")
-FILE = Text("Fichier de paiements invalide", "Invalid payment file")
-MAX_LINES = 100_000
 MAX_BYTES = 10_000_000
-
-_DATE = ("date", "paid_on", "date_paiement", "date paiement", "date_operation", "jour", "day")
-_REFERENCE = (
-    "reference",
-    "référence",
-    "ref",
-    "invoice",
-    "invoice_number",
-    "facture",
-    "numero_facture",
-    "n° facture",
-)
-_AMOUNT = ("amount", "montant", "credit", "crédit")
-_PARTY = ("party", "party_id", "ordering_party", "donneur_ordre", "donneur d'ordre", "payer")
-_LABEL = ("label", "libellé", "libelle", "description", "wording", "motif")
-
-# An invoice number (numbering: "F" + year + "-" + six digits), as people write it.
-INVOICE_IN_TEXT = re.compile(r"(?<![A-Z0-9])F\s?(\d{4})[\s_-]?(\d{6})(?![0-9])", re.IGNORECASE)
-
-
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    lowered = [h.strip().lower() for h in header]
-    return next((lowered.index(n) for n in names if n in lowered), None)
-
-
-def _day(text: str) -> date:
-    text = text.strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-def _cell(row: list[str], index: int | None) -> str:
-    return row[index].strip() if index is not None and index < len(row) else ""
-
-
-def invoice_numbers_in(text: str) -> list[str]:
-    """Every invoice number in `text`, normalised (F2026-000123), in order, once each."""
-    found: list[str] = []
-    for year, seq in INVOICE_IN_TEXT.findall(text or ""):
-        number = f"F{year}-{seq}"
-        if number not in found:
-            found.append(number)
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One payment read from a file: `line_no` is its line in the file (header = 1)."""
-
-    line_no: int
-    paid_on: date
-    reference: str
-    cents: int
-    party: str | None = None
-    label: str | None = None
-
-
-def _source(value: str) -> str:
-    if value not in SOURCES:
-        raise Unprocessable(
-            f"Source de paiements inconnue : « {value} » (advice ou bank).",
-            f"Unknown payment source: '{value}' (advice or bank).",
-            code="payment_source_invalid",
-        )
-    return value
-
-
-def _amount(text: str) -> int:
-    """Cents from "1 234,50", "12.50", "+3": spaces (no-break too) and a leading + dropped."""
-    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text).removeprefix("+").replace(",", ".")
-    return to_cents(parse_amount(cleaned))
-
-
-def _problem(number: int, row: list[str], what_fr: str, what_en: str) -> Problem:
-    return Problem(
-        str(number),
-        Text(
-            f"ligne illisible ({what_fr}) : " + ";".join(row),
-            f"unreadable line ({what_en}): " + ";".join(row),
-        ),
-    )
-
-
-def parse(content: bytes, source: str) -> tuple[list[Line], int]:
-    """The file's payments and how many bank lines were ignored (debits), or every
-    problem with its line number."""
-    source = _source(source)
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidDocument(FILE, [Problem("", Text("pas en UTF-8", "not UTF-8"))]) from None
-    first = text.split("\n", 1)[0]
-    dialect = ";" if first.count(";") >= 1 else ","
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=dialect))
-    except csv.Error as exc:  # a field beyond the csv module's limit, for one
-        raise InvalidDocument(
-            FILE, [Problem("", Text(f"CSV illisible : {exc}", f"unreadable CSV: {exc}"))]
-        ) from None
-    if not rows:
-        raise InvalidDocument(FILE, [Problem("", Text("fichier vide", "empty file"))])
-    header, body = rows[0], rows[1:]
-    wanted = {"date": _DATE, "amount": _AMOUNT}
-    wanted.update({"reference": _REFERENCE} if source == ADVICE else {"label": _LABEL})
-    columns = {name: _column(header, names) for name, names in wanted.items()}
-    missing = [name for name, index in columns.items() if index is None]
-    if missing:
-        raise InvalidDocument(
-            FILE,
-            [
-                Problem(
-                    "1",
-                    Text(
-                        f"colonnes manquantes : {', '.join(missing)}",
-                        f"missing columns: {', '.join(missing)}",
-                    ),
-                )
-            ],
-        )
-    party_at = _column(header, _PARTY)
-    reference_at = _column(header, _REFERENCE)
-    if len(body) > MAX_LINES:
-        raise InvalidDocument(
-            FILE, [Problem("", Text(f"plus de {MAX_LINES} lignes", f"over {MAX_LINES} lines"))]
-        )
-    lines: list[Line] = []
-    problems: list[Problem] = []
-    ignored = 0
-    for number, row in enumerate(body, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        try:
-            day = _day(row[int(columns["date"] or 0)])
-        except (ValueError, IndexError):
-            problems.append(_problem(number, row, "date", "date"))
-            continue
-        try:
-            cell = row[int(columns["amount"] or 0)].strip()
-            cents = _amount(cell) if cell or source == ADVICE else 0
-        except (ValueError, IndexError, ArithmeticError):
-            problems.append(_problem(number, row, "montant", "amount"))
-            continue
-        party = _cell(row, party_at)[:64] or None
-        if source == ADVICE:
-            reference = _cell(row, columns["reference"])
-            if not reference or cents <= 0:
-                what = ("référence", "reference") if not reference else ("montant", "amount")
-                problems.append(_problem(number, row, *what))
-                continue
-            found = invoice_numbers_in(reference)
-            if len(found) == 1 and INVOICE_IN_TEXT.fullmatch(reference.strip()):
-                reference = found[0]
-            lines.append(Line(number, day, reference[:120], cents, party))
-            continue
-        label = _cell(row, columns["label"])
-        if cents <= 0:
-            ignored += 1  # a debit: not a payment back
-            continue
-        numbers = invoice_numbers_in(f"{_cell(row, reference_at)} {label}")
-        lines.append(
-            Line(number, day, numbers[0] if numbers else "", cents, party, label[:2000] or None)
-        )
-    if problems:
-        raise InvalidDocument(FILE, problems)
-    if not lines and not ignored:
-        raise InvalidDocument(FILE, [Problem("", Text("aucune ligne", "no lines"))])
-    return lines, ignored
 
 
 # --- matching --------------------------------------------------------------------------
@@ -266,11 +93,11 @@ def _candidates(
 def _pick(conn: sa.Connection, tenant_id: str, found: list[Any], cents: int) -> Any:
     """Of several claims, the open one owed exactly `cents`, else the oldest open one,
     else the oldest."""
-    credited = claims_module.credited_cents(conn, tenant_id, [r.invoice_number for r in found])
+    credited = claim_reading.credited_cents(conn, tenant_id, [r.invoice_number for r in found])
     owed = [
-        (r, claims_module.accounts_of(r, credited.get(r.invoice_number, 0)).open)
+        (r, claim_reading.accounts_of(r, credited.get(r.invoice_number, 0)).open)
         for r in found
-        if r.status in {s.value for s in claims_module.OPEN}
+        if r.status in {s.value for s in claim_states.OPEN}
     ]
     exact = [r for r, left in owed if left == cents]
     if exact:
@@ -296,7 +123,7 @@ def import_file(
     """Read, store and match a payment file in the caller's transaction: refused whole
     when a line is unreadable (422, every line named) or when this file was already
     imported (409 `payment_file_already_imported`). Returns the summary."""
-    source = _source(source)
+    source = checked_source(source)
     if len(content) > MAX_BYTES:
         raise Unprocessable(
             f"Fichier trop volumineux (au plus {MAX_BYTES} octets).",
@@ -338,7 +165,7 @@ def import_file(
         else:
             claim = _pick(conn, tenant_id, found, line.cents)
             invoice = claim.invoice_number
-            outcome, cents = claims_module.apply_payment(
+            outcome, cents = claim_money.apply_payment(
                 conn,
                 tenant_id,
                 invoice,
@@ -471,13 +298,13 @@ def mismatches(
         if numbers
         else {}
     )
-    credited = claims_module.credited_cents(conn, tenant_id, numbers)
+    credited = claim_reading.credited_cents(conn, tenant_id, numbers)
     out = []
     for r in rows:
         claim = None
         found = claim_rows.get(r.invoice_number) if r.invoice_number else None
         if found is not None:
-            money = claims_module.accounts_of(found, credited.get(found.invoice_number, 0))
+            money = claim_reading.accounts_of(found, credited.get(found.invoice_number, 0))
             claim = {
                 "status": found.status,
                 "party_id": found.party_id,

@@ -2,8 +2,8 @@
 (docs/claims-and-payments.md).
 
 A claim's open amount is `amount − credited − paid` (never below zero; see
-`server.parties.claims`). At a date, each open claim issued on or before it falls in one bucket
-by its age in days (`at − issued_on`): 0–30, 31–60, 61–90, over 90. Amounts are the
+`server.parties.claim_reading`). At a date, each open claim issued on or before it falls in
+one bucket by its age in days (`at − issued_on`): 0–30, 31–60, 61–90, over 90. Amounts are the
 claims' current state (payments and credit notes recorded so far), aged at `at`: the
 question a person chasing payments asks is "what is still unpaid today, and how late
 is it", not a reconstruction of the past.
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from server.office.invoicing import timezone_of
-from server.parties import claims as claims_module
+from server.parties import claim_reading, claim_states
 from server.platform.tables import claims, ordering_parties, tenants
 from shared.money import from_cents, wire
 
@@ -59,13 +59,13 @@ def receivables(
     number of open claims; then the totals of every party. Amounts are strings."""
     query = sa.select(claims).where(
         claims.c.tenant_id == tenant_id,
-        claims.c.status.in_([s.value for s in claims_module.OPEN]),
+        claims.c.status.in_([s.value for s in claim_states.OPEN]),
         claims.c.issued_on <= at,
     )
     if party_id is not None:
         query = query.where(claims.c.party_id == party_id)
     rows = conn.execute(query.order_by(claims.c.party_id, claims.c.issued_on)).all()
-    credited = claims_module.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
+    credited = claim_reading.credited_cents(conn, tenant_id, [r.invoice_number for r in rows])
     names = {
         str(r.id): str(r.name)
         for r in conn.execute(
@@ -78,7 +78,7 @@ def receivables(
     parties: dict[str, dict[str, Any]] = {}
     totals = dict(empty)
     for row in rows:
-        owed = claims_module.accounts_of(row, credited.get(row.invoice_number, 0)).open
+        owed = claim_reading.accounts_of(row, credited.get(row.invoice_number, 0)).open
         if owed <= 0:
             continue
         bucket = bucket_of((at - row.issued_on).days)

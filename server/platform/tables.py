@@ -1,6 +1,10 @@
 """The server's tables (SQLAlchemy Core). Every row carries its tenant, and every query
 is scoped by it. Money columns are integer cents; documents are stored as the JSON text
 they arrived as. Journal rows are never updated or deleted (corrections are new rows).
+
+Why one module over 500 lines: it is the schema, read top to bottom like a migration;
+`make schema` generates the initial migration from it, and split tables would hide the
+foreign keys that tie them.
 """
 
 from __future__ import annotations
