@@ -2,15 +2,12 @@
 
 Generates the year directly into the database (bulk inserts; COPY on PostgreSQL), not
 through the push endpoint: a tenant with the example contracts, one tablet and one driver
-per truck, and every day of every truck the register opened, the missions (each with the
-tablet's and the server's valuation rows, a `valuation_recorded` entry, three or four
-steps, its collections, now and then a discount or a "bill later" approved by a code the
-office issued, in the audit log) and the register closed; the card-terminal settlements
-imported for each period. A few percent of the missions go wrong the ways the anomaly
-catalogue knows (fictitious, over- and under-collection, gate bypassed, discount without
-approval, approval reused, file cap, dispute, card unmatched, register variance), so the
-rules do real work. Hashes chain and bodies are canonical; signatures are well-formed hex
-but not real (reconciliation does not verify them).
+per truck, every day of every truck its register, missions, steps, collections, approved
+discounts and deferrals, and the card-terminal settlements imported for each period; a
+few percent of the missions go wrong the ways the anomaly catalogue knows, so the rules
+do real work. The generator is shared with the tests: simulation/year.py makes the rows,
+tests/year_support.py writes them (tests/test_synthetic_year.py reconciles a small year
+and checks every planted anomaly is found).
 
 Prints, per backend:
 - generation: time and missions/s;
@@ -43,6 +40,11 @@ process (the orchestrating one imports nothing heavy, so peak RSS figures are th
 measured process's own). Figures, printed; never a timed test.
 """
 
+# What stays here (about 800 lines) is the bench itself, not the year: the measurements,
+# each run in a child process (full and incremental reconciliation, peak memory, profiles:
+# some 300 lines) and the orchestration that prints every figure (some 350). Neither is
+# used by anything else, and moving them would only hide the bench behind an import.
+
 from __future__ import annotations
 
 import argparse
@@ -65,13 +67,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Names only: simulation.year imports nothing but the standard library at first.
+from simulation.year import TENANT, YEAR, device_of  # noqa: E402
+
 POSTGRES_URL = os.environ.get(
     "TOWLINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-EXAMPLES = ROOT / "examples"
-TENANT = "bench"
-YEAR = 2026  # the example contracts are valid from 2026-01-01 to 2026-12-31
-SEED = 2026
 A_YEAR = 730_000  # missions of 200 trucks × 365 days × 10
 AIM_FULL_S = 60.0
 AIM_PUSH_MS = 50.0
@@ -85,486 +86,8 @@ def met(ok: bool) -> str:
 
 
 # ================================================================================================
-# The year (runs in a child process)
+# The year (each step in a child process): simulation/year.py, written by tests/year_support.py
 # ================================================================================================
-
-# Example missions by what the beneficiary owes under their contract.
-A_OWES = ("a-tuesday-winching-breakdown", "a-saturday-accident-winching")
-A_COVERED = ("a-tuesday-30km", "a-tuesday-80km", "a-tuesday-evening", "a-bastille-day")
-B_OWES = ("b-tuesday-80km", "b-tuesday-30km-file-consumed")
-P_OWES = ("private-tow",)
-CONTRACT_OF = {"A": "assist-a", "B": "assist-b", "P": "private"}
-
-# Per mission, what goes wrong (the rest is clean); rates of all missions.
-TROUBLE = (
-    ("fictitious", 0.004),  # cash taken on a mission the assistance covers in full
-    ("over", 0.004),  # a card payment of 4.00 beyond what was due
-    ("under", 0.006),  # a tampered tablet valued lower and collected that
-    ("gate", 0.003),  # departed without collecting
-    ("no_approval", 0.003),  # a discount citing a code never issued
-    ("reused", 0.001),  # a discount citing the code of another mission
-    ("file_cap", 0.003),  # a file's cap consumed twice offline
-    ("dispute", 0.003),  # the driver disputes the price
-    ("reversal", 0.004),  # a card payment reversed and taken again in cash (clean)
-)
-DISCOUNT_RATE, DEFERRAL_RATE = 0.04, 0.02  # of missions with money due, approved
-CARD_UNMATCHED = 0.01  # card payments missing from the imported settlements
-REGISTER_SHORT = 0.05  # registers closed 0.50 short
-FOUR_STEPS = 0.85  # the others are not delivered yet (three steps)
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-def code_for(number: int) -> str:
-    """A well-formed approval code (Crockford base32, 10 characters), one per number."""
-    out = []
-    for _ in range(10):
-        number, digit = divmod(number, 32)
-        out.append(CROCKFORD[digit])
-    return "".join(reversed(out))
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-class Template:
-    """One example mission valued by the core, as canonical text with placeholders for
-    the mission's id, file number and call time (the valuation's digest is the example's:
-    reconciliation does not check it)."""
-
-    def __init__(
-        self, kind: str, name: str, server: dict[str, Any], device: dict[str, Any] | None = None
-    ) -> None:
-        doc = json.loads((EXAMPLES / "missions" / f"{name}.json").read_text("utf-8"))
-        doc["id"] = "@MID@"
-        doc["file_number"] = "@FILE@" if doc.get("file_number") else None
-        doc["times"]["call"] = "@CALL@"
-        self.kind, self.name = kind, name
-        self.doc = canonical(doc)
-        device = device or server
-        self.server, self.device = self._text(server), self._text(device)
-        self.server_digest, self.device_digest = server["digest"], device["digest"]
-        self.server_due = _due(server)
-        self.device_due = _due(device)
-
-    @staticmethod
-    def _text(wire: dict[str, Any]) -> str:
-        return canonical({**wire, "mission_id": "@MID@"})
-
-
-def _due(wire: dict[str, Any]) -> int:
-    units, cents = str(wire["payers"]["beneficiary"]["incl_vat"]).split(".")
-    return int(units) * 100 + int(cents)
-
-
-def templates() -> dict[str, list[Template]]:
-    from decimal import Decimal
-
-    from shared.contract_schema import load_contract
-    from shared.mission import load_mission
-    from shared.valuation import ValuationContext, value
-
-    contracts = {
-        name: load_contract(json.loads((EXAMPLES / "contracts" / f"{name}.json").read_text()))
-        for name in CONTRACT_OF.values()
-    }
-
-    def valued(kind: str, name: str, consumed: str = "0") -> dict[str, Any]:
-        doc = json.loads((EXAMPLES / "missions" / f"{name}.json").read_text("utf-8"))
-        context = ValuationContext(Decimal(consumed))
-        return value(load_mission(doc), contracts[CONTRACT_OF[kind]], context).to_wire()
-
-    out: dict[str, list[Template]] = {
-        "A_owes": [Template("A", n, valued("A", n)) for n in A_OWES],
-        "A_covered": [Template("A", n, valued("A", n)) for n in A_COVERED],
-        "B": [Template("B", n, valued("B", n)) for n in B_OWES],
-        "P": [Template("P", n, valued("P", n)) for n in P_OWES],
-    }
-    # A tampered tablet that asks half of what is due (under-collection).
-    under = []
-    for t in out["A_owes"] + out["P"]:
-        server = valued(t.kind, t.name)
-        device = json.loads(json.dumps(server))
-        device["payers"]["beneficiary"]["incl_vat"] = money(t.server_due // 2)
-        device["digest"] = "0" * 64
-        under.append(Template(t.kind, t.name, server, device))
-    out["under"] = under
-    # Missions of one file valued offline at once: the server knows the cap was consumed.
-    cap_name = B_OWES[0]
-    out["file_cap"] = [
-        Template("B", cap_name, valued("B", cap_name, "250.00"), valued("B", cap_name))
-    ]
-    if out["file_cap"][0].server_due <= out["file_cap"][0].device_due:
-        raise RuntimeError("the file-cap template does not raise the beneficiary's due")
-    return out
-
-
-class Rows:
-    """What one flush inserts, as tuples in each table's column order."""
-
-    JOURNAL = (
-        "device_id",
-        "seq",
-        "tenant_id",
-        "type",
-        "at",
-        "driver_id",
-        "mission_id",
-        "hash",
-        "prev_hash",
-        "sig",
-        "body",
-        "received_at",
-    )
-    MISSIONS = (
-        "tenant_id",
-        "id",
-        "file_number",
-        "ordering_party_id",
-        "driver_id",
-        "document",
-        "status",
-        "source",
-        "created_at",
-        "created_by",
-    )
-    VALUATIONS = (
-        "tenant_id",
-        "mission_id",
-        "source",
-        "device_id",
-        "entry_seq",
-        "digest",
-        "beneficiary_due_cents",
-        "body",
-        "created_at",
-    )
-    AUDIT = ("tenant_id", "actor", "action", "target", "reason", "detail", "at")
-    LINES = ("settlement_id", "line_no", "tenant_id", "day", "terminal_ref", "amount_cents")
-
-    def __init__(self) -> None:
-        self.journal: list[tuple[Any, ...]] = []
-        self.missions: list[tuple[Any, ...]] = []
-        self.valuations: list[tuple[Any, ...]] = []
-        self.audit: list[tuple[Any, ...]] = []
-        self.cards: list[tuple[str, str, int]] = []  # (day, terminal ref, cents)
-
-
-class Year:
-    """Every truck's days, one after the other; chain heads carried between chunks."""
-
-    def __init__(self, trucks: int, per_day: int, heads: dict[str, tuple[int, str]]) -> None:
-        from datetime import UTC, date, datetime, timedelta
-
-        self.UTC, self.date, self.datetime, self.timedelta = UTC, date, datetime, timedelta
-        self.trucks, self.per_day = trucks, per_day
-        self.heads = dict(heads)
-        self.templates = templates()
-        self.counts: dict[str, int] = {}
-        cumulative, self.trouble = 0.0, []
-        for name, rate in TROUBLE:
-            cumulative += rate
-            self.trouble.append((cumulative, name))
-
-    def count(self, what: str) -> None:
-        self.counts[what] = self.counts.get(what, 0) + 1
-
-    def day(self, day_index: int, rows: Rows) -> None:
-        import random
-
-        day = self.date(YEAR, 1, 1) + self.timedelta(days=day_index)
-        for truck in range(self.trucks):
-            rng = random.Random(SEED * 1_000_003 + day_index * 10_007 + truck)
-            _TruckDay(self, truck, day_index, day, rng, rows).run()
-
-
-def device_of(truck: int) -> str:
-    return f"dev_bench_{truck:04d}"
-
-
-def driver_of(truck: int) -> str:
-    return f"drv_{truck:04d}"
-
-
-class _TruckDay:
-    def __init__(self, year: Year, truck: int, index: int, day: Any, rng: Any, rows: Rows) -> None:
-        import hashlib
-
-        from shared.journal import genesis_hash
-
-        self.year, self.truck, self.index, self.day, self.rng, self.rows = (
-            year,
-            truck,
-            index,
-            day,
-            rng,
-            rows,
-        )
-        self.sha256 = hashlib.sha256
-        self.device, self.driver = device_of(truck), driver_of(truck)
-        seq, head = year.heads.get(self.device, (0, genesis_hash(self.device)))
-        self.seq, self.head = seq, head
-        dt = year.datetime
-        self.start = dt(day.year, day.month, day.day, 6, 0, tzinfo=year.UTC)
-        self.received = dt(day.year, day.month, day.day, 20, 30, tzinfo=year.UTC)
-        self.cash = 0
-        self.by_method: dict[str, int] = {}
-        self.codes: list[tuple[str, str, int]] = []  # today's issued codes: (ref, kind, cents)
-        self.codes_issued = 0
-
-    def at(self, minutes: float) -> str:
-        moment = self.start + self.year.timedelta(minutes=minutes)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-    def append(self, type_: str, payload: str, at: str, mission_id: str | None) -> tuple[int, str]:
-        self.seq += 1
-        body = (
-            f'{{"at":"{at}","device_id":"{self.device}","driver_id":"{self.driver}",'
-            f'"payload":{payload},"prev_hash":"{self.head}","seq":{self.seq},"type":"{type_}"}}'
-        )
-        digest = self.sha256(body.encode("utf-8")).hexdigest()
-        self.rows.journal.append(
-            (
-                self.device,
-                self.seq,
-                TENANT,
-                type_,
-                at,
-                self.driver,
-                mission_id,
-                digest,
-                self.head,
-                digest + digest,  # well-formed (128 hex), not a real Ed25519 signature
-                body,
-                self.received,
-            )
-        )
-        self.head = digest
-        self.year.count(f"entry:{type_}")
-        return self.seq, digest
-
-    def run(self) -> None:
-        self.append("register_opened", canonical({"float": "50.00"}), self.at(0), None)
-        spacing = min(80.0, 14 * 60 / max(self.year.per_day, 1))
-        for n in range(self.year.per_day):
-            self.mission(n, 15 + n * spacing)
-        expected = 5000 + self.cash
-        counted = expected - (50 if self.rng.random() < REGISTER_SHORT else 0)
-        payload = {
-            "counted": money(counted),
-            "expected": money(expected),
-            "variance": money(counted - expected),
-            "by_method": {m: money(c) for m, c in sorted(self.by_method.items())},
-        }
-        self.append("register_closed", canonical(payload), self.at(14 * 60 + 10), None)
-        self.year.heads[self.device] = (self.seq, self.head)
-
-    # --- one mission ---------------------------------------------------------------------------
-
-    def trouble(self) -> str | None:
-        r = self.rng.random()
-        for limit, name in self.year.trouble:
-            if r < limit:
-                return name
-        return None
-
-    def mission(self, n: int, minute: float) -> None:
-        rng, t = self.rng, self.year.templates
-        trouble = self.trouble()
-        kind = rng.choices("ABP", weights=(45, 25, 30))[0]
-        if trouble == "fictitious":
-            template = rng.choice(t["A_covered"])
-        elif trouble == "under":
-            template = rng.choice(t["under"])
-        elif trouble == "file_cap":
-            template = t["file_cap"][0]
-        elif kind == "A":
-            covered = rng.random() < 0.5 and trouble not in ("over", "gate", "reversal")
-            template = rng.choice(t["A_covered"] if covered else t["A_owes"])
-        else:
-            template = rng.choice(t[template_group(kind)])
-        kind = template.kind
-        if trouble in ("no_approval", "reused") and template.device_due < 2000:
-            trouble = None
-        if trouble == "reused" and not self.codes:  # no code issued yet today to reuse
-            trouble = None
-        mid = f"M-{kind}-{YEAR % 100}-{self.index:03d}-{self.truck:04d}-{n:02d}"
-        file_number = f"{kind}-{YEAR}-{self.index:03d}{self.truck:04d}{n:02d}"
-        call = self.at(minute)
-        doc = template.doc.replace("@MID@", mid).replace("@CALL@", call)
-        doc = doc.replace("@FILE@", file_number)
-        four = rng.random() < FOUR_STEPS or trouble in ("under", "file_cap")
-        rows = self.rows
-        rows.missions.append(
-            (
-                TENANT,
-                mid,
-                file_number if kind != "P" else None,
-                {"A": "ASSIST-A", "B": "ASSIST-B"}.get(kind),
-                self.driver,
-                doc,
-                "delivered" if four else "departed",
-                "device" if kind == "P" else "office",
-                self.start,
-                "office" if kind != "P" else self.device,
-            )
-        )
-        self.year.count("missions")
-        device_text = template.device.replace("@MID@", mid)
-        payload = f'{{"mission":{doc},"mission_id":"{mid}","valuation":{device_text}}}'
-        seq, _ = self.append("valuation_recorded", payload, self.at(minute + 5), mid)
-        for source, text, digest, due in (
-            ("device", device_text, template.device_digest, template.device_due),
-            (
-                "server",
-                template.server.replace("@MID@", mid),
-                template.server_digest,
-                template.server_due,
-            ),
-        ):
-            rows.valuations.append(
-                (TENANT, mid, source, self.device, seq, digest, due, text, self.received)
-            )
-        due = template.device_due
-        self.step(mid, "assigned", "en_route", due, minute + 5)
-        self.step(mid, "en_route", "on_site", due, minute + 35)
-        remaining = self.settle(mid, n, trouble, due, minute + 40)
-        self.step(mid, "on_site", "departed", remaining, minute + 50)
-        if four:
-            self.step(mid, "departed", "delivered", remaining, minute + 75)
-        if trouble:
-            self.year.count(f"trouble:{trouble}")
-
-    def step(self, mid: str, frm: str, to: str, remaining: int, minute: float) -> None:
-        payload = canonical(
-            {"mission_id": mid, "from": frm, "to": to, "remaining": money(remaining)}
-        )
-        self.append("mission_step", payload, self.at(minute), mid)
-
-    def settle(self, mid: str, n: int, trouble: str | None, due: int, minute: float) -> int:
-        """The money of one mission; returns what remains when the truck leaves."""
-        rng = self.rng
-        if trouble == "fictitious":
-            self.collect(mid, "cash", 4000, minute)
-            return 0
-        if trouble == "gate":
-            return due
-        if trouble == "dispute":
-            reason = "Le treuillage était compris"
-            payload = {"mission_id": mid, "reason": reason, "due": money(due)}
-            self.append("dispute", canonical(payload), self.at(minute), mid)
-        remaining = due
-        if remaining <= 0:
-            return 0
-        if trouble == "no_approval":
-            ref = f"1:{code_for(10**12 + self.index * 10**6 + self.truck * 100 + n)}"
-            remaining -= self.approved(mid, "discount", 2000, ref, minute, issue=False)
-        elif trouble == "reused" and self.codes:
-            ref = self.codes[-1][0]
-            remaining -= self.approved(mid, "discount", 2000, ref, minute, issue=False)
-        elif rng.random() < DEFERRAL_RATE:
-            self.approved(mid, "deferral", remaining, "", minute, issue=True)
-            return 0
-        elif rng.random() < DISCOUNT_RATE:
-            amount = min(2000, remaining)
-            remaining -= self.approved(mid, "discount", amount, "", minute, issue=True)
-        if remaining <= 0:
-            return 0
-        if trouble == "reversal":
-            seq, digest = self.collect(mid, "card", remaining, minute + 1, settle=False)
-            payload = {
-                "mission_id": mid,
-                "reverses": {"device_id": self.device, "seq": seq, "hash": digest},
-                "method": "card",
-                "amount": money(remaining),
-                "reason": "Carte refusée par la banque",
-            }
-            self.append("reversal", canonical(payload), self.at(minute + 2), mid)
-            self.by_method["card"] = self.by_method.get("card", 0) - remaining
-            self.collect(mid, "cash", remaining, minute + 3)
-            return 0
-        if remaining > 6000 and rng.random() < 0.3:
-            cash = rng.choice((2000, 3000, 4000, 5000))
-            self.collect(mid, "cash", cash, minute + 1)
-            self.collect(mid, "card", remaining - cash, minute + 2)
-        else:
-            method = rng.choices(("card", "cash", "cheque"), weights=(60, 25, 8))[0]
-            self.collect(mid, method, remaining, minute + 1)
-        if trouble == "over":
-            self.collect(mid, "card", 400, minute + 4)
-        return 0
-
-    def approved(
-        self, mid: str, kind: str, cents: int, ref: str, minute: float, *, issue: bool
-    ) -> int:
-        """A discount or deferral; with `issue`, the office issued its code (audit log)."""
-        if issue:
-            self.codes_issued += 1
-            number = (self.index * 100_000 + self.truck) * 100 + self.codes_issued
-            code = code_for(number)
-            ref = f"1:{code}"
-            detail = {
-                "device_id": self.device,
-                "mission_id": mid,
-                "kind": kind,
-                "amount": money(cents),
-                "key_version": 1,
-                "code": code,
-                "expires_at": (self.start + self.year.timedelta(minutes=minute + 30)).isoformat(),
-            }
-            when = self.start + self.year.timedelta(minutes=minute)
-            self.rows.audit.append(
-                (TENANT, "manager", "approval.issue", mid, None, canonical(detail), when)
-            )
-            self.codes.append((ref, kind, cents))
-            self.year.count("approvals issued")
-        payload = {"mission_id": mid, "amount": money(cents), "approval_ref": ref}
-        self.append(kind, canonical(payload), self.at(minute), mid)
-        return cents
-
-    def collect(
-        self, mid: str, method: str, cents: int, minute: float, *, settle: bool = True
-    ) -> tuple[int, str]:
-        excl = round(cents / 1.2)
-        payload: dict[str, Any] = {
-            "mission_id": mid,
-            "method": method,
-            "amount": money(cents),
-            "vat": [
-                {
-                    "rate": "20",
-                    "excl_vat": money(excl),
-                    "vat": money(cents - excl),
-                    "incl_vat": money(cents),
-                }
-            ],
-        }
-        serial = f"{self.index:03d}{self.truck:04d}{self.seq + 1:05d}"
-        if method == "cash":
-            tendered = math.ceil(cents / 1000) * 1000
-            payload.update(tendered=money(tendered), change=money(tendered - cents))
-            self.cash += cents
-        elif method == "card":
-            payload["terminal_ref"] = f"AUT-{serial}"
-            if settle and self.rng.random() >= CARD_UNMATCHED:
-                self.rows.cards.append((self.day.isoformat(), payload["terminal_ref"], cents))
-        else:
-            payload.update(cheque_number=serial, bank="Crédit Agricole")
-        self.by_method[method] = self.by_method.get(method, 0) + cents
-        return self.append("collection", canonical(payload), self.at(minute), mid)
-
-
-def template_group(kind: str) -> str:
-    return {"B": "B", "P": "P"}[kind]
-
-
-# --- writing ----------------------------------------------------------------------------------
 
 
 def engine_for(spec: dict[str, Any]) -> Any:
@@ -574,198 +97,34 @@ def engine_for(spec: dict[str, Any]) -> Any:
     return make_engine(spec["url"], **({"connect_args": options} if options else {}))
 
 
-def bulk(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Many rows at once: COPY on PostgreSQL, one executemany on SQLite."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-
-
-class Stamps:
-    """Aware instants as the column type stores them (SQLite: text), cached by value."""
-
-    def __init__(self, dialect: Any) -> None:
-        from server.platform.tables import UTCDateTime
-
-        self.process = UTCDateTime().bind_processor(dialect)
-        self.cache: dict[Any, Any] = {}
-
-    def __call__(self, moment: Any) -> Any:
-        if self.process is None:
-            return moment
-        if moment not in self.cache:
-            self.cache[moment] = self.process(moment)
-        return self.cache[moment]
-
-
-def stamped(rows: list[tuple[Any, ...]], positions: tuple[int, ...], stamp: Stamps) -> list[Any]:
-    if stamp.process is None:
-        return rows
-    out = []
-    for row in rows:
-        values = list(row)
-        for p in positions:
-            values[p] = stamp(values[p])
-        out.append(tuple(values))
-    return out
-
-
-def flush(conn: Any, rows: Rows, stamp: Stamps, chunk: str) -> None:
-    import hashlib
-    from datetime import UTC, datetime
-
-    import sqlalchemy as sa
-
-    from server.platform.tables import card_settlements, devices
-
-    bulk(conn, "missions", Rows.MISSIONS, stamped(rows.missions, (8,), stamp))
-    bulk(conn, "valuations", Rows.VALUATIONS, stamped(rows.valuations, (8,), stamp))
-    bulk(conn, "journal_entries", Rows.JOURNAL, stamped(rows.journal, (11,), stamp))
-    bulk(conn, "audit_log", Rows.AUDIT, stamped(rows.audit, (6,), stamp))
-    by_month: dict[str, list[tuple[str, str, int]]] = {}
-    for line in rows.cards:
-        by_month.setdefault(line[0][:7], []).append(line)
-    for month, lines in sorted(by_month.items()):
-        first, last = min(x[0] for x in lines), max(x[0] for x in lines)
-        name = f"remises-{first}-{last}.csv"
-        settlement_id = conn.execute(
-            sa.insert(card_settlements)
-            .values(
-                tenant_id=TENANT,
-                file_name=name,
-                file_sha256=hashlib.sha256(f"{chunk}:{month}:{name}".encode()).hexdigest(),
-                period_from=first,
-                period_to=last,
-                imported_by="office",
-                imported_at=datetime.now(UTC),
-            )
-            .returning(card_settlements.c.id)
-        ).scalar_one()
-        bulk(
-            conn,
-            "card_settlement_lines",
-            Rows.LINES,
-            [(settlement_id, n + 1, TENANT, *line) for n, line in enumerate(lines)],
-        )
-    heads: dict[str, tuple[int, str]] = {}
-    for row in rows.journal:
-        heads[row[0]] = (row[1], row[7])
-    for device, (seq, digest) in heads.items():
-        conn.execute(
-            sa.update(devices).where(devices.c.id == device).values(head_seq=seq, head_hash=digest)
-        )
-
-
 def setup(spec: dict[str, Any]) -> dict[str, Any]:
     """The schema, the tenant, its ordering parties and contracts, trucks and drivers."""
-    from datetime import UTC, datetime
-
-    import sqlalchemy as sa
-
-    from server.office import contracts
-    from server.people import identity
-    from server.people import ordering_parties as parties
     from server.platform.db import upgrade
-    from server.platform.tables import devices, drivers
+    from tests import year_support
 
     engine = engine_for(spec)
     started = time.perf_counter()
     upgrade(engine)
-    now = datetime(YEAR - 1, 12, 15, 9, 0, tzinfo=UTC)
-    with engine.begin() as conn:
-        identity.create_tenant(conn, TENANT, "Dépannage Bench", payments_enabled=True, now=now)
-        parties.create_party(conn, TENANT, "ASSIST-A", "Assistance A", actor="bench", now=now)
-        parties.create_party(conn, TENANT, "ASSIST-B", "Assistance B", actor="bench", now=now)
-        for name in sorted(set(CONTRACT_OF.values())):
-            document = json.loads((EXAMPLES / "contracts" / f"{name}.json").read_text("utf-8"))
-            contracts.publish(conn, TENANT, document, actor="bench", now=now)
-        trucks = int(spec["trucks"])
-        conn.execute(
-            sa.insert(drivers),
-            [
-                {
-                    "tenant_id": TENANT,
-                    "id": driver_of(t),
-                    "name": f"Chauffeur {t + 1}",
-                    "pin_hash": "bench$not-a-real-hash",
-                    "role": "driver",
-                    "active": True,
-                    "created_at": now,
-                }
-                for t in range(trucks)
-            ],
-        )
-        conn.execute(
-            sa.insert(devices),
-            [
-                {
-                    "id": device_of(t),
-                    "tenant_id": TENANT,
-                    "label": f"Camion {t + 1}",
-                    "public_key": f"{t:064x}",
-                    "approval_secret": f"{t + 1:064x}",
-                    "approval_key_id": 1,
-                    "enrolled_at": now,
-                    "head_seq": 0,
-                }
-                for t in range(trucks)
-            ],
-        )
+    year_support.setup(engine, int(spec["trucks"]))
     engine.dispose()
     return {"seconds": time.perf_counter() - started}
 
 
 def generate(spec: dict[str, Any]) -> dict[str, Any]:
     """Days [first, last) of every truck, flushed every few days, one transaction each."""
-    import sqlalchemy as sa
+    from tests import year_support
 
-    from server.platform.tables import devices
+    def progress(index: int, missions: int, elapsed: float) -> None:
+        print(
+            f"    … day {index + 1}/{spec['days']}, {missions:,} missions in {elapsed:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     engine = engine_for(spec)
-    with engine.connect() as conn:
-        heads = {
-            r.id: (int(r.head_seq), str(r.head_hash))
-            for r in conn.execute(
-                sa.select(devices.c.id, devices.c.head_seq, devices.c.head_hash).where(
-                    devices.c.tenant_id == TENANT, devices.c.head_seq > 0
-                )
-            )
-        }
-    year = Year(int(spec["trucks"]), int(spec["per_day"]), heads)
-    stamp = Stamps(engine.dialect)
+    trucks, per_day = int(spec["trucks"]), int(spec["per_day"])
     first, last = int(spec["first"]), int(spec["last"])
-    started = time.perf_counter()
-    build = 0.0
-    rows = Rows()
-    per_flush = max(1, 10_000 // max(1, year.trucks * year.per_day))  # ~10,000 missions
-    for index in range(first, last):
-        t0 = time.perf_counter()
-        year.day(index, rows)
-        build += time.perf_counter() - t0
-        if (index - first + 1) % per_flush == 0 or index == last - 1:
-            with engine.begin() as conn:
-                flush(conn, rows, stamp, f"{index}")
-            rows = Rows()
-            done = index - first + 1
-            elapsed = time.perf_counter() - started
-            print(
-                f"    … day {index + 1}/{spec['days']}, {done * year.trucks * year.per_day:,}"
-                f" missions in {elapsed:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-    written = time.perf_counter() - started
+    done = year_support.generate(engine, trucks, per_day, first, last, progress=progress)
     analysed = 0.0
     if engine.dialect.name == "postgresql":  # what autovacuum would have done meanwhile
         t0 = time.perf_counter()
@@ -776,10 +135,10 @@ def generate(spec: dict[str, Any]) -> dict[str, Any]:
         size = database_size(conn)
     engine.dispose()
     return {
-        "seconds": written,
-        "python_seconds": build,
+        "seconds": done.seconds,
+        "python_seconds": done.python_seconds,
         "analyse_seconds": analysed,
-        "counts": year.counts,
+        "counts": done.year.counts,
         "size": size,
     }
 
