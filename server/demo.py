@@ -22,6 +22,7 @@ from server.devices import tablets as devices
 from server.office import contracts, missions, seller
 from server.people import identity
 from server.people import ordering_parties as parties
+from server.people.drivers import create_driver
 
 TENANT = "demo"
 TENANT_NAME = "Dépannage Démo"
@@ -84,9 +85,7 @@ def seed(conn: sa.Connection, now: datetime) -> Demo:
         for login, name, role in USERS:
             identity.create_user(conn, TENANT, login, name, PASSWORD, role, actor="demo", now=now)
         for driver_id, name, pin in DRIVERS:
-            identity.create_driver(
-                conn, TENANT, driver_id, name, pin, "driver", actor="demo", now=now
-            )
+            create_driver(conn, TENANT, driver_id, name, pin, "driver", actor="demo", now=now)
         for party_id, name in PARTIES:
             parties.create_party(conn, TENANT, party_id, name, actor="demo", now=now)
         for document in _examples("contracts"):

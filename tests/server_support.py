@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from server.app import create_app
 from server.people import hashing, identity
+from server.people.drivers import create_driver
 from shared.signing import private_key_from_bytes, public_key_to_bytes, sign
 from sync.protocol import challenge_message
 
@@ -64,9 +65,9 @@ def seed(engine: sa.Engine, *, payments: bool = True) -> None:
                 identity.create_user(
                     conn, tenant, login, login.title(), PASSWORD, role, actor="test", now=START
                 )
-        identity.create_driver(conn, "acme", "D1", "Luc", "1234", "driver", actor="t", now=START)
-        identity.create_driver(conn, "acme", "D2", "Ana", "5678", "driver", actor="t", now=START)
-        identity.create_driver(conn, "other", "X1", "Zoe", "4321", "driver", actor="t", now=START)
+        create_driver(conn, "acme", "D1", "Luc", "1234", "driver", actor="t", now=START)
+        create_driver(conn, "acme", "D2", "Ana", "5678", "driver", actor="t", now=START)
+        create_driver(conn, "other", "X1", "Zoe", "4321", "driver", actor="t", now=START)
 
 
 @pytest.fixture

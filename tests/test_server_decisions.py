@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.people import identity
+from server.people.drivers import create_driver, set_pin
 from server.platform.tables import anomalies, audit_log, changes, decisions
 from shared import journal
 from tests.server_support import PASSWORD, START, device_key, session, world  # noqa: F401
@@ -107,9 +108,7 @@ def fleet(world):  # noqa: F811
     """acme: M-1 for D1, M-2 for D2; tablets a and a2 (D1), b (D2); other: a tablet for
     its own driver also called D1; an `office` user (void, no discount, no devices)."""
     with world.engine.begin() as conn:
-        identity.create_driver(
-            conn, "other", "D1", "Homonyme", "1111", "driver", actor="t", now=START
-        )
+        create_driver(conn, "other", "D1", "Homonyme", "1111", "driver", actor="t", now=START)
         identity.create_user(
             conn, "acme", "office", "Office", PASSWORD, "office", actor="t", now=START
         )
@@ -532,9 +531,9 @@ def test_drivers_carry_their_effective_rights_at_enrolment_and_in_the_feed(world
             actor="t",
             now=START,
         )
-        identity.create_driver(conn, "acme", "D9", "Chef", "9999", "chief", actor="t", now=START)
+        create_driver(conn, "acme", "D9", "Chef", "9999", "chief", actor="t", now=START)
         identity.set_payments(conn, "acme", False, now=START + timedelta(minutes=1))
-        identity.set_pin(conn, "acme", "D9", "8888", actor="t", now=START + timedelta(minutes=1))
+        set_pin(conn, "acme", "D9", "8888", actor="t", now=START + timedelta(minutes=1))
     chief = tablet(world, "acme", ["D9"], 5)
     feed = [c["data"]["rights"] for c in pulled(world, chief, "driver") if c["id"] == "D9"]
     # created while payments were on, then the PIN changed once they were off

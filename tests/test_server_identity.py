@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.people import identity
+from server.people.drivers import create_driver, driver_transaction_rights
 from server.people.rights import DEFAULT_ROLES, PAYMENT_RIGHTS, may_record_transactions
 from server.platform.tables import changes, drivers, users
 from tests.server_support import PASSWORD, START, world  # noqa: F401
@@ -86,9 +87,9 @@ def test_nobody_may_record_a_transaction_until_payments_are_on_and_a_role_has_th
 def test_a_new_tenant_without_payments_gives_no_role_a_payment_right(engine):  # noqa: F811
     with engine.begin() as conn:
         identity.create_tenant(conn, "t", "T", payments_enabled=False, now=START)
-        identity.create_driver(conn, "t", "D1", "Luc", "1234", "driver", actor="t", now=START)
+        create_driver(conn, "t", "D1", "Luc", "1234", "driver", actor="t", now=START)
         roles = dict(identity.list_roles(conn, "t"))
-        enabled, rights = identity.driver_transaction_rights(conn, "t", "D1")
+        enabled, rights = driver_transaction_rights(conn, "t", "D1")
     assert all(not set(r) & PAYMENT_RIGHTS for r in roles.values())
     assert not may_record_transactions(enabled, rights)
 
@@ -102,8 +103,8 @@ def test_payment_rights_cannot_be_granted_before_the_module_is_on(engine):  # no
         identity.set_payments(conn, "t", True, now=START)
         tenant = identity.get_tenant(conn, "t")
         identity.set_role(conn, tenant, "driver", ["collect"], actor="t", now=START)
-        identity.create_driver(conn, "t", "D1", "Luc", "1234", "driver", actor="t", now=START)
-        assert may_record_transactions(*identity.driver_transaction_rights(conn, "t", "D1"))
+        create_driver(conn, "t", "D1", "Luc", "1234", "driver", actor="t", now=START)
+        assert may_record_transactions(*driver_transaction_rights(conn, "t", "D1"))
 
 
 def test_a_user_cannot_grant_a_right_they_do_not_have(world):  # noqa: F811

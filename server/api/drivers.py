@@ -11,7 +11,7 @@ from marshmallow import fields
 
 from server.api.fields import IDENT, NAME, PIN
 from server.api.security import current_user, require_user
-from server.people import identity
+from server.people.drivers import create_driver, list_drivers, set_pin
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, now, reader
 
@@ -43,7 +43,7 @@ class Drivers(MethodView):
     def get(self) -> list[dict[str, Any]]:
         """The tenant's drivers (PIN hashes are never listed)."""
         with reader().connect() as conn:
-            return identity.list_drivers(conn, current_user().tenant_id)
+            return list_drivers(conn, current_user().tenant_id)
 
     @require_user(Right.MANAGE_USERS)
     @blp.arguments(DriverIn)
@@ -52,7 +52,7 @@ class Drivers(MethodView):
         """Create a driver with a PIN (4 to 8 digits, stored hashed)."""
         user = current_user()
         with engine().begin() as conn:
-            return identity.create_driver(
+            return create_driver(
                 conn,
                 user.tenant_id,
                 data["id"],
@@ -73,4 +73,4 @@ class Pin(MethodView):
         """Set a driver's PIN; the driver's tablets learn the new hash at their next pull."""
         user = current_user()
         with engine().begin() as conn:
-            identity.set_pin(conn, user.tenant_id, driver_id, data["pin"], actor=user.id, now=now())
+            set_pin(conn, user.tenant_id, driver_id, data["pin"], actor=user.id, now=now())

@@ -259,7 +259,7 @@ def drivers_create(
     Exit codes: 0 created; 2 bad value (PIN format, unknown role); 3 driver exists.
     """
     from server.api.drivers import DriverIn
-    from server.people.identity import create_driver
+    from server.people.drivers import create_driver
 
     chosen = common.lang(lang)
 

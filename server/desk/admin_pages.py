@@ -23,6 +23,7 @@ from server.desk.blueprint import desk, not_found, t
 from server.desk.session import current, page
 from server.devices import tablets as devices
 from server.people import identity
+from server.people.drivers import list_drivers
 from server.people.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right
 from server.platform.errors import ApiError
 from server.platform.web import engine, lang, now, reader
@@ -51,7 +52,7 @@ def _devices_page(
     tenant_id = current().tenant_id
     with reader().connect() as conn:
         tablets = devices.list_devices(conn, tenant_id)
-        drivers = identity.list_drivers(conn, tenant_id)
+        drivers = list_drivers(conn, tenant_id)
         names = {u.id: u.name for u in identity.list_users(conn, tenant_id)}
     fresh = session.pop(CODE_KEY, None) if not errors else None
     html = render_template(

@@ -24,7 +24,8 @@ from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
 from server.office import reconcile, resolutions
 from server.office.office_journal import chain_id
-from server.people.identity import User, list_drivers, list_users
+from server.people.drivers import list_drivers
+from server.people.identity import User, list_users
 from server.people.rights import Right, missing_right
 from server.platform.errors import Conflict, NotFound, Unprocessable
 from server.platform.tables import anomalies, audit_log, journal_entries

@@ -28,7 +28,7 @@ from server.desk.session import current, page
 from server.devices.tablets import list_devices
 from server.office import registers
 from server.office.invoicing import CREDIT_NOTE, INVOICE
-from server.people.identity import list_drivers
+from server.people.drivers import list_drivers
 from server.people.rights import Right
 from server.platform.tables import anomalies, documents
 from server.platform.web import lang, now, reader

@@ -22,7 +22,7 @@ from server.desk.session import current, page
 from server.devices.tablets import list_devices
 from server.office import registers
 from server.office.registers import Session
-from server.people.identity import list_drivers
+from server.people.drivers import list_drivers
 from server.people.rights import Right
 from server.platform.errors import ApiError
 from server.platform.tables import anomalies

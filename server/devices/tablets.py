@@ -23,7 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.people.identity import audit, driver_data, driver_rows, existing_drivers
+from server.people.drivers import driver_data, driver_rows, existing_drivers
+from server.people.identity import audit
 from server.platform.errors import (
     Conflict,
     TooManyRequests,

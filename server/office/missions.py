@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.people import ordering_parties as parties
-from server.people.identity import audit, existing_drivers
+from server.people.drivers import existing_drivers
+from server.people.identity import audit
 from server.platform import changes
 from server.platform.errors import Conflict, Unprocessable, not_found
 from server.platform.tables import missions
