@@ -295,7 +295,7 @@ def test_the_close_command_prints_what_it_closed(engine, tmp_path, monkeypatch):
     var = tmp_path / "var"
     var.mkdir()
     (var / "server_ed25519.key").write_bytes(bytes(range(1, 33)))
-    monkeypatch.setattr("server.cli.archive._now", lambda: FIRST_CLOSE)
+    monkeypatch.setattr("server.cli.common.now", lambda: FIRST_CLOSE)
     url = engine.url.render_as_string(hide_password=False)
     common = ["--database", url, "--var-dir", str(var)]
     runner = CliRunner()

@@ -179,7 +179,7 @@ def test_large_bodies_are_sent_gzip_compressed(world):
 
 
 def test_an_expired_token_opens_one_new_session_and_the_request_goes_through(world):
-    world.server.people.tokens.clear()
+    world.server.tokens.clear()
     world.tablet.write(1)
     assert world.client.push(world.tablet.entries) == Acknowledged(1, world.tablet.head.hash)
     paths = [path for path, _, _ in world.server.requests[-4:]]
@@ -194,7 +194,7 @@ def test_an_expired_token_opens_one_new_session_and_the_request_goes_through(wor
 def test_open_session_asks_a_fresh_challenge_when_the_signed_nonce_answer_was_lost(world):
     world.server.faults = [None, "lose"]  # challenge answered; session granted but the answer lost
     token = world.client.open_session(world.tablet.key)
-    assert token in world.server.people.tokens
+    assert token in world.server.tokens
     paths = [path for path, _, _ in world.server.requests[2:]]  # after the fixture's session
     assert paths == [
         protocol.CHALLENGE_PATH,
