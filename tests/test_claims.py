@@ -22,7 +22,7 @@ from server.platform.tables import attachments, claim_requirements, file_events
 from server.platform.tables import claims as claims_table
 from shared.file_lifecycle import Event, State
 from tests.conftest import example
-from tests.invoicing_support import KEY, NOW, set_up, store_valuation
+from tests.invoicing_support import KEY, NOW, render, set_up, store_valuation
 from tests.server_support import PASSWORD, Clock, World
 from tests.storage import engine  # noqa: F401
 
@@ -72,14 +72,17 @@ def issue(eng, mission_id="M-A-0003", tenant="acme", now=NOW):
     """Invoice the mission; the number of the ordering party's invoice."""
     with eng.begin() as conn:
         made = invoicing.issue_for_mission(conn, tenant, mission_id, key=KEY, actor="u1", now=now)
+    render(eng, now)  # its PDF, as a worker makes it after the commit
     return next(d["number"] for d in made if d["recipient_kind"] == "ordering_party")
 
 
 def credit(eng, number, amount=None, tenant="acme", now=NOW):
     with eng.begin() as conn:
-        return invoicing.credit_note(
+        made = invoicing.credit_note(
             conn, tenant, number, amount=amount, reason="Geste", key=KEY, actor="u1", now=now
         )
+    render(eng, now)
+    return made
 
 
 def act(eng, number, action, tenant="acme", reasons=None, now=NOW):

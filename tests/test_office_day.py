@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from fieldclient import store
 from fieldclient.tablet import REGISTER_TYPES, Tablet
-from server.office import invoicing
+from server.office import issued_documents
 from server.platform.tables import anomalies, journal_entries
 from shared.payment_terms import Method
 from shared.register import Opened, Register, Reversed, Status, apply
@@ -349,13 +349,13 @@ def test_a_day_of_three_drivers_every_anomaly_found_and_resolved(world, tmp_path
     # beneficiary invoice (nothing was due) was all taken back.
     with w.engine.connect() as conn:
         invoiced = set()
-        for doc in invoicing.list_documents(conn, "demo", kind="invoice", limit=1000):
+        for doc in issued_documents.list_documents(conn, "demo", kind="invoice", limit=1000):
             if doc["recipient_kind"] != "beneficiary":
                 continue
             invoiced.add(doc["mission_id"])
-            balance = invoicing.beneficiary_balance(conn, "demo", doc["number"])
+            balance = issued_documents.beneficiary_balance(conn, "demo", doc["number"])
             assert D(balance["open"]) == D(balance["deferred"]), balance
             assert D(balance["overpaid"]) == 0, balance
         assert {"CLEAN-1", "CARD-OK", "CAP-4", "CARD-1", "OVER-1"} <= invoiced
         for mission in ("FICT-1",):
-            assert invoicing.field_money(conn, "demo", mission, D(0)).net_collected == 0
+            assert issued_documents.field_money(conn, "demo", mission, D(0)).net_collected == 0

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
-from server.cli.claims import nightly, process_inbox
+from server.cli.payments import nightly, process_inbox
 from server.office import missions
 from server.parties import claim_reading, payment_files
 from server.parties import files as party_files

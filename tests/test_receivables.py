@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from server.cli import main as cli  # noqa: F401  # first: server.cli.main registers cli_claims
-from server.cli.claims import receivables_command
+from server.cli.payments import receivables_command
 from server.parties import claim_reading, receivables
 from server.parties import payments as payments_in
 from tests.invoicing_support import NOW

@@ -9,7 +9,7 @@ import copy
 from decimal import Decimal
 from pathlib import Path
 
-from server.office import invoicing
+from server.office import issued_documents
 from tests.conftest import example
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -38,7 +38,7 @@ def test_an_accepted_dispute_revalues_credits_and_reinvoices(world, tmp_path: Pa
     karim.dispute("M-A-0004", "L'assistance couvre le treuillage selon le client")
     w.sync(karim)
     with w.engine.connect() as conn:
-        first = invoicing.list_documents(conn, "demo", mission_id="M-A-0004")
+        first = issued_documents.list_documents(conn, "demo", mission_id="M-A-0004")
     assert [(d["kind"], d["recipient_kind"], d["total"]["incl_vat"]) for d in first] == [
         ("invoice", "ordering_party", "144.00"),
         ("invoice", "beneficiary", "96.00"),
@@ -64,7 +64,7 @@ def test_an_accepted_dispute_revalues_credits_and_reinvoices(world, tmp_path: Pa
     assert body["revalued"]["beneficiary_due"] == "0.00"
 
     with w.engine.connect() as conn:
-        after = invoicing.list_documents(conn, "demo", mission_id="M-A-0004")
+        after = issued_documents.list_documents(conn, "demo", mission_id="M-A-0004")
     kinds = [(d["kind"], d["recipient_kind"], d["total"]["incl_vat"], d["corrects"]) for d in after]
     invoices = sorted(k for k in kinds if k[0] == "invoice")
     assert invoices == [

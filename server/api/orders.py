@@ -1,8 +1,9 @@
 # mypy: disable-error-code="untyped-decorator"
 """Orders in (docs/orders.md): the ordering parties' own API, called with an API key
-scoped to one tenant and one party (`/party/...`), and the office's side, called with a
-user token: API keys and cleaning rules (right `edit_contracts`), imports and hand fixes
-(`manage_missions`), files and bug reports (`reconcile`).
+scoped to one tenant and one party (`/party/...`), and the office's missions from orders,
+called with a user token: imports and hand fixes (`manage_missions`), a rule from a fix
+(`edit_contracts`), bug reports (`reconcile`). The office's API keys and cleaning rules are
+in `server.api.party_setup`, the files in `server.api.party_files`.
 
 A party's key only ever reaches its own party's files: another party's file, or another
 tenant's, is a 404 like one that does not exist.
@@ -16,9 +17,8 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import INCLUDE, ValidationError, fields, validate, validates_schema
 
-from server.api.fields import IDENT, NAME, REASON
+from server.api.fields import IDENT, REASON
 from server.api.security import current_user, require_user
-from server.parties import api_keys as party_keys
 from server.parties import (
     bug_report,
     file_views,
@@ -26,20 +26,15 @@ from server.parties import (
     messages,
     order_import,
     orders,
-    replay,
 )
-from server.parties import cleaning as cleaning_store
 from server.parties.api_keys import current_party_key, require_party_key
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, lang, now, reader
-from shared.file_lifecycle import State
 from shared.schema_tools import bilingual
 
 party_blp = Blueprint(
     "orders", __name__, url_prefix="/api/v1", description="Orders in: ordering parties' API"
 )
-
-STATES = [s.value for s in State]
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -127,60 +122,6 @@ class PartyFileOut(Strict):
     messages = fields.List(fields.Nested(PartyMessageOut))
 
 
-class KeyIn(Strict):
-    label = fields.String(required=True, validate=NAME)
-
-
-class KeyOut(Strict):
-    id = fields.String()
-    party_id = fields.String()
-    label = fields.String()
-    created_at = fields.AwareDateTime()
-    created_by = fields.String()
-    revoked_at = fields.AwareDateTime(allow_none=True)
-    revoked_by = fields.String(allow_none=True)
-
-
-class KeyCreatedOut(KeyOut):
-    key = fields.String(metadata={"description": "<id>.<secret>: shown this once only"})
-
-
-class RulesIn(Strict):
-    document = fields.Dict(
-        required=True,
-        metadata={
-            "description": "a cleaning rule set (docs/cleaning-rules.md); `version` "
-            "and `party` may be left out"
-        },
-    )
-
-
-class RulesOut(Strict):
-    party_id = fields.String()
-    version = fields.Integer()
-    digest = fields.String()
-    rules = fields.Integer(metadata={"description": "how many rules"})
-    published_at = fields.AwareDateTime()
-    published_by = fields.String()
-
-
-class RulesDocumentOut(RulesOut):
-    document = fields.Dict()
-
-
-class ReplayIn(Strict):
-    dry_run = fields.Boolean(load_default=False)
-
-
-class ReplayOut(Strict):
-    party_id = fields.String()
-    version = fields.Integer()
-    digest = fields.String()
-    dry_run = fields.Boolean()
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    files = fields.List(fields.Dict())
-
-
 class RuleFromFixIn(Strict):
     rule_id = fields.String(load_default=None, allow_none=True, validate=IDENT)
 
@@ -253,56 +194,6 @@ class OrdersImportOut(Strict):
     lines = fields.List(fields.Dict())
 
 
-class FilesQuery(Strict):
-    party = fields.String(validate=IDENT)
-    state = fields.String(validate=validate.OneOf(STATES))
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-
-
-class FileOut(Strict):
-    party_id = fields.String()
-    file_number = fields.String()
-    state = fields.String()
-    state_label = fields.Dict()
-    warning = fields.Dict(allow_none=True)
-    opened_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-
-
-class LogOut(Strict):
-    id = fields.Integer()
-    source = fields.String()
-    event = fields.String()
-    message_id = fields.String(allow_none=True)
-    state_before = fields.String(allow_none=True)
-    state_after = fields.String(allow_none=True)
-    detail = fields.Dict()
-    at = fields.AwareDateTime()
-    actor = fields.String()
-
-
-class FileOrderOut(Strict):
-    order_id = fields.String()
-    message_id = fields.String()
-    mission_id = fields.String(allow_none=True)
-    ruleset_version = fields.Integer(allow_none=True)
-    received_at = fields.AwareDateTime()
-    received_by = fields.String()
-
-
-class FileMissionOut(Strict):
-    id = fields.String()
-    status = fields.String()
-    driver_id = fields.String(allow_none=True)
-    valued_by_tablet = fields.Boolean()
-
-
-class FileDetailOut(FileOut):
-    history = fields.List(fields.Nested(LogOut))
-    orders = fields.List(fields.Nested(FileOrderOut))
-    missions = fields.List(fields.Nested(FileMissionOut))
-
-
 # --- the ordering party's API (API key) ------------------------------------------------------
 
 
@@ -360,92 +251,6 @@ class PartyFile(MethodView):
         key = current_party_key()
         with reader().connect() as conn:
             return file_views.file_for_party(conn, key.tenant_id, key.party_id, file_number)
-
-
-# --- the office: API keys, cleaning rules ---------------------------------------------------
-
-
-@party_blp.route("/parties/<string:party_id>/api-keys")
-class PartyKeys(MethodView):
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.response(200, KeyOut(many=True))
-    def get(self, party_id: str) -> list[dict[str, Any]]:
-        """The party's API keys (never their secrets), newest first."""
-        with reader().connect() as conn:
-            return party_keys.list_keys(conn, current_user().tenant_id, party_id)
-
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.arguments(KeyIn)
-    @party_blp.response(201, KeyCreatedOut)
-    def post(self, data: dict[str, Any], party_id: str) -> dict[str, Any]:
-        """A new API key for the party's system; `key` is shown this once only."""
-        user = current_user()
-        with engine().begin() as conn:
-            return party_keys.create_key(
-                conn, user.tenant_id, party_id, data["label"].strip(), actor=user.id, now=now()
-            )
-
-
-@party_blp.route("/parties/<string:party_id>/api-keys/<string:key_id>/revoke")
-class PartyKeyRevoke(MethodView):
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.response(200, KeyOut)
-    def post(self, party_id: str, key_id: str) -> dict[str, Any]:
-        """Revoke a key: its next call is refused (401)."""
-        user = current_user()
-        with engine().begin() as conn:
-            return party_keys.revoke_key(
-                conn, user.tenant_id, party_id, key_id, actor=user.id, now=now()
-            )
-
-
-@party_blp.route("/parties/<string:party_id>/cleaning-rules")
-class CleaningRules(MethodView):
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.response(200, RulesOut(many=True))
-    def get(self, party_id: str) -> list[dict[str, Any]]:
-        """Every published version of the party's cleaning rules, oldest first."""
-        with reader().connect() as conn:
-            return cleaning_store.list_versions(conn, current_user().tenant_id, party_id)
-
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.arguments(RulesIn)
-    @party_blp.response(201, RulesDocumentOut)
-    def post(self, data: dict[str, Any], party_id: str) -> dict[str, Any]:
-        """Publish the next version (N+1) of the party's cleaning rules; every order
-        received from now on is cleaned with it. 409 when the document names another
-        version (someone published meanwhile)."""
-        user = current_user()
-        with engine().begin() as conn:
-            return cleaning_store.publish(
-                conn, user.tenant_id, party_id, data["document"], actor=user.id, now=now()
-            )
-
-
-@party_blp.route("/parties/<string:party_id>/cleaning-rules/<int:version>")
-class CleaningRulesVersion(MethodView):
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.response(200, RulesDocumentOut)
-    def get(self, party_id: str, version: int) -> dict[str, Any]:
-        """One version, with its document."""
-        with reader().connect() as conn:
-            return cleaning_store.get_version(conn, current_user().tenant_id, party_id, version)
-
-
-@party_blp.route("/parties/<string:party_id>/cleaning-rules/replay")
-class CleaningReplay(MethodView):
-    @require_user(Right.EDIT_CONTRACTS)
-    @party_blp.arguments(ReplayIn)
-    @party_blp.response(200, ReplayOut)
-    def post(self, data: dict[str, Any], party_id: str) -> dict[str, Any]:
-        """Clean the party's open files again with its latest rules, from the orders as
-        received; a mission a tablet valued or the office corrected by hand is reported,
-        not changed. `dry_run` only reports."""
-        user = current_user()
-        with engine().begin() as conn:
-            return replay.replay(
-                conn, user.tenant_id, party_id, actor=user.id, now=now(), dry_run=data["dry_run"]
-            )
 
 
 # --- the office: missions from orders -------------------------------------------------------
@@ -525,33 +330,3 @@ class OrdersImport(MethodView):
                 lang=lang(),
                 driver_id=data["driver_id"],
             )
-
-
-# --- the office: files ----------------------------------------------------------------------
-
-
-@party_blp.route("/files")
-class Files(MethodView):
-    @require_user(Right.RECONCILE)
-    @party_blp.arguments(FilesQuery, location="query")
-    @party_blp.response(200, FileOut(many=True))
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        """The ordering parties' files, last moved first (`party`, `state` to filter)."""
-        with reader().connect() as conn:
-            return file_views.list_files(
-                conn,
-                current_user().tenant_id,
-                party_id=query.get("party"),
-                state=query.get("state"),
-                limit=query["limit"],
-            )
-
-
-@party_blp.route("/files/<string:party_id>/<path:file_number>")
-class File(MethodView):
-    @require_user(Right.RECONCILE)
-    @party_blp.response(200, FileDetailOut)
-    def get(self, party_id: str, file_number: str) -> dict[str, Any]:
-        """One file: state, warning, its whole log, its orders and missions."""
-        with reader().connect() as conn:
-            return file_views.file_detail(conn, current_user().tenant_id, party_id, file_number)

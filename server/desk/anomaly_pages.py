@@ -1,11 +1,6 @@
 """The anomaly desk (docs/anomalies.md): the list with its filters and counts per kind,
-one anomaly with its evidence, and its resolution in one action.
-
-A resolution takes two POSTs and no JavaScript: the first checks the action (its right,
-that it fits the kind, the reason) and asks for confirmation in one sentence; the second,
-carrying the same fields and `confirm`, calls `server.office.resolutions.resolve` (the function
-the API and the command line call), then shows the mission page with what was done:
-decisions sent to the tablet, documents issued.
+and one anomaly with its evidence, its resolution if any, and the actions that fit it.
+Resolving it is `server.desk.resolution_pages`.
 """
 
 from __future__ import annotations
@@ -16,27 +11,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 
-from server.api.anomalies import ACTION_RIGHTS
+from server.api.anomalies import missing_for
 from server.desk import labels
 from server.desk.blueprint import desk, money, not_found, t
+from server.desk.labels import kind_label, label, step_label
 from server.desk.session import current, page
 from server.office import reconcile, resolutions
 from server.office.office_journal import chain_id
 from server.people.drivers import list_drivers
 from server.people.identity import User, list_users
 from server.people.rights import Right, missing_right
-from server.platform.errors import Conflict, NotFound, Unprocessable
+from server.platform.errors import NotFound
 from server.platform.tables import anomalies, audit_log, journal_entries
-from server.platform.web import engine, lang, now, reader, server_private_key
-from shared.i18n import Text
-from shared.money import ZERO, parse_amount
-from shared.steps import LABELS as STEP_LABELS
-from shared.steps import Step
+from server.platform.web import lang, reader
 
 LIMIT = 200  # rows on one page, newest first; the counts per kind cover them all
-REASON_MAX = 500  # as the API (server.api.fields.REASON)
 
 STATUS_LABELS: Mapping[str, tuple[str, str]] = {
     reconcile.OPEN: ("ouverte", "open"),
@@ -51,17 +42,6 @@ ACTION_LABELS: Mapping[str, tuple[str, str]] = {
     "acknowledge": ("Accepter tel quel", "Acknowledge"),
     "accept_dispute": ("Accepter et revaloriser", "Accept and re-value"),
     "invoice_overrun": ("Facturer au bénéficiaire", "Invoice the beneficiary"),
-}
-ACTION_DONE: Mapping[str, tuple[str, str]] = {
-    "void": ("encaissement annulé", "collection voided"),
-    "approve": ("accordé", "approved"),
-    "refuse": ("refusé", "refused"),
-    "acknowledge": ("accepté tel quel", "acknowledged"),
-    "accept_dispute": ("contestation acceptée", "dispute accepted"),
-    "invoice_overrun": (
-        "dépassement facturé au bénéficiaire",
-        "overrun invoiced to the beneficiary",
-    ),
 }
 # What each action does, in the clerk's words (docs/anomalies.md, "Resolution in one action").
 ACTION_HELP: Mapping[str, tuple[str, str]] = {
@@ -104,29 +84,8 @@ OWED_KINDS = frozenset({"under_collection", "gate_bypassed"})  # `approve` grant
 EVIDENCE_REFS = ("collections", "entry", "entries", "step")  # journal references
 
 
-def label(words: Mapping[str, tuple[str, str]] | Mapping[str, Text], key: str | None) -> str:
-    """A code's label in the page's language; an unknown code shows as itself."""
-    if key is None:
-        return "—"
-    found = words.get(key)
-    if found is None:
-        return key
-    return found(lang()) if isinstance(found, Text) else t(*found)
-
-
-def kind_label(kind: str | None) -> str:
-    return label(labels.ANOMALY_KINDS, kind)
-
-
 def method_label(method: object) -> str:
     return labels.method_label(method, lang())
-
-
-def step_label(step: object) -> str:
-    try:
-        return STEP_LABELS[Step(str(step))](lang())
-    except ValueError:
-        return str(step)
 
 
 def sentence(detail: object) -> str:
@@ -245,7 +204,7 @@ def anomaly_list() -> Any:
 # --- one anomaly ------------------------------------------------------------------------
 
 
-def _anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
+def anomaly_or_404(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
     try:
         return resolutions.get_anomaly(conn, tenant_id, anomaly_id)
     except NotFound:
@@ -370,12 +329,13 @@ def fitting_actions(kind: str) -> list[str]:
     return [a for a, kinds in resolutions.ACTIONS.items() if kind in kinds]
 
 
-def _right_of(action: str) -> Right | None:
-    return ACTION_RIGHTS.get(action)
+def right_of(row: Any, action: str, user: User) -> Right | None:
+    """The right this user lacks to take `action` on this anomaly (None: allowed)."""
+    return missing_for(action, row.kind, user.rights)
 
 
 def _action_view(row: Any, action: str, user: User) -> dict[str, Any]:
-    needed = _right_of(action)
+    needed = right_of(row, action, user)
     return {
         "name": action,
         "label": t("Accorder ce qui manque", "Grant what is missing")
@@ -383,13 +343,13 @@ def _action_view(row: Any, action: str, user: User) -> dict[str, Any]:
         else label(ACTION_LABELS, action),
         "help": label(ACTION_HELP, action),
         "as_kind": action == "approve" and row.kind in OWED_KINDS,
-        "allowed": needed is None or needed in user.rights,
+        "allowed": needed is None,
         "needs": missing_right(needed).text(lang()) if needed is not None else None,
         "danger": action == "void",
     }
 
 
-def _detail_page(
+def detail_page(
     row: Any,
     *,
     status: int = 200,
@@ -434,215 +394,5 @@ def _detail_page(
 @page(Right.RECONCILE)
 def anomaly(anomaly_id: int) -> Any:
     with reader().connect() as conn:
-        row = _anomaly(conn, current().tenant_id, anomaly_id)
-    return _detail_page(row)
-
-
-# --- resolving --------------------------------------------------------------------------
-
-
-def _check(row: Any, action: str, user: User) -> None:
-    """Refuse, before anything is asked or done, an action this user may not take on
-    this anomaly (the same checks as the API and `resolutions.resolve`)."""
-    if action not in resolutions.ACTIONS:
-        raise Unprocessable(
-            f"Action inconnue : « {action} ».",
-            f"Unknown action: '{action}'.",
-            code="action_unknown",
-        )
-    needed = _right_of(action)
-    if needed is not None and needed not in user.rights:
-        raise missing_right(needed)
-    if row.status != reconcile.OPEN:
-        raise Conflict(
-            f"L'anomalie n° {row.id} n'est plus ouverte ({label(STATUS_LABELS, row.status)}) :"
-            " rien n'a été fait.",
-            f"Anomaly no. {row.id} is no longer open ({row.status}): nothing was done.",
-            code="anomaly_not_open",
-        )
-    if row.kind not in resolutions.ACTIONS[action]:
-        known = labels.ANOMALY_KINDS.get(row.kind)
-        fr_kind, en_kind = (known.fr, known.en) if known else (row.kind, row.kind)
-        fitting = fitting_actions(row.kind)
-        raise Conflict(
-            f"« {ACTION_LABELS[action][0]} » ne s'applique pas à une anomalie « {fr_kind} » :"
-            " rien n'a été fait. Possibles : "
-            + (", ".join(ACTION_LABELS[a][0] for a in fitting) or "aucune")
-            + ".",
-            f"'{ACTION_LABELS[action][1]}' does not apply to a '{en_kind}' anomaly: nothing"
-            " was done. Possible: "
-            + (", ".join(ACTION_LABELS[a][1] for a in fitting) or "none")
-            + ".",
-            code="action_unfit",
-        )
-
-
-def _form_error(action: str, reason: str, as_kind: str) -> str | None:
-    if not reason:
-        return t(
-            "Indiquez le motif : il est enregistré avec la décision.",
-            "Give the reason: it is recorded with the decision.",
-        )
-    if len(reason) > REASON_MAX:
-        return t(
-            f"Motif trop long : {REASON_MAX} caractères au plus.",
-            f"Reason too long: {REASON_MAX} characters at most.",
-        )
-    if as_kind not in AS_KINDS:
-        return t(
-            "Choisissez « facturer plus tard » ou « remise ».",
-            "Choose 'bill later' or 'discount'.",
-        )
-    return None
-
-
-def _void_targets(conn: sa.Connection, tenant_id: str, row: Any) -> list[dict[str, Any]]:
-    """The collections a void takes back, as `resolutions` chooses them."""
-    detail = row.detail if isinstance(row.detail, Mapping) else {}
-    refs = list(detail.get("collections") or ([detail["entry"]] if "entry" in detail else []))
-    if row.kind == "over_collection":
-        refs = refs[-1:]
-    found = journal_rows(conn, tenant_id, refs)
-    return [found[k] for k in sorted(found)]
-
-
-def _amount(row: Any) -> str:
-    return money(row.amount_cents, cents=True)
-
-
-def _question(row: Any, action: str, as_kind: str) -> str:
-    """What the clerk is about to do, in one sentence to confirm."""
-    user = current()
-    with reader().connect() as conn:
-        names = driver_names(conn, user.tenant_id)
-        targets = _void_targets(conn, user.tenant_id, row) if action == "void" else []
-    who = names.get(row.driver_id or "", row.driver_id or "?")
-    mission = row.mission_id or "—"
-    if action == "void":
-        total = sum((parse_amount(e["amount"]) for e in targets if e["amount"]), ZERO)
-        return t(
-            f"Confirmer : annuler l'encaissement de {money(total)} de {who} ?",
-            f"Confirm: void {who}'s collection of {money(total)}?",
-        )
-    if action == "approve" and row.kind in OWED_KINDS:
-        fr = "une remise" if as_kind == "discount" else "« facturer plus tard »"
-        en = "a discount" if as_kind == "discount" else "'bill later'"
-        return t(
-            f"Confirmer : accorder {fr} de {_amount(row)} sur la mission {mission} ?",
-            f"Confirm: grant {en} of {_amount(row)} on mission {mission}?",
-        )
-    questions = {
-        "approve": (
-            f"Confirmer : approuver après coup les {_amount(row)} accordés par {who} ?",
-            f"Confirm: approve after the fact the {_amount(row)} granted by {who}?",
-        ),
-        "refuse": (
-            f"Confirmer : refuser ? Ce qui est dû reste dû (mission {mission}).",
-            f"Confirm: refuse? What is owed stays owed (mission {mission}).",
-        ),
-        "acknowledge": (
-            f"Confirmer : accepter tel quel ({kind_label(row.kind)}, {_amount(row)}) ?",
-            f"Confirm: acknowledge as it is ({kind_label(row.kind)}, {_amount(row)})?",
-        ),
-        "accept_dispute": (
-            f"Confirmer : revaloriser la mission {mission} avec les conventions actuelles et"
-            " corriger ses factures ?",
-            f"Confirm: value mission {mission} again with the contracts held now and correct"
-            " its invoices?",
-        ),
-        "invoice_overrun": (
-            f"Confirmer : facturer {_amount(row)} au bénéficiaire de la mission {mission} ?",
-            f"Confirm: invoice the beneficiary of mission {mission} for {_amount(row)}?",
-        ),
-    }
-    return t(*questions[action])
-
-
-def _document_words(documents: Sequence[Mapping[str, Any]]) -> str:
-    kinds = {"invoice": ("facture", "invoice"), "credit_note": ("avoir", "credit note")}
-    return ", ".join(
-        f"{d['number']} ({label(kinds, d['kind'])}, {money(d['total']['incl_vat'])})"
-        for d in documents
-    )
-
-
-def done_message(row: Any, done: Mapping[str, Any], driver: str) -> str:
-    """What happened, for the flash: the act, the decisions sent, the documents issued."""
-    what = label(ACTION_DONE, str(done["action"]))
-    parts = [
-        t(
-            f"Anomalie n° {row.id} ({kind_label(row.kind)}) résolue : {what}.",
-            f"Anomaly no. {row.id} ({kind_label(row.kind)}) resolved: {what}.",
-        )
-    ]
-    sent = list(done.get("decisions") or [])
-    if sent:
-        ids = ", ".join(sent)
-        parts.append(
-            t(
-                f"Décision envoyée à la tablette de {driver} ({ids}) : elle s'applique à sa"
-                " prochaine synchronisation.",
-                f"Decision sent to {driver}'s tablet ({ids}): it applies at its next sync.",
-            )
-        )
-    revalued = done.get("revalued")
-    if isinstance(revalued, Mapping):
-        contract = revalued.get("contract") or {}
-        parts.append(
-            t(
-                f"Mission revalorisée : convention {contract.get('id')} version"
-                f" {contract.get('version')}, bénéficiaire"
-                f" {money(revalued.get('beneficiary_due'))}, donneur d'ordre"
-                f" {money(revalued.get('ordering_party_due'))}.",
-                f"Mission valued again: contract {contract.get('id')} version"
-                f" {contract.get('version')}, beneficiary {money(revalued.get('beneficiary_due'))},"
-                f" ordering party {money(revalued.get('ordering_party_due'))}.",
-            )
-        )
-    documents = list(done.get("documents") or [])
-    if documents:
-        listed = _document_words(documents)
-        parts.append(t(f"Documents émis : {listed}.", f"Documents issued: {listed}."))
-    elif done.get("action") == "void":
-        parts.append(
-            t(
-                "Aucun avoir : aucune facture au bénéficiaire ne facture plus que ce qui est dû.",
-                "No credit note: no beneficiary invoice bills more than what is due.",
-            )
-        )
-    return " ".join(parts)
-
-
-@desk.route("/anomalies/<int:anomaly_id>/resolve", methods=["POST"])
-@page(Right.RECONCILE)
-def resolve_anomaly(anomaly_id: int) -> Any:
-    user = current()
-    with reader().connect() as conn:
-        row = _anomaly(conn, user.tenant_id, anomaly_id)
-    action = request.form.get("action", "").strip()
-    reason = " ".join(request.form.get("reason", "").split())
-    as_kind = request.form.get("as_kind", "deferral").strip() or "deferral"
-    _check(row, action, user)
-    form = {"action": action, "reason": reason, "as_kind": as_kind}
-    problem = _form_error(action, reason, as_kind)
-    if problem is not None:
-        return _detail_page(row, status=422, form=form, error=problem)
-    if request.form.get("confirm") != "1":
-        return _detail_page(row, form=form, confirm=_question(row, action, as_kind))
-    with engine().begin() as conn:
-        done = resolutions.resolve(
-            conn,
-            user.tenant_id,
-            anomaly_id,
-            action,
-            reason,
-            key=server_private_key(),
-            actor=user.id,
-            now=now(),
-            as_kind=as_kind,
-        )
-        driver = driver_names(conn, user.tenant_id).get(row.driver_id or "", row.driver_id or "?")
-    flash(done_message(row, done, driver), "ok")
-    if row.mission_id:
-        return redirect(url_for("desk.mission", mission_id=row.mission_id))
-    return redirect(url_for("desk.anomaly", anomaly_id=anomaly_id))
+        row = anomaly_or_404(conn, current().tenant_id, anomaly_id)
+    return detail_page(row)

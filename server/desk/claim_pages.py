@@ -29,8 +29,8 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from server.api.attachments import EXTENSIONS
 from server.desk import labels
-from server.desk.anomaly_pages import label
 from server.desk.blueprint import desk, money, not_found, t
+from server.desk.labels import label
 from server.desk.party_pages import log_entry, party_names, state_label, user_names
 from server.desk.session import current, page
 from server.devices import attachments

@@ -9,7 +9,8 @@ visible home (docs/cleaning-rules.md, docs/orders.md).
 - A configuration error: the contract version, on the contract pages.
 
 Every write goes through `server.parties.cleaning`, `server.parties.replay` and
-`server.parties.hand_fix`, exactly as the API (server/api/orders.py), with the same rights.
+`server.parties.hand_fix`, exactly as the API (server/api/party_setup.py and
+server/api/orders.py), with the same rights.
 """
 
 from __future__ import annotations

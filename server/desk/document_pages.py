@@ -17,7 +17,7 @@ from flask import Response, render_template, request
 
 from server.desk.blueprint import desk, t
 from server.desk.session import current, page
-from server.office import invoice_render, invoicing
+from server.office import document_files, invoice_render, issued_documents
 from server.people.rights import Right
 from server.platform.tables import documents
 from server.platform.web import reader
@@ -108,7 +108,7 @@ def _where(tenant_id: str, filters: Filters) -> list[Any]:
     return where
 
 
-# The list's own columns: invoicing.list_documents loads and hashes every PDF and only
+# The list's own columns: issued_documents.list_documents loads and hashes every PDF and only
 # filters by mission and kind; a list of hundreds of rows needs neither.
 _COLUMNS = (
     documents.c.number,
@@ -122,7 +122,8 @@ _COLUMNS = (
     documents.c.total_vat_cents,
     documents.c.total_incl_cents,
     documents.c.corrects,
-    documents.c.facturx.isnot(None).label("has_facturx"),
+    (documents.c.recipient_kind == issued_documents.ORDERING_PARTY).label("has_facturx"),
+    document_files.ready_clause().label("ready"),  # its PDF is made (else: being prepared)
 )
 
 
@@ -171,7 +172,7 @@ def credit_notes_of(
         sa.select(documents.c.corrects, documents.c.number)
         .where(
             documents.c.tenant_id == tenant_id,
-            documents.c.kind == invoicing.CREDIT_NOTE,
+            documents.c.kind == issued_documents.CREDIT_NOTE,
             documents.c.corrects.in_(numbers),
         )
         .order_by(documents.c.series, documents.c.seq)
@@ -202,7 +203,7 @@ def documents_list() -> Any:
             rows = find_documents(conn, tenant_id, filters, LIMIT + 1)
             sums = totals(conn, tenant_id, filters)
             corrected = credit_notes_of(
-                conn, tenant_id, [r.number for r in rows if r.kind == invoicing.INVOICE]
+                conn, tenant_id, [r.number for r in rows if r.kind == issued_documents.INVOICE]
             )
     html = render_template(
         "desk/documents.html",
@@ -223,7 +224,8 @@ def documents_list() -> Any:
 def document(number: str) -> Any:
     tenant_id = current().tenant_id
     with reader().connect() as conn:
-        found = invoicing.get_document(conn, tenant_id, number)  # 404 if not this tenant's
+        # 404 if not this tenant's; 409 "being prepared" until its PDF is made
+        found = issued_documents.shown(conn, tenant_id, number)
         credits = credit_notes_of(conn, tenant_id, [number]).get(number, [])
     return render_template("desk/documents_view.html", doc=found, credits=credits, **labels())
 
@@ -239,7 +241,7 @@ def _file(data: bytes, mimetype: str, name: str) -> Response:
 def document_pdf(number: str) -> Response:
     """The PDF as issued: the stored bytes, never a new rendering."""
     with reader().connect() as conn:
-        data = invoicing.document_file(conn, current().tenant_id, number)
+        data = issued_documents.document_file(conn, current().tenant_id, number)
     return _file(data, "application/pdf", f"{number}.pdf")
 
 
@@ -247,7 +249,7 @@ def document_pdf(number: str) -> Response:
 @page(Right.RECONCILE)
 def document_facturx_pdf(number: str) -> Response:
     with reader().connect() as conn:
-        data = invoicing.document_file(conn, current().tenant_id, number, facturx=True)
+        data = issued_documents.document_file(conn, current().tenant_id, number, facturx=True)
     return _file(data, "application/pdf", f"{number}-facturx.pdf")
 
 
@@ -256,5 +258,5 @@ def document_facturx_pdf(number: str) -> Response:
 def document_facturx(number: str) -> Response:
     """The CII XML the stored Factur-X PDF carries (a beneficiary's document has none: 404)."""
     with reader().connect() as conn:
-        data = invoicing.document_file(conn, current().tenant_id, number, facturx=True)
+        data = issued_documents.document_file(conn, current().tenant_id, number, facturx=True)
     return _file(invoice_render.embedded_xml(data), "application/xml", f"{number}-facturx.xml")

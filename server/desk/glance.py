@@ -27,7 +27,7 @@ from server.desk.register_pages import session_link
 from server.desk.session import current, page
 from server.devices.tablets import list_devices
 from server.office import registers
-from server.office.invoicing import CREDIT_NOTE, INVOICE
+from server.office.issued_documents import CREDIT_NOTE, INVOICE
 from server.people.drivers import list_drivers
 from server.people.rights import Right
 from server.platform.tables import anomalies, documents
@@ -49,7 +49,7 @@ def invoiced_by_day(
     conn: sa.Connection, tenant_id: str, since: date, until: date
 ) -> dict[date, int]:
     """Invoices minus credit notes, incl. VAT, in cents, per day of issue (UTC). Only the
-    totals are read: `invoicing.list_documents` would load every PDF."""
+    totals are read: `issued_documents.list_documents` would load every PDF."""
     rows = conn.execute(
         sa.select(documents.c.kind, documents.c.issued_at, documents.c.total_incl_cents).where(
             documents.c.tenant_id == tenant_id,

@@ -5,7 +5,7 @@ and claims, and the office acts the lifecycle table allows.
 The table (shared/file_lifecycle.py) decides everything: the page offers "cancel by
 hand" only where its cell is a move, and otherwise shows the cell's refusal sentence.
 Sending the invoice is the claim's `submit` (server.parties.claims), never an act of this page.
-Right `reconcile`, as the API's files (server/api/orders.py).
+Right `reconcile`, as the API's files (server/api/party_files.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
 from server.desk import labels
-from server.desk.anomaly_pages import driver_names, label
+from server.desk.anomaly_pages import driver_names
 from server.desk.blueprint import desk, money, not_found, t
+from server.desk.labels import label
 from server.desk.session import current, page
 from server.parties import claim_documents, claim_reading, file_views, order_store
 from server.parties import files as party_files

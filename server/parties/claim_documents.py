@@ -11,9 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office import document_files
 from server.people.identity import audit
 from server.platform.errors import Conflict, Unprocessable, not_found
-from server.platform.tables import attachments, claim_requirements, documents, ordering_parties
+from server.platform.tables import attachments, claim_requirements, ordering_parties
 from shared.i18n import Text
 
 INVOICE_PDF = "invoice_pdf"
@@ -144,12 +145,7 @@ def _present_kinds(conn: sa.Connection, tenant_id: str, claim: Any) -> set[str]:
             .distinct()
         ).scalars()
     }
-    size = conn.execute(
-        sa.select(sa.func.length(documents.c.pdf)).where(
-            documents.c.tenant_id == tenant_id, documents.c.number == claim.invoice_number
-        )
-    ).scalar_one_or_none()
-    if size:
+    if claim.invoice_number and document_files.is_ready(conn, tenant_id, claim.invoice_number):
         present.add(INVOICE_PDF)
     return present
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office.invoicing import BENEFICIARY, CREDIT_NOTE, INVOICE, ORDERING_PARTY, timezone_of
+from server.office.invoicing import timezone_of
+from server.office.issued_documents import BENEFICIARY, CREDIT_NOTE, INVOICE, ORDERING_PARTY
 from server.parties import files as party_files
 from server.parties.claim_reading import accounts_of, claim_row, credited_cents
 from server.parties.claim_states import OPEN, Action, Status

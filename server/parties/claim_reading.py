@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office.invoicing import CREDIT_NOTE
+from server.office.issued_documents import CREDIT_NOTE
 from server.parties import files as party_files
 from server.parties.claim_documents import documents_state
 from server.parties.claim_states import STATUS_LABELS, Status, next_actions
