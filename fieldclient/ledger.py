@@ -180,16 +180,6 @@ class Ledger:
         for values in cursor:
             yield _row(values)
 
-    def pending(self, limit: int | None = None) -> list[Row]:
-        """Entries in the outbox, in device order."""
-        sql = (
-            f"SELECT {', '.join('j.' + c.strip() for c in _COLUMNS.split(','))} "
-            "FROM outbox o JOIN journal j ON j.seq = o.seq ORDER BY o.seq"
-        )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [_row(values) for values in self.db.execute(sql)]
-
     def signed(self) -> Iterator[journal.SignedEntry]:
         """Every entry as a `SignedEntry`, for the verifier (shape-checked, not trusted)."""
         for row in self.rows():

@@ -124,6 +124,40 @@ MIGRATIONS: tuple[str, ...] = (
         content_type, size, sha256, data, taken_at ON attachments
         BEGIN SELECT RAISE(ABORT, 'an attachment is never changed'); END;
     """,
+    # 3: what protects money is read from the signed journal (fieldclient/guards.py):
+    # entries by type (wrong codes and PINs, codes used, office unlocks). The tablet's
+    # integrity reports wait here until the office has them (fieldclient/integrity_report.py).
+    # `approval_failures` is no longer written; the rows it holds still count.
+    """
+    CREATE INDEX journal_by_type ON journal (type, seq);
+
+    CREATE TABLE integrity_reports (
+        id TEXT PRIMARY KEY,         -- sha256 of the findings (hex)
+        found_at TEXT NOT NULL,      -- the tablet's corrected clock, UTC
+        body TEXT NOT NULL           -- the report as sent (JSON)
+    );
+    CREATE TRIGGER integrity_reports_kept BEFORE UPDATE ON integrity_reports
+        BEGIN SELECT RAISE(ABORT, 'an integrity report is kept as found'); END;
+    CREATE TRIGGER integrity_reports_no_delete BEFORE DELETE ON integrity_reports
+        BEGIN SELECT RAISE(ABORT, 'an integrity report is kept as found'); END;
+    -- reports the server said it recorded
+    CREATE TABLE integrity_reports_told (
+        id TEXT PRIMARY KEY REFERENCES integrity_reports (id),
+        told_at TEXT NOT NULL
+    );
+    """,
+    # 4: the money other tablets recorded on a mission, as the server last announced it
+    # (pull feed kind `mission_money`, fieldclient/elsewhere.py): one row per mission.
+    # A cache of the server's word, replaced by the next announcement; the signed entries
+    # it describes are the other tablets' and the server's.
+    """
+    CREATE TABLE money_elsewhere (
+        mission_id TEXT PRIMARY KEY,
+        feed_seq INTEGER NOT NULL,       -- the pull feed's seq of the announcement
+        settled_cents INTEGER NOT NULL,  -- collected net, discounted, deferred elsewhere
+        data TEXT NOT NULL               -- the announcement as received (JSON)
+    );
+    """,
 )
 
 
@@ -195,6 +229,8 @@ def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) ->
 
 # Meta keys read in more than one place.
 LAST_SYNC_AT = "last_sync_at"  # when the tablet last completed a sync (its corrected clock)
+ACKNOWLEDGED_SEQ = "acknowledged_seq"  # the head the server last acknowledged…
+ACKNOWLEDGED_HASH = "acknowledged_hash"  # …and its hash
 
 
 def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:

@@ -6,6 +6,12 @@ its cursor stored in one local transaction, so a dropped link resumes exactly wh
 stopped, with no loss and no duplicate. Applying office decisions records entries (a
 void becomes a `reversal`), so those are pushed straight after the pull.
 
+Before anything is sent, `fieldclient.sync_checks` checks the journal and the enrolment,
+opens the session, tells the office what it found (the push's integrity report) and asks
+the server's head: entries are pushed from the journal after that head, so a wiped
+outbox or a forged acknowledgement hides nothing; a journal that does not verify stops
+the sync (exit 4).
+
 Last come the attachments (photos, signatures): after the journal, so that money and
 decisions never wait behind megabytes on a weak link, and so that the server already
 knows a mission met on the road when its photos arrive. Each one not yet checked by the
@@ -20,11 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
-from fieldclient import attachments, store
+from fieldclient import attachments, elsewhere, receipts, store, sync_checks
 from fieldclient.ledger import Ledger
-from fieldclient.tablet import Tablet, reversal_for
+from fieldclient.tablet import IntegrityFailure, Tablet, reversal_for
 from shared import signing
 from shared.balance import fold
 from shared.contract_schema import load_contract
@@ -35,9 +42,10 @@ from shared.payments import deferral_payload, discount_payload, event_from_entry
 from sync.client import Acknowledged, SyncClient, UploadStatus
 from sync.errors import DeviceRevoked, UpdateRequired
 from sync.errors import Refused as ServerRefused
+from sync.protocol import enrolment_message
 
 Progress = Callable[[str], None]
-PUSH_CHUNK = 2000  # entries read from the outbox at a time (the client batches by 500)
+PUSH_CHUNK = 2000  # entries read from the journal at a time (the client batches by 500)
 
 
 @dataclass(slots=True)
@@ -90,6 +98,10 @@ def enroll(
     public_hex = signing.public_key_to_bytes(signing.public_key_of(key)).hex()
     client = client or SyncClient(server_url)
     answer = client.enrol(server_url, code, public_hex, label)
+    server_key = signing.public_key_from_bytes(answer.server_public_key)
+    message = enrolment_message(answer.tenant_id, answer.device_id, public_hex)
+    if not signing.verify(server_key, answer.signature, message):
+        raise IntegrityFailure(_UNSIGNED_ENROLMENT.fr, _UNSIGNED_ENROLMENT.en)
     tablet.save_enrolment(
         server_url=server_url.rstrip("/"),
         device_id=answer.device_id,
@@ -99,6 +111,7 @@ def enroll(
         approval_key=answer.approval_key,
         drivers=list(answer.drivers),
         label=label,
+        enrolment_signature=answer.signature,
     )
     return {
         "device_id": answer.device_id,
@@ -118,8 +131,12 @@ def sync(
     """Push, pull, and push what applying the pulled decisions recorded."""
     say = progress or (lambda _text: None)
     report = SyncReport()
-    client.open_session(tablet.private_key())
-    push(tablet, client, report, say, batch_size)
+    head = sync_checks.before_push(tablet, client)  # IntegrityFailure: exit 4, nothing sent
+    if head is None:  # revoked: what it pushes is quarantined, its pull refused
+        push(tablet, client, report, say, batch_size)
+        pull(tablet, client, report, say, page_size)
+        return report
+    push(tablet, client, report, say, batch_size, after=head.seq)
     pull(tablet, client, report, say, page_size)
     if tablet.pending_count():
         push(tablet, client, report, say, batch_size)
@@ -136,10 +153,18 @@ def push(
     report: SyncReport,
     say: Progress,
     batch_size: int | None = None,
+    *,
+    after: int | None = None,
 ) -> None:
+    """Push the journal's entries after `after` (the server's head; by default the head
+    it last acknowledged), read from the journal itself rather than the outbox."""
     ledger = tablet.ledger()
+    acked = int(tablet.meta(store.ACKNOWLEDGED_SEQ) or 0)
+    done = acked if after is None else after
+    if done < acked:
+        report.warnings.append(_SERVER_BEHIND(done, acked)(client.lang))
     while True:
-        rows = ledger.pending(PUSH_CHUNK)
+        rows = list(islice(ledger.rows(after=done), PUSH_CHUNK))
         if not rows:
             return
         wire = [r.wire(tablet.device_id) for r in rows]
@@ -147,11 +172,13 @@ def push(
         def acknowledged(
             ack: Acknowledged, first: int = rows[0].seq, size: int = len(rows)
         ) -> None:
+            nonlocal done
             with store.write(tablet.db):
-                sent = tablet.db.execute("DELETE FROM outbox WHERE seq <= ?", [ack.seq]).rowcount
-                store.set_meta(tablet.db, "acknowledged_seq", str(ack.seq))
-                store.set_meta(tablet.db, "acknowledged_hash", ack.hash)
-            report.pushed += max(sent, 0)
+                tablet.db.execute("DELETE FROM outbox WHERE seq <= ?", [ack.seq])
+                store.set_meta(tablet.db, store.ACKNOWLEDGED_SEQ, str(ack.seq))
+                store.set_meta(tablet.db, store.ACKNOWLEDGED_HASH, ack.hash)
+            report.pushed += max(ack.seq - done, 0)
+            done = max(done, ack.seq)
             report.acknowledged_seq = ack.seq
             say(f"push {min(ack.seq - first + 1, size)}/{size}")
 
@@ -242,6 +269,24 @@ def _NOT_SENT(item: attachments.Attachment, why: str) -> Text:
     )
 
 
+_UNSIGNED_ENROLMENT = Text(
+    "La réponse d'enrôlement ne porte pas une signature valide de la clé du serveur qu'elle"
+    " donne : la tablette n'est pas enrôlée. Appelez le bureau.",
+    "The enrolment answer does not carry a valid signature of the server key it gives:"
+    " the tablet is not enrolled. Call the office.",
+)
+
+
+def _SERVER_BEHIND(held: int, acknowledged: int) -> Text:
+    return Text(
+        f"Le serveur ne détient les entrées de cette tablette que jusqu'au n° {held} alors"
+        f" qu'il avait confirmé jusqu'au n° {acknowledged} : elles sont envoyées de nouveau."
+        " Prévenez le bureau.",
+        f"The server holds this tablet's entries only up to no. {held} although it had"
+        f" confirmed up to no. {acknowledged}: they are sent again. Tell the office.",
+    )
+
+
 def _NOT_INTACT(item: attachments.Attachment) -> Text:
     return Text(
         f"Pièce jointe {item.id} (mission {item.mission_id}) altérée sur la tablette : elle"
@@ -279,6 +324,10 @@ def apply_change(
             tablet.upsert_driver(data)
     elif kind == "decision" and isinstance(data, Mapping) and apply_decision(tablet, ledger, data):
         report.decisions += 1
+    elif kind == "seller":  # the company's identity, printed on receipts
+        receipts.keep_seller(tablet.db, data)
+    elif kind == elsewhere.KIND:  # money other tablets recorded on a mission
+        elsewhere.keep(tablet.db, change, tablet.device_id)
 
 
 def _contract(tablet: Tablet, change_id: str, data: Any, report: SyncReport) -> None:

@@ -25,14 +25,26 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from urllib3.exceptions import NewConnectionError
 
 from shared import signing
 from shared.errors import InvalidDocument
-from shared.i18n import Text
 from shared.journal import SignedEntry, to_wire
 from sync import schemas
-from sync.errors import DeviceRevoked, Refused, ServerUnreachable, SyncError, UpdateRequired
+from sync.errors import (
+    NO_NETWORK,
+    NO_PROGRESS,
+    UNREACHABLE,
+    UNREADABLE,
+    UNSIGNED,
+    DeviceRevoked,
+    Refused,
+    ServerUnreachable,
+    SyncError,
+    UpdateRequired,
+    ahead,
+)
 from sync.protocol import (
     CHALLENGE_PATH,
     CHALLENGE_RETRY,
@@ -51,6 +63,20 @@ from sync.protocol import (
 )
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def no_network(error: Exception) -> bool:
+    """Whether the connection could not even be made (refused, name unknown, no route):
+    no server is listening there now, so the sync stops at once (exit 5) rather than
+    retrying for seconds. A link that drops or times out after connecting is retried."""
+    cause: object = error.args[0] if error.args else None
+    cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the reason
+    # urllib3 raises NewConnectionError for an OSError while connecting (refused,
+    # unreachable network, no DNS: NameResolutionError); a connect timeout is its parent
+    # ConnectTimeoutError, retried.
+    return isinstance(cause, NewConnectionError)
+
+
 # Attachments (docs/sync-protocol.md "Attachments"): announce, status, chunks.
 ATTACHMENTS_PATH = "/api/v1/sync/attachments"
 MAX_CHUNK_BYTES = 512 * 1024  # the server refuses a larger chunk (413)
@@ -82,6 +108,7 @@ class Enrolment:
     server_public_key: bytes
     approval_key: dict[str, Any]  # {"version", "secret"}: keep it in the tablet's key store
     drivers: list[dict[str, Any]]  # who may sign in on this tablet
+    signature: bytes = b""  # the server's, of protocol.enrolment_message(...): keep it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +148,7 @@ class SyncClient:
         backoff: float = 0.5,  # first delay; doubles each attempt
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        retry_budget: float = 20.0,  # seconds of waiting between tries, per call
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
@@ -131,6 +159,7 @@ class SyncClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.sleep = sleep
+        self.retry_budget = retry_budget
         self.token: str | None = None
         self._private_key: signing.PrivateKey | None = None
         # The server's clock: from the session answer's `server_time`, else from the Date
@@ -138,6 +167,10 @@ class SyncClient:
         # clocks can be months off).
         self.server_date: datetime | None = None
         self._server_time_known = False
+        # What the last session answer said (docs/sync-protocol.md "Session").
+        self.revoked = False
+        self.server_public_key: str | None = None
+        self.enrolment_signature: str | None = None
 
     # --- enrolment and session --------------------------------------------------------------
 
@@ -154,7 +187,10 @@ class SyncClient:
             "public_key": public_key_hex,
             "label": label,
         }
-        answer = self._read(schemas.EnrolResponse, self._post(ENROL_PATH, body, auth=False))
+        raw = self._post(ENROL_PATH, body, auth=False)
+        if isinstance(raw, dict) and "enrolment_signature" not in raw:
+            raise Refused("enrolment_unsigned", UNSIGNED(self.lang), status=502)
+        answer = self._read(schemas.EnrolResponse, raw)
         self.device_id = answer["device_id"]
         return Enrolment(
             answer["device_id"],
@@ -162,6 +198,7 @@ class SyncClient:
             bytes.fromhex(answer["server_public_key"]),
             answer["approval_key"],
             answer["drivers"],
+            bytes.fromhex(answer["enrolment_signature"]),
         )
 
     def open_session(self, private_key: signing.PrivateKey) -> str:
@@ -188,6 +225,9 @@ class SyncClient:
                 raise
             session = self._read(schemas.SessionResponse, answer)
             self.token = session["token"]
+            self.revoked = session["revoked"]
+            self.server_public_key = session["server_public_key"]
+            self.enrolment_signature = session["enrolment_signature"]
             if session["server_time"] is not None:
                 self.server_date = session["server_time"]
                 self._server_time_known = True
@@ -222,7 +262,7 @@ class SyncClient:
         while start < len(wire):
             budget -= 1
             if budget < 0:
-                raise Refused("no_progress", _NO_PROGRESS(self.lang))
+                raise Refused("no_progress", NO_PROGRESS(self.lang))
             body = {
                 "protocol": PROTOCOL_VERSION,
                 "device_id": self._device(),
@@ -244,14 +284,29 @@ class SyncClient:
                 continue
             index = ack.seq - first
             if index >= len(wire):
-                raise Refused("server_ahead", _ahead(ack.seq)(self.lang))
+                raise Refused("server_ahead", ahead(ack.seq)(self.lang))
             if index >= 0 and wire[index]["hash"] != ack.hash:
-                raise Refused("ack_mismatch", _ahead(ack.seq)(self.lang))
+                raise Refused("ack_mismatch", ahead(ack.seq)(self.lang))
             last = ack
             if on_acknowledged is not None:
                 on_acknowledged(ack)
             start = max(start, index + 1)
         return last
+
+    def probe(self, report: Mapping[str, Any] | None = None) -> tuple[Acknowledged, str | None]:
+        """A push of no entry (protocol 2): the device's head as the server holds it, and
+        the tablet's integrity report delivered with it. Returns the head and the id of
+        the report the server says it recorded (None: not recorded, send it again)."""
+        body: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "device_id": self._device()}
+        body["entries"] = []
+        if report is not None:
+            body["integrity_report"] = dict(report)
+        answer = self._read(schemas.PushResponse, self._post(PUSH_PATH, body))
+        if answer["status"] == PushStatus.QUARANTINED:
+            raise DeviceRevoked(ErrorCode.DEVICE_REVOKED, answer.get("message", ""))
+        recorded = (answer.get("integrity_report") or {}).get("id")
+        head = Acknowledged(answer["acknowledged"]["seq"], answer["acknowledged"]["hash"])
+        return head, recorded
 
     # --- pull -------------------------------------------------------------------------------
 
@@ -269,7 +324,7 @@ class SyncClient:
             page = self._read_page(self._post(PULL_PATH, body, raw=True))
             next_cursor = page["next_cursor"]
             if next_cursor < cursor or (page["has_more"] and next_cursor == cursor):
-                raise Refused("bad_cursor", _NO_PROGRESS(self.lang))
+                raise Refused("bad_cursor", NO_PROGRESS(self.lang))
             on_page(page["changes"], next_cursor)
             cursor = next_cursor
             if not page["has_more"]:
@@ -325,7 +380,7 @@ class SyncClient:
                 return state
             budget -= 1
             if budget < 0 or not 0 <= state.received < size:
-                raise Refused("no_progress", _NO_PROGRESS(self.lang))
+                raise Refused("no_progress", NO_PROGRESS(self.lang))
             offset = state.received
             try:
                 state = self.send_chunk(
@@ -340,7 +395,7 @@ class SyncClient:
                 state = self.attachment_status(state.id)
 
     def _upload_status(self, data: Any) -> UploadStatus:
-        answer = self._read(_UploadStatusSchema, data)
+        answer = self._read(schemas.UploadStatus, data)
         return UploadStatus(answer["id"], answer["size"], answer["received"], answer["complete"])
 
     # --- transport --------------------------------------------------------------------------
@@ -382,6 +437,7 @@ class SyncClient:
         }
         reopened = False
         attempt = 0
+        waited = 0.0  # seconds paused between tries of this call, at most retry_budget
         while True:
             if auth:
                 headers["Authorization"] = f"Bearer {self.token}"
@@ -390,16 +446,19 @@ class SyncClient:
                     self.base_url + path, data=data, headers=headers, timeout=self.timeout
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt >= self.retries:
-                    raise ServerUnreachable(_UNREACHABLE) from exc
-                self._pause(attempt, None)
+                if no_network(exc):  # refused, no DNS, no route: waiting changes nothing
+                    raise ServerUnreachable(NO_NETWORK) from exc
+                if attempt >= self.retries or waited >= self.retry_budget:
+                    raise ServerUnreachable(UNREACHABLE) from exc
+                waited += self._pause(attempt, None, self.retry_budget - waited)
                 attempt += 1
                 continue
             self._note_date(response.headers.get("Date"))
             if response.status_code in _RETRY_STATUS:
-                if attempt >= self.retries:
-                    raise ServerUnreachable(_UNREACHABLE)
-                self._pause(attempt, response.headers.get("Retry-After"))
+                if attempt >= self.retries or waited >= self.retry_budget:
+                    raise ServerUnreachable(UNREACHABLE)
+                retry_after = response.headers.get("Retry-After")
+                waited += self._pause(attempt, retry_after, self.retry_budget - waited)
                 attempt += 1
                 continue
             if response.status_code == 401 and auth and self._private_key and not reopened:
@@ -416,12 +475,16 @@ class SyncClient:
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(header)
 
-    def _pause(self, attempt: int, retry_after: str | None) -> None:
+    def _pause(self, attempt: int, retry_after: str | None, left: float) -> float:
+        """Wait before the next try (never beyond what is `left` of the retry budget);
+        returns the seconds waited."""
         delay = min(self.max_backoff, self.backoff * 2**attempt)
         delay *= 0.5 + random.random() / 2  # jitter: tablets coming back online don't stampede
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), self.max_backoff))
-        self.sleep(delay)
+        waited = float(max(min(delay, left), 0.0))
+        self.sleep(waited)
+        return waited
 
     def _answer(self, response: requests.Response) -> Any:
         try:
@@ -431,7 +494,7 @@ class SyncClient:
         ok = 200 <= response.status_code < 300
         if ok or (response.status_code == 409 and isinstance(data, dict) and "status" in data):
             if data is None:
-                raise Refused(ErrorCode.SERVER_ERROR, _UNREADABLE(self.lang), status=502)
+                raise Refused(ErrorCode.SERVER_ERROR, UNREADABLE(self.lang), status=502)
             return data
         code = data.get("code") if isinstance(data, dict) else None
         message = data.get("message") if isinstance(data, dict) else None
@@ -461,34 +524,4 @@ class SyncClient:
         except InvalidDocument as exc:
             raise Refused(ErrorCode.SERVER_ERROR, exc.message(self.lang), status=502) from None
         except ValueError:  # not JSON
-            raise Refused(ErrorCode.SERVER_ERROR, _UNREADABLE(self.lang), status=502) from None
-
-
-class _UploadStatusSchema(Schema):
-    id = fields.String(required=True)
-    size = fields.Integer(required=True, strict=True)
-    received = fields.Integer(required=True, strict=True)
-    complete = fields.Boolean(required=True)
-
-
-_UNREACHABLE = Text(
-    "Serveur injoignable : rien n'est perdu, la synchronisation reprendra plus tard.",
-    "Server unreachable: nothing is lost, sync will resume later.",
-)
-
-
-_NO_PROGRESS = Text(
-    "La synchronisation n'avance plus. Appelez le bureau.",
-    "Sync is not moving forward. Call the office.",
-)
-
-_UNREADABLE = Text("Réponse du serveur illisible.", "Unreadable answer from the server.")
-
-
-def _ahead(seq: int) -> Text:
-    return Text(
-        f"Le serveur a reçu de cette tablette une entrée n° {seq} qu'elle n'a plus, ou une "
-        "autre : le journal de la tablette a été restauré ou modifié. Appelez le bureau.",
-        f"The server holds an entry no. {seq} from this tablet that it no longer has, or "
-        "another one: the tablet's journal was restored or changed. Call the office.",
-    )
+            raise Refused(ErrorCode.SERVER_ERROR, UNREADABLE(self.lang), status=502) from None

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.canonical import canonical_json
 from shared.i18n import Text
 
 # A client states its protocol version in the `Towline-Protocol` header of every request
 # (and in the body of a push). The server serves every version from MIN_PROTOCOL up to
 # PROTOCOL_VERSION and tells an older client to update, in words (HTTP 426).
-PROTOCOL_VERSION = 1
+# Version 2: a push may carry an `integrity_report` and may hold no entry (it then only
+# answers the device's head).
+PROTOCOL_VERSION = 2
 MIN_PROTOCOL = 1
 PROTOCOL_HEADER = "Towline-Protocol"
 
@@ -34,6 +37,7 @@ GZIP_MIN_BYTES = 1024  # the client compresses bodies from this size on
 
 PUBLIC_KEY_HEX = 64  # Ed25519 raw public key, 32 bytes
 SIGNATURE_HEX = 128  # Ed25519 signature, 64 bytes
+MAX_REPORT_FINDINGS = 50  # findings listed in one integrity report (the count says the rest)
 
 
 class ErrorCode(StrEnum):
@@ -92,6 +96,23 @@ SESSION_SIGNING_PREFIX = b"towline/session/v1\n"
 def challenge_message(nonce: str) -> bytes:
     """The exact bytes a device signs for the challenge `nonce`."""
     return SESSION_SIGNING_PREFIX + nonce.encode("utf-8")
+
+
+# What the server signs to vouch for an enrolment: which device of which tenant holds
+# which public key. The prefix keeps it apart from anything else the server's key signs
+# (its journal signs bare 32-byte hashes, archives their manifest).
+ENROLMENT_SIGNING_PREFIX = b"towline/enrolment/v1\n"
+
+
+def enrolment_message(tenant_id: str, device_id: str, device_public_key_hex: str) -> bytes:
+    """The exact bytes of the server's `enrolment_signature` (docs/sync-protocol.md)."""
+    return ENROLMENT_SIGNING_PREFIX + canonical_json(
+        {
+            "device_id": device_id,
+            "device_public_key": device_public_key_hex.lower(),
+            "tenant_id": tenant_id,
+        }
+    )
 
 
 def accepts(version: int) -> bool:

@@ -20,6 +20,7 @@ from shared.i18n import Text
 from shared.schema_tools import bilingual, problems
 from sync.protocol import (
     MAX_PAGE,
+    MAX_REPORT_FINDINGS,
     PUBLIC_KEY_HEX,
     SIGNATURE_HEX,
     ErrorCode,
@@ -160,6 +161,10 @@ class EnrolResponse(_Strict):
     device_id = _id()
     tenant_id = _id()
     server_public_key = fields.String(required=True, validate=_hex(PUBLIC_KEY_HEX))
+    # The server's Ed25519 signature of `protocol.enrolment_message(tenant_id, device_id,
+    # the tablet's public key)`: what lets the tablet check its journal offline against
+    # the key the server enrolled (new in this release, required by its tablets).
+    enrolment_signature = fields.String(required=True, validate=_hex(SIGNATURE_HEX))
     approval_key = fields.Nested(ApprovalKey, required=True)
     drivers = fields.List(JsonObject(), required=True)  # who may sign in on this tablet
 
@@ -189,9 +194,34 @@ class SessionResponse(_Strict):
     expires_in = StrictInteger(required=True, validate=validate.Range(min=1))  # seconds
     revoked = fields.Boolean(load_default=False)  # true: pushes go to quarantine
     server_time = fields.AwareDateTime(load_default=None)  # the server's clock (UTC)
+    # What the server says of itself and of this device: the tablet compares them with
+    # what it stored at enrolment (a replaced server key is caught here).
+    server_public_key = fields.String(load_default=None, validate=_hex(PUBLIC_KEY_HEX))
+    enrolment_signature = fields.String(load_default=None, validate=_hex(SIGNATURE_HEX))
 
 
 # --- push -----------------------------------------------------------------------------------
+
+
+class IntegrityFinding(_Strict):
+    kind = fields.String(required=True, validate=validate.Length(1, 40))
+    seq = StrictInteger(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    fr = fields.String(required=True, validate=validate.Length(1, 2000))
+    en = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class IntegrityReport(_Strict):
+    """What the tablet's own check found wrong with its files (docs/sync-protocol.md
+    "Integrity report"): told to the office at the next contact."""
+
+    id = fields.String(required=True, validate=_hex(64))  # sha256 of the findings: dedup
+    found_at = fields.String(required=True, validate=validate.Length(1, 40))  # tablet clock
+    total = StrictInteger(required=True, validate=validate.Range(min=1))
+    findings = fields.List(
+        fields.Nested(IntegrityFinding),
+        required=True,
+        validate=validate.Length(1, MAX_REPORT_FINDINGS),
+    )
 
 
 class PushRequest(_Strict):
@@ -199,7 +229,9 @@ class PushRequest(_Strict):
     device_id = _id()
     # Bounded by MAX_PUSH_ENTRIES, enforced by the server with its own error code
     # (`batch_too_large`, 413) so that a client can tell it from a malformed body.
-    entries = fields.List(JsonObject(), required=True, validate=validate.Length(min=1))
+    # Empty (protocol 2): the push only asks the device's head, and carries the report.
+    entries = fields.List(JsonObject(), required=True)
+    integrity_report = fields.Nested(IntegrityReport, load_default=None)
 
 
 class Acknowledged(_Strict):
@@ -209,11 +241,16 @@ class Acknowledged(_Strict):
     hash = fields.String(required=True, validate=_hex(64))
 
 
+class ReportRecorded(_Strict):
+    id = fields.String(required=True, validate=_hex(64))
+
+
 class PushResponse(_Strict):
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in PushStatus]))
     acknowledged = fields.Nested(Acknowledged, required=True)
     expected_seq = StrictInteger(validate=validate.Range(min=1))  # with status "gap"
     message = fields.String()  # for a person, with every status but "ok"
+    integrity_report = fields.Nested(ReportRecorded)  # the report, once the server kept it
 
 
 # --- pull -----------------------------------------------------------------------------------
@@ -235,6 +272,18 @@ class PullResponse(_Strict):
     changes = fields.List(fields.Nested(Change), required=True)
     next_cursor = StrictInteger(required=True, validate=validate.Range(min=0))
     has_more = fields.Boolean(required=True)
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+class UploadStatus(_Strict):
+    """An attachment's status as the server answers it (docs/sync-protocol.md)."""
+
+    id = fields.String(required=True)
+    size = StrictInteger(required=True)
+    received = StrictInteger(required=True)
+    complete = fields.Boolean(required=True)
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from fieldclient.tablet import Tablet
 from shared import signing
 from shared.approvals import DeviceKey, Kind, Request, issue_code
 from shared.secret_hash import format_hash
+from sync.protocol import enrolment_message
 from tests.conftest import EXAMPLES
 
 DEVICE = "dev_test_tablet"
@@ -28,6 +29,7 @@ TENANT = "acme"
 APPROVAL_SECRET = bytes(range(32, 64))
 APPROVAL_KEY = DeviceKey(1, APPROVAL_SECRET)
 PRIVATE_KEY_SEED = bytes(range(32))
+SERVER_KEY = signing.private_key_from_bytes(bytes(range(64, 96)))  # the office's, for tests
 START = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)  # the example missions' day (a Tuesday)
 PINS = {"d1": "1111", "d2": "2222"}
 
@@ -89,19 +91,29 @@ def example_changes() -> list[dict[str, Any]]:
     return changes
 
 
+def enrolment_signature(device_public_key: bytes) -> bytes:
+    """What the server (its key is SERVER_KEY) signs for this tablet at enrolment."""
+    message = enrolment_message(TENANT, DEVICE, device_public_key.hex())
+    return signing.sign(SERVER_KEY, message)
+
+
 def offline_tablet(
     path: Path, clock: Clock | None = None, *, signed_in: str | None = "d1"
 ) -> Tablet:
     tablet = Tablet(Home(path), clock=clock or Clock())
+    key = signing.private_key_from_bytes(PRIVATE_KEY_SEED)
     tablet.save_enrolment(
         server_url="http://127.0.0.1:9",  # nothing listens there
         device_id=DEVICE,
         tenant_id=TENANT,
-        server_public_key=bytes(32),
-        private_key=signing.private_key_from_bytes(PRIVATE_KEY_SEED),
+        server_public_key=signing.public_key_to_bytes(SERVER_KEY.public_key()),
+        private_key=key,
         approval_key={"version": 1, "secret": APPROVAL_SECRET.hex()},
         drivers=DRIVERS,
         label="test",
+        enrolment_signature=enrolment_signature(
+            signing.public_key_to_bytes(signing.public_key_of(key))
+        ),
     )
     feed(tablet, example_changes())
     if signed_in:

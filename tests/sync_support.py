@@ -13,26 +13,64 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.devices import push
-from server.platform.tables import anomalies, devices, journal_entries, quarantine, tenants
+from server.platform.tables import (
+    anomalies,
+    device_drivers,
+    devices,
+    drivers,
+    journal_entries,
+    quarantine,
+    roles,
+    tenants,
+)
 from shared import journal, signing
 from shared.journal import EntryType, Head, SignedEntry
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 TENANT = "acme"
+# The crew the tablets below write for: a role with every right a driver's entry may need,
+# so tests of storing and deriving are not tests of rights (tests/test_push_trust.py is).
+CREW_RIGHTS = ["approve_discount", "collect", "void_collection"]
 
 
-def add_tenant(engine: sa.Engine, tenant_id: str = TENANT) -> None:
+def add_tenant(
+    engine: sa.Engine,
+    tenant_id: str = TENANT,
+    *,
+    payments: bool = True,
+    crew: tuple[str, ...] = ("d1",),
+) -> None:
+    """A tenant with the role `crew` and the drivers `crew` (the tablets' default driver)."""
     with engine.begin() as conn:
         conn.execute(
             sa.insert(tenants).values(
                 id=tenant_id,
                 name=tenant_id,
-                payments_enabled=True,
+                payments_enabled=payments,
                 settings={},
                 change_seq=0,
                 created_at=NOW,
             )
         )
+        conn.execute(sa.insert(roles).values(tenant_id=tenant_id, name="crew", rights=CREW_RIGHTS))
+        for driver_id in crew:
+            add_driver(conn, tenant_id, driver_id)
+
+
+def add_driver(
+    conn: sa.Connection, tenant_id: str, driver_id: str, role: str = "crew", name: str = ""
+) -> None:
+    conn.execute(
+        sa.insert(drivers).values(
+            tenant_id=tenant_id,
+            id=driver_id,
+            name=name or driver_id.upper(),
+            pin_hash="-",
+            role=role,
+            active=True,
+            created_at=NOW,
+        )
+    )
 
 
 @dataclass
@@ -56,7 +94,8 @@ class Tablet:
         count: int = 1,
         *,
         type: EntryType = EntryType.MISSION_STEP,
-        driver_id: str = "d1",
+        driver_id: str | None = "d1",
+        at: str = "2026-03-10T09:00:00.000Z",
         **payload: Any,
     ) -> list[SignedEntry]:
         made = []
@@ -65,7 +104,7 @@ class Tablet:
             signed = journal.append(
                 self.head,
                 type=type,
-                at="2026-03-10T09:00:00.000Z",
+                at=at,
                 driver_id=driver_id,
                 payload=body,
                 private_key=self.key,
@@ -80,13 +119,21 @@ class Tablet:
         return [journal.to_wire(e) for e in self.entries[first - 1 : last]]
 
 
-def enrol(engine: sa.Engine, tablet: Tablet, tenant_id: str = TENANT) -> None:
+def enrol(
+    engine: sa.Engine,
+    tablet: Tablet,
+    tenant_id: str = TENANT,
+    *,
+    drivers: tuple[str, ...] = ("d1",),
+    label: str = "",
+) -> None:
+    """The tablet's row, and the drivers who may sign in on it (those of the tenant)."""
     with engine.begin() as conn:
         conn.execute(
             sa.insert(devices).values(
                 id=tablet.device_id,
                 tenant_id=tenant_id,
-                label=tablet.device_id,
+                label=label or tablet.device_id,
                 public_key=tablet.public_key.hex(),
                 approval_secret="00" * 32,
                 approval_key_id=1,
@@ -94,6 +141,24 @@ def enrol(engine: sa.Engine, tablet: Tablet, tenant_id: str = TENANT) -> None:
                 head_seq=0,
             )
         )
+        known = existing(conn, tenant_id, drivers)
+        for driver_id in drivers:
+            if driver_id in known:
+                conn.execute(
+                    sa.insert(device_drivers).values(
+                        tenant_id=tenant_id, device_id=tablet.device_id, driver_id=driver_id
+                    )
+                )
+
+
+def existing(conn: sa.Connection, tenant_id: str, driver_ids: tuple[str, ...]) -> set[str]:
+    return set(
+        conn.execute(
+            sa.select(drivers.c.id).where(
+                drivers.c.tenant_id == tenant_id, drivers.c.id.in_(driver_ids)
+            )
+        ).scalars()
+    )
 
 
 def send(
@@ -103,6 +168,7 @@ def send(
     *,
     revoked: bool = False,
     tenant_id: str = TENANT,
+    now: datetime = NOW,
 ) -> push.PushResult:
     """One push batch in one transaction, committed whatever the result (as the API does)."""
     with engine.begin() as conn:
@@ -113,7 +179,7 @@ def send(
             public_key=tablet.public_key,
             entries=entries,
             revoked=revoked,
-            now=NOW,
+            now=now,
         )
 
 

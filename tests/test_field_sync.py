@@ -84,7 +84,7 @@ def test_an_offline_day_reaches_the_server_once_through_a_failing_link(world, tm
 
 def test_a_pull_cut_in_the_middle_resumes_without_loss_or_duplicate(world, tmp_path):  # noqa: F811
     tablet = world.tablet(tmp_path / "julie", "d2", "2222")
-    world.link.inject(None, "cut")  # the first pull page arrives, the second does not
+    world.link.inject(None, None, "cut")  # the head probe and the first page arrive, not the 2nd
     with pytest.raises(ServerUnreachable):
         world.sync(tablet, page_size=2)
     partial = int(tablet.meta("pull_cursor") or 0)

@@ -66,7 +66,7 @@ def api(engine, tmp_path: Path, monkeypatch):  # noqa: F811
     return w
 
 
-def new_key(w: World, party: str = "ASSIST-B", user: str = "acme.office") -> dict[str, Any]:
+def new_key(w: World, party: str = "ASSIST-B", user: str = "acme.admin") -> dict[str, Any]:
     made = w.client.post(
         f"/api/v1/parties/{party}/api-keys", json={"label": "Plateforme"}, headers=w.auth(user)
     )
@@ -89,7 +89,7 @@ def test_keys_are_made_by_the_office_shown_once_and_revoked(api):
     made = new_key(api)
     key_id, secret = made["key"].split(".", 1)
     assert key_id == made["id"] and len(secret) >= 40
-    listed = api.client.get("/api/v1/parties/ASSIST-B/api-keys", headers=api.auth("acme.office"))
+    listed = api.client.get("/api/v1/parties/ASSIST-B/api-keys", headers=api.auth("acme.admin"))
     assert [k["id"] for k in listed.json] == [key_id]
     assert "key" not in listed.json[0] and secret not in listed.get_data(as_text=True)
     denied = api.client.get("/api/v1/parties/ASSIST-B/api-keys", headers=api.auth("acme.clerk"))
@@ -102,7 +102,7 @@ def test_keys_are_made_by_the_office_shown_once_and_revoked(api):
     assert stranger.status_code == 404
     assert post_order(api, made["key"], order_b()).status_code == 201
     revoked = api.client.post(
-        f"/api/v1/parties/ASSIST-B/api-keys/{key_id}/revoke", headers=api.auth("acme.office")
+        f"/api/v1/parties/ASSIST-B/api-keys/{key_id}/revoke", headers=api.auth("acme.admin")
     )
     assert revoked.status_code == 200 and revoked.json["revoked_by"]
     refused = post_order(api, made["key"], order_b(message_id="M-2"), lang="en")
@@ -110,7 +110,7 @@ def test_keys_are_made_by_the_office_shown_once_and_revoked(api):
     assert "ask the towing company for a new one" in refused.json["message"]
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     again = api.client.post(
-        f"/api/v1/parties/ASSIST-B/api-keys/{key_id}/revoke", headers=api.auth("acme.office")
+        f"/api/v1/parties/ASSIST-B/api-keys/{key_id}/revoke", headers=api.auth("acme.admin")
     )
     assert again.status_code == 409
     assert api.count(orders) == 1

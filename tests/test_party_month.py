@@ -209,7 +209,11 @@ def test_a_month_of_one_ordering_party_every_file_and_every_euro(
     # --- day 0 (Tue 10 March): the office sets the party up -----------------------------------
     day(0)
     key = office.call(
-        "post", f"/api/v1/parties/{PARTY}/api-keys", {"label": "Plateforme A"}, status=201
+        "post",
+        f"/api/v1/parties/{PARTY}/api-keys",
+        {"label": "Plateforme A"},
+        who="admin",  # API keys have their own right (manage_party_keys)
+        status=201,
     )["key"]
     party = Party(w, key)
     v1 = office.call(

@@ -218,6 +218,7 @@ def test_enrol_returns_the_device_its_tenant_and_the_servers_key(world):
         "device_id": "dev-9",
         "tenant_id": TENANT,
         "server_public_key": "ab" * 32,
+        "enrolment_signature": "12" * 64,
         "approval_key": {"version": 1, "secret": "cd" * 32},
         "drivers": [{"id": "d1", "name": "Ana", "pin_hash": "x", "role": "driver"}],
         "a_field_from_a_newer_server": True,
@@ -226,6 +227,7 @@ def test_enrol_returns_the_device_its_tenant_and_the_servers_key(world):
     enrolment = world.client.enrol(URL, "7KQ2-M9XD-4TBH", "ef" * 32, "Tablette camion 3")
     assert (enrolment.device_id, enrolment.tenant_id) == ("dev-9", TENANT)
     assert enrolment.server_public_key == bytes.fromhex("ab" * 32)
+    assert enrolment.signature == bytes.fromhex("12" * 64)  # checked by the tablet, not here
     assert world.client.device_id == "dev-9"
     _, headers, body = world.server.requests[-1]
     assert headers[protocol.PROTOCOL_HEADER] == str(protocol.PROTOCOL_VERSION)

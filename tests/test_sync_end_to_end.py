@@ -125,6 +125,7 @@ def test_a_tablet_enrols_pulls_works_offline_pushes_and_is_quarantined_once_revo
         ),
     )
 
+    app.config["CLOCK"].advance(minutes=10)  # back online after the work, not before it
     ack = tablet.push(entries)
     assert ack is not None and (ack.seq, ack.hash) == (3, entries[-1].hash)
     again = tablet.push(entries)  # a retry after a lost answer: acknowledged, not doubled

@@ -39,6 +39,8 @@ ENTRY_KINDS: Mapping[str, Text] = {
     "bank_deposit": Text("dépôt en banque", "bank deposit"),
     "register_closed": Text("fermeture de caisse", "register closed"),
     "office_decision_applied": Text("décision du bureau appliquée", "office decision applied"),
+    "approval_refused": Text("code d'accord refusé", "approval code refused"),
+    "pin_refused": Text("code PIN refusé", "PIN refused"),
 }
 
 

@@ -2,10 +2,12 @@
 """The reconciliation desk's API: anomalies, one-action resolutions, reconciliation on
 demand, card-terminal settlement imports. Every call needs the `reconcile` right; a
 resolution also needs the right its act needs (voiding: `void_collection`; approving:
-`approve_discount`; re-valuing, which issues credit notes: `issue_credit_note`)."""
+`approve_discount`; re-valuing, which issues credit notes: `issue_credit_note`; any
+action on a security alert: `acknowledge_alerts`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +31,20 @@ ACTION_RIGHTS = {
     "approve": Right.APPROVE_DISCOUNT,
     "accept_dispute": Right.ISSUE_CREDIT_NOTE,
 }
+# Security alerts: any action on one needs `acknowledge_alerts`, not only the clerk's
+# `reconcile` (which still lets one see them).
+SECURITY_ALERTS = frozenset(
+    {"journal_fork", "journal_invalid", "quarantined_push", "entry_unauthorised"}
+)
+
+
+def missing_for(action: str, kind: str, rights: Collection[Right]) -> Right | None:
+    """The first right beyond `reconcile` that `action` on an anomaly of `kind` needs and
+    `rights` lack; None when they are enough. The desk asks the same."""
+    needed = [ACTION_RIGHTS.get(action)]
+    if kind in SECURITY_ALERTS:
+        needed.append(Right.ACKNOWLEDGE_ALERTS)
+    return next((r for r in needed if r is not None and r not in rights), None)
 
 
 class AnomalyQuery(Strict):
@@ -152,10 +168,11 @@ class Resolve(MethodView):
         """Resolve the anomaly in one action (void, approve, refuse, acknowledge,
         accept_dispute, invoice_overrun), with the reason; logged and journaled."""
         user = current_user()
-        needed = ACTION_RIGHTS.get(data["action"])
-        if needed is not None and needed not in user.rights:
-            raise missing_right(needed)
         with engine().begin() as conn:
+            row = resolutions.get_anomaly(conn, user.tenant_id, anomaly_id)
+            needed = missing_for(data["action"], row.kind, user.rights)
+            if needed is not None:
+                raise missing_right(needed)
             return resolutions.resolve(
                 conn,
                 user.tenant_id,

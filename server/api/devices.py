@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
 from server.api.fields import HEX_KEY, HEX_SIGNATURE, IDENT, NAME, not_blank
 from server.api.security import current_device, current_user, require_device, require_user
+from server.devices import enrolment_limits
 from server.devices import tablets as devices
+from server.devices.enrolment_proof import signature_for
 from server.people import tokens
 from server.people.rights import Right
 from server.platform.web import (
@@ -21,6 +23,7 @@ from server.platform.web import (
     engine,
     now,
     reader,
+    server_private_key,
     server_public_key_hex,
     token_key,
 )
@@ -72,6 +75,9 @@ class EnrolOut(Strict):
     device_id = fields.String()
     tenant_id = fields.String()
     server_public_key = fields.String(metadata={"description": "Ed25519, hex"})
+    enrolment_signature = fields.String(
+        metadata={"description": "the server's Ed25519 signature binding device, tenant and key"}
+    )
     approval_key = fields.Nested(ApprovalKeyOut)
     drivers = fields.List(fields.Nested(EnrolledDriverOut))
 
@@ -97,6 +103,10 @@ class SessionOut(Strict):
     revoked = fields.Boolean(metadata={"description": "true: the office revoked this device"})
     server_time = fields.AwareDateTime(
         metadata={"description": "the server's clock (UTC): tablets correct their own with it"}
+    )
+    server_public_key = fields.String(metadata={"description": "Ed25519, hex"})
+    enrolment_signature = fields.String(
+        metadata={"description": "as in the enrolment answer: the tablet checks its stored copy"}
     )
 
 
@@ -143,12 +153,34 @@ class EnrolmentCodes(MethodView):
             )
 
 
+def client_address() -> str:
+    """The caller's address as the enrolment limits count it. Behind reverse proxies,
+    `FORWARDED_HOPS` (TOWLINE_FORWARDED_HOPS) says how many append to X-Forwarded-For:
+    the address the outermost of them saw is taken, never one the client wrote."""
+    hops = int(current_app.config.get("FORWARDED_HOPS", 0))
+    remote = request.remote_addr
+    if hops > 0:
+        forwarded = [
+            part.strip()
+            for header in request.headers.getlist("X-Forwarded-For")
+            for part in header.split(",")
+        ]
+        remote = forwarded[-hops] if len(forwarded) >= hops else None
+    return enrolment_limits.address_key(remote)
+
+
 @blp.route("/devices/enrol")
 class Enrol(MethodView):
     @blp.arguments(EnrolIn)
     @blp.response(201, EnrolOut)
+    @blp.alt_response(
+        429,
+        description="rate_limited: too many failed enrolments from this address or aimed at "
+        "this company in the last 15 minutes; Retry-After in seconds",
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Enrol a tablet with a one-time code and the public key it generated."""
+        """Enrol a tablet with a one-time code and the public key it generated. Failed
+        enrolments are bounded per client address and per company (docs/sync-protocol.md)."""
         return devices.enrol(
             engine(),
             data["code"],
@@ -156,6 +188,7 @@ class Enrol(MethodView):
             data["label"],
             server_public_key_hex=server_public_key_hex(),
             now=now(),
+            address=client_address(),
         )
 
 
@@ -164,8 +197,9 @@ class Challenge(MethodView):
     @blp.arguments(ChallengeIn)
     @blp.response(200, ChallengeOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """A single-use nonce (2 minutes) for the tablet to sign."""
-        return devices.create_challenge(engine(), data["device_id"], now())
+        """A single-use nonce (2 minutes) for the tablet to sign; signed by the server,
+        stored nowhere (docs/sync-protocol.md "Sessions")."""
+        return devices.create_challenge(engine(), data["device_id"], now(), secret=token_key())
 
 
 @blp.route("/devices/session")
@@ -176,7 +210,12 @@ class Session(MethodView):
         """A 15-minute bearer token for a correctly signed challenge."""
         moment = now()
         identity = devices.open_session(
-            engine(), data["device_id"], data["nonce"], bytes.fromhex(data["signature"]), moment
+            engine(),
+            data["device_id"],
+            data["nonce"],
+            bytes.fromhex(data["signature"]),
+            moment,
+            secret=token_key(),
         )
         seconds = int(current_app.config["DEVICE_TOKEN_SECONDS"])
         token = tokens.issue(
@@ -186,11 +225,15 @@ class Session(MethodView):
             identity.tenant_id,
             moment + timedelta(seconds=seconds),
         )
+        with reader().connect() as conn:
+            vouched = signature_for(conn, server_private_key(), identity.device_id)
         return {
             "token": token,
             "expires_in": seconds,
             "revoked": identity.revoked,
             "server_time": moment,
+            "server_public_key": server_public_key_hex(),
+            "enrolment_signature": vouched,
         }
 
 

@@ -49,7 +49,8 @@ class Drivers(MethodView):
     @blp.arguments(DriverIn)
     @blp.response(201, DriverOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Create a driver with a PIN (4 to 8 digits, stored hashed)."""
+        """Create a driver with a PIN (4 to 8 digits, stored hashed). Nobody gives a driver
+        a role with rights they lack (422 `role_above_yours`)."""
         user = current_user()
         with engine().begin() as conn:
             return create_driver(
@@ -61,6 +62,7 @@ class Drivers(MethodView):
                 data["role"],
                 actor=user.id,
                 now=now(),
+                grantor=user,
             )
 
 

@@ -15,7 +15,7 @@ from flask import Response, request
 from flask.views import MethodView
 
 from server.api.security import current_device, require_device
-from server.devices import pull, push
+from server.devices import integrity_reports, pull, push
 from server.platform.errors import ApiError, Forbidden
 from server.platform.tables import devices
 from server.platform.web import Blueprint, engine, lang, now, reader, server_private_key
@@ -84,12 +84,26 @@ class Push(MethodView):
                 now=now(),
                 key=server_private_key(),
             )
+            # What the tablet found wrong with its own files (docs/sync-protocol.md).
+            report_id = None
+            if data.get("integrity_report") is not None:
+                report_id = integrity_reports.record(
+                    conn,
+                    tenant_id=device.tenant_id,
+                    device_id=device.device_id,
+                    report=data["integrity_report"],
+                    revoked=device.revoked,
+                    now=now(),
+                )
         if result.status is None:  # a refusal, raised only now that the transaction committed
             text = result.text or REFUSED
             refusal = ApiError(text.fr, text.en, code=str(result.code))
             refusal.status = result.http_status
             raise refusal
-        return result.to_wire(lang()), result.http_status
+        body = result.to_wire(lang())
+        if report_id is not None:
+            body["integrity_report"] = {"id": report_id}
+        return body, result.http_status
 
 
 @blp.route("/pull")

@@ -66,7 +66,7 @@ class Users(MethodView):
                 data["role"],
                 actor=user.id,
                 now=now(),
-                grantor_rights=user.rights,
+                grantor=user,
             )
         return user_out(created)
 

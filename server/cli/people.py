@@ -157,7 +157,8 @@ def users_create(
     as_json: bool,
     lang: str | None,
 ) -> None:
-    """Create an office user (the password is asked for, hidden).
+    """Create an office user (the password is asked for, hidden), with any role of the
+    tenant: the command line acts as the installation's administrator (docs/cli.md).
 
     \b
     Example:
@@ -250,7 +251,8 @@ def drivers_create(
     as_json: bool,
     lang: str | None,
 ) -> None:
-    """Create a driver with a PIN (stored hashed).
+    """Create a driver with a PIN (stored hashed), with any role of the tenant: the
+    command line acts as the installation's administrator (docs/cli.md).
 
     \b
     Example:

@@ -247,7 +247,7 @@ def users_create() -> Any:
                 data["role"],
                 actor=user.id,
                 now=now(),
-                grantor_rights=user.rights,
+                grantor=user,
             )
     except ApiError as refused:
         return _users_page([_refusal(refused)], {"create": shown}, refused.status)

@@ -3,44 +3,36 @@
 `receive` never raises for what a device sent: it returns a `PushResult` and the caller
 commits, whatever the status. That is what lets a refused batch leave its trace: a fork
 or a broken chain is refused (no entry stored) *and* raised as an anomaly that must
-survive the refusal; a revoked device's batch is kept whole in quarantine. An exception
-out of `receive` is a bug or a database failure: roll back.
+survive the refusal; a revoked device's batch is kept in quarantine (`quarantine`). An
+exception out of `receive` is a bug or a database failure: roll back.
 
-Order of checks: revoked → quarantine; size; every entry's shape (`from_wire`); every
-entry of this device, in consecutive device order; starts beyond head + 1 → gap; the
-part already stored must match hash for hash (else fork); the new part is verified as a
-chain continuing the stored head (every hash and link, the signature of the last entry
-and of any entry no authentic successor vouches for), then stored with every signature.
+Order of checks: revoked → quarantine, within bounds; size; every entry's shape
+(`from_wire`); every entry of this device, in consecutive device order; starts beyond
+head + 1 → gap; the part already stored must match hash for hash (else fork) and carry a
+signature that verifies; the new part is verified as a chain continuing the stored head,
+**every** hash, link and signature, then stored. Then, on what is stored: who recorded
+each entry and with what right (`entry_rights`: an unauthorised entry is held, not
+derived), its date (`entry_dates`: flagged), and what the office derives (`ingest`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
-from server.devices import ingest
+from server.devices import entry_dates, entry_rights, ingest, journal_store, quarantine
 from server.office.anomalies import open_anomaly
-from server.platform.tables import devices, journal_entries, quarantine
+from server.platform.tables import devices, journal_entries
 from shared import signing
-from shared.canonical import canonical_json
 from shared.chain_verifier import Finding, FindingKind, SignatureCheck, verify_chain
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
-from shared.journal import (
-    ENTRY_FIELDS,
-    Head,
-    SignedEntry,
-    entry_hash,
-    from_wire,
-    genesis_hash,
-)
+from shared.journal import Head, SignedEntry, entry_hash, from_wire, genesis_hash
 from shared.signing import PrivateKey
 from sync.protocol import MAX_PUSH_ENTRIES, ErrorCode, PushStatus
 
@@ -91,6 +83,8 @@ class PushResult:
 
 _HTTP = {
     ErrorCode.BATCH_TOO_LARGE: 413,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.DEVICE_REVOKED: 403,
     ErrorCode.WRONG_DEVICE: 403,
     ErrorCode.INVALID_ENTRY: 422,
     ErrorCode.JOURNAL_INVALID: 422,
@@ -114,9 +108,20 @@ def receive(
     The device's row is locked first (SELECT … FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE
     on SQLite), so a batch sent twice at once is stored once and acknowledged twice.
     """
-    head = _lock_head(conn, tenant_id, device_id)
+    head, tablet = _lock_head(conn, tenant_id, device_id)
     if revoked:
-        return _quarantine(conn, tenant_id, device_id, head, entries, now)
+        kept = quarantine.keep(
+            conn,
+            tenant_id=tenant_id,
+            device_id=device_id,
+            label=tablet.label,
+            head=head,
+            entries=entries,
+            now=now,
+        )
+        if kept.refused is not None:
+            return _refusal(head, kept.refused, kept.text)
+        return PushResult(PushStatus.QUARANTINED, head, text=kept.text)
     if len(entries) > MAX_PUSH_ENTRIES:
         return _refusal(
             head,
@@ -153,38 +158,62 @@ def receive(
     if not new:
         return PushResult(PushStatus.OK, head)  # a retry: acknowledged again
     device_key = signing.public_key_from_bytes(public_key)
+    # Every signature, not only the last one the chain would vouch for: no entry whose own
+    # signature fails is acknowledged (measured cost: docs/sync-protocol.md "Signatures").
     findings = verify_chain(
         new,
         device_id=device_id,
         public_key=device_key,
         after=head,
-        signatures=SignatureCheck.RUN_ENDS,
+        signatures=SignatureCheck.EVERY,
     )
     if findings:
         return _invalid_chain(conn, tenant_id, device_id, head, new, findings, now)
-    _store(conn, tenant_id, new, entries[len(known) :], now)
+    known_time = entry_dates.known_before(conn, tenant_id, head, tablet.enrolled_at)
+    journal_store.store(conn, tenant_id, new, entries[len(known) :], now)
     new_head = new[-1].head
     conn.execute(
         sa.update(devices)
         .where(devices.c.id == device_id, devices.c.tenant_id == tenant_id)
         .values(head_seq=new_head.seq, head_hash=new_head.hash, last_seen_at=now)
     )
-    ingest.entries_stored(
-        conn, tenant_id=tenant_id, device_id=device_id, entries=new, now=now, key=key
+    held = entry_rights.hold_unauthorised(
+        conn, tenant_id=tenant_id, device_id=device_id, label=tablet.label, entries=new, now=now
     )
+    entry_dates.flag_dates(
+        conn,
+        tenant_id=tenant_id,
+        device_id=device_id,
+        label=tablet.label,
+        known=known_time,
+        entries=new,
+        now=now,
+    )
+    business = [s for s in new if s.seq not in held]
+    if business:
+        ingest.entries_stored(
+            conn, tenant_id=tenant_id, device_id=device_id, entries=business, now=now, key=key
+        )
     return PushResult(PushStatus.OK, new_head, stored=len(new))
 
 
-def _lock_head(conn: sa.Connection, tenant_id: str, device_id: str) -> Head:
+@dataclass(frozen=True, slots=True)
+class _Tablet:
+    label: str
+    enrolled_at: datetime
+
+
+def _lock_head(conn: sa.Connection, tenant_id: str, device_id: str) -> tuple[Head, _Tablet]:
     row = conn.execute(
-        sa.select(devices.c.head_seq, devices.c.head_hash)
+        sa.select(devices.c.head_seq, devices.c.head_hash, devices.c.label, devices.c.enrolled_at)
         .where(devices.c.id == device_id, devices.c.tenant_id == tenant_id)
         .with_for_update()
     ).one_or_none()
     if row is None:  # the caller authenticated this device: not the device's fault
         raise LookupError(f"device {device_id!r} of tenant {tenant_id!r} is not enrolled")
     seq = int(row.head_seq)
-    return Head(device_id, seq, row.head_hash if seq else genesis_hash(device_id))
+    head = Head(device_id, seq, row.head_hash if seq else genesis_hash(device_id))
+    return head, _Tablet(row.label, row.enrolled_at)
 
 
 def _refusal(head: Head, code: ErrorCode, text: Text) -> PushResult:
@@ -269,20 +298,35 @@ def _check_known(
     public_key: bytes,
     now: datetime,
 ) -> PushResult | None:
-    """Entries the server already holds: the same hash is a harmless retry, another is a fork."""
+    """Entries the server already holds: the same hash is a harmless retry, another is a
+    fork. A retry whose signature is not the stored one must verify on its own too: the
+    stored copy verified, but the answer acknowledges what was sent."""
     if not known:
         return None
     rows = conn.execute(
-        sa.select(journal_entries.c.seq, journal_entries.c.hash).where(
+        sa.select(journal_entries.c.seq, journal_entries.c.hash, journal_entries.c.sig).where(
             journal_entries.c.device_id == device_id,
             journal_entries.c.seq.between(known[0].seq, known[-1].seq),
         )
     )
-    stored = {int(row.seq): row.hash for row in rows}
+    stored = {int(row.seq): (row.hash, row.sig) for row in rows}
+    device_key = signing.public_key_from_bytes(public_key)
     for index, item in enumerate(known):
         computed = entry_hash(item.entry)
-        if computed == stored.get(item.seq) and item.hash == computed:
-            continue
+        stored_hash, stored_sig = stored.get(item.seq, (None, None))
+        if computed == stored_hash and item.hash == computed:
+            if item.sig == stored_sig or _signed(device_key, item):
+                continue
+            finding = Finding(
+                FindingKind.BAD_SIGNATURE,
+                item.seq,
+                index,
+                Text(
+                    f"La signature renvoyée pour l'entrée n° {item.seq} est invalide.",
+                    f"The signature sent again for entry no. {item.seq} is invalid.",
+                ),
+            )
+            return _invalid_chain(conn, tenant_id, device_id, head, known, (finding,), now)
         if item.hash != computed:  # altered in transit or on the tablet: not even a fork
             finding = Finding(
                 FindingKind.ALTERED,
@@ -294,8 +338,15 @@ def _check_known(
                 ),
             )
             return _invalid_chain(conn, tenant_id, device_id, head, known, (finding,), now)
-        return _fork(conn, tenant_id, device_id, head, item, stored.get(item.seq), public_key, now)
+        return _fork(conn, tenant_id, device_id, head, item, stored_hash, public_key, now)
     return None
+
+
+def _signed(key: signing.PublicKey, item: SignedEntry) -> bool:
+    try:
+        return signing.verify(key, bytes.fromhex(item.sig), bytes.fromhex(item.hash))
+    except ValueError:
+        return False
 
 
 def _fork(
@@ -376,123 +427,3 @@ def _invalid_chain(
             [f.text.en for f in findings],
         ),
     )
-
-
-def _quarantine(
-    conn: sa.Connection,
-    tenant_id: str,
-    device_id: str,
-    head: Head,
-    entries: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> PushResult:
-    """A revoked device's batch: kept whole and unverified, visible as an anomaly."""
-    body = json.dumps(list(entries), sort_keys=True, ensure_ascii=False, default=str)
-    quarantine_id = conn.execute(
-        sa.insert(quarantine)
-        .values(
-            tenant_id=tenant_id,
-            device_id=device_id,
-            reason="device_revoked",
-            body=body,
-            received_at=now,
-        )
-        .returning(quarantine.c.id)
-    ).scalar_one()
-    seqs = [e.get("seq") for e in entries if isinstance(e, Mapping)]
-    open_anomaly(
-        conn,
-        tenant_id=tenant_id,
-        kind="quarantined_push",
-        device_id=device_id,
-        detail={
-            "quarantine_id": int(quarantine_id),
-            "entries": len(entries),
-            "seqs": [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)][:1000],
-        },
-        now=now,
-    )
-    return PushResult(
-        PushStatus.QUARANTINED,
-        head,
-        text=Text(
-            "Cette tablette a été retirée du service : ses envois sont mis de côté au bureau, "
-            "rien n'est perdu. Appelez le bureau.",
-            "This tablet was taken out of service: what it sends is set aside at the office, "
-            "nothing is lost. Call the office.",
-        ),
-    )
-
-
-def _store(
-    conn: sa.Connection,
-    tenant_id: str,
-    new: list[SignedEntry],
-    wire: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> None:
-    """Every new entry with its canonical body (the hashed bytes), hash and signature.
-    `wire` holds the entries as received, in the same order as `new`."""
-    rows = [
-        {
-            "device_id": s.entry.device_id,
-            "seq": s.seq,
-            "tenant_id": tenant_id,
-            "type": str(s.entry.type),
-            "at": s.entry.at,
-            "driver_id": s.entry.driver_id,
-            "mission_id": ingest.mission_of(s),
-            "hash": s.hash,
-            "prev_hash": s.entry.prev_hash,
-            "sig": s.sig,
-            "body": _body(s, data),
-            "received_at": now,
-        }
-        for s, data in zip(new, wire, strict=True)
-    ]
-    if conn.dialect.name == "postgresql":
-        _copy(conn, rows)
-    else:
-        conn.execute(sa.insert(journal_entries), rows)  # one executemany
-
-
-def _copy(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: the rows in one COPY, in the connection's open transaction (a batch
-    of INSERTs costs about three times as much). COPY bypasses SQLAlchemy's types, so
-    each value goes through its column's bind processing first (UTC instants)."""
-    columns = list(journal_entries.c.keys())
-    processors = [journal_entries.c[name].type.bind_processor(conn.dialect) for name in columns]
-    values = [
-        [
-            row[name] if process is None else process(row[name])
-            for name, process in zip(columns, processors, strict=True)
-        ]
-        for row in rows
-    ]
-    names = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in columns)
-    table = conn.dialect.identifier_preparer.format_table(journal_entries)
-    cursor = cast(Any, conn.connection.dbapi_connection).cursor()
-    try:
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
-    finally:
-        cursor.close()
-
-
-def _body(signed: SignedEntry, data: Mapping[str, Any]) -> str:
-    """The canonical JSON of a verified entry: written straight from the received data
-    (plain JSON, already checked by `from_wire`) and kept only if it hashes to the entry's
-    verified hash, i.e. it is the hashed bytes; otherwise built by `canonical_json`."""
-    try:
-        text = json.dumps(
-            {name: data[name] for name in ENTRY_FIELDS},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-    except (TypeError, ValueError, KeyError):  # not plain JSON data: the general way
-        text = None
-    if text is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == signed.hash:
-        return text
-    return canonical_json(signed.entry.as_dict()).decode("utf-8")

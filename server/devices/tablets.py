@@ -5,8 +5,9 @@ person). Its first four characters are stored in clear to find the code a typed 
 aims at, so a wrong guess spends that code's attempts; the whole code is stored only as
 a sha256 (60 random bits, 15 minutes, 5 attempts: hashing it more slowly adds nothing).
 
-A session starts with a nonce the server makes; the tablet signs it, behind the session
-prefix of `sync.protocol.challenge_message`, with the key it enrolled. No device clock is
+A session starts with a nonce the server makes and signs, but does not store
+(server.devices.session_challenges); the tablet signs it, behind the session prefix of
+`sync.protocol.challenge_message`, with the key it enrolled. No device clock is
 involved anywhere (tablets' clocks can be months off). A revoked tablet can still open a
 session, so that what it pushes can be recognised and quarantined;
 `server.api.security.require_device` refuses it elsewhere.
@@ -23,16 +24,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.devices import enrolment_limits, integrity_reports, session_challenges
+from server.devices.enrolment_proof import signature_for
 from server.people.drivers import driver_data, driver_rows, existing_drivers
 from server.people.identity import audit
+from server.platform.db import reading
 from server.platform.errors import (
     Conflict,
-    TooManyRequests,
     Unauthenticated,
     Unprocessable,
     not_found,
 )
 from server.platform.tables import challenges, device_drivers, devices, enrolment_codes
+from server.platform.web import server_private_key
 from shared.signing import public_key_from_bytes, verify
 from sync.protocol import challenge_message
 
@@ -42,7 +46,7 @@ SECRET_LENGTH = 8
 CODE_TTL = timedelta(minutes=15)
 CODE_ATTEMPTS = 5
 CHALLENGE_TTL = timedelta(minutes=2)
-MAX_OPEN_CHALLENGES = 5
+LAST_SEEN_STEP = timedelta(minutes=1)  # a session moves `last_seen_at` when it is older
 _READ_AS = {"O": "0", "I": "1", "L": "1"}
 
 
@@ -208,11 +212,20 @@ def enrol(
     *,
     server_public_key_hex: str,
     now: datetime,
+    address: str = enrolment_limits.UNKNOWN_ADDRESS,
+    limits: enrolment_limits.Limits = enrolment_limits.DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Enrol a tablet: spend the code, store the device's public key and its drivers,
-    give it a fresh approval secret. Returns what the tablet must keep."""
+    give it a fresh approval secret. Returns what the tablet must keep. `address`: the
+    client's, as `enrolment_limits.address_key` counts it; while it, or the tenant the
+    code aims at, has too many recent failures, even a right code is refused (429)."""
     public_key_from_bytes(bytes.fromhex(public_key_hex))  # InvalidDocument if not a key
     with engine.begin() as conn:
+        typed = normalise_code(typed_code)
+        aimed = enrolment_limits.aimed_tenant(conn, typed and typed[:LOOKUP_LENGTH])
+        limited = enrolment_limits.refusal(conn, address, aimed, now, limits)
+        if limited is not None:
+            raise limited  # before the code is looked at: nothing spent, nothing written
         row, refusal = _claim_code(conn, typed_code, now)
         if refusal is CODE_USED:
             again = _repeated(conn, row, public_key_hex.lower(), server_public_key_hex, now)
@@ -230,6 +243,7 @@ def enrol(
                     code="key_already_enrolled",
                 )
             return _enrol_with(conn, row, public_key_hex.lower(), label, server_public_key_hex, now)
+        enrolment_limits.record_failure(conn, address, aimed, now, limits)
     assert refusal is not None
     raise refusal
 
@@ -281,10 +295,14 @@ def _answer(
     allowed: set[str],
 ) -> dict[str, Any]:
     rows = driver_rows(conn, tenant_id, allowed)
+    # The server vouches for which key this device enrolled: the tablet checks its journal
+    # against that key offline (docs/sync-protocol.md "Enrolment").
+    signature = signature_for(conn, server_private_key(), device_id)
     return {
         "device_id": device_id,
         "tenant_id": tenant_id,
         "server_public_key": server_public_key_hex,
+        "enrolment_signature": signature,
         "approval_key": {"version": key_version, "secret": secret},
         "drivers": [driver_data(r) for r in rows],
     }
@@ -348,43 +366,18 @@ UNKNOWN_DEVICE = Unauthenticated(
 )
 
 
-def create_challenge(engine: sa.Engine, device_id: str, now: datetime) -> dict[str, Any]:
-    """A single-use nonce for the device to sign, valid two minutes."""
-    with engine.begin() as conn:
-        known = conn.execute(
-            sa.select(devices.c.tenant_id).where(devices.c.id == device_id)
-        ).first()
-        if known is None:
-            raise UNKNOWN_DEVICE
-        conn.execute(
-            sa.delete(challenges).where(
-                challenges.c.device_id == device_id,
-                sa.or_(challenges.c.expires_at <= now, challenges.c.used_at.is_not(None)),
-            )
-        )
-        open_count = conn.execute(
-            sa.select(sa.func.count()).where(challenges.c.device_id == device_id)
-        ).scalar_one()
-        if open_count >= MAX_OPEN_CHALLENGES:
-            error: Exception = TooManyRequests(
-                "Trop de demandes de session en cours pour cette tablette : attendez deux minutes.",
-                "Too many session requests pending for this device: wait two minutes.",
-                code="too_many_challenges",
-                headers={"Retry-After": str(int(CHALLENGE_TTL.total_seconds()))},
-            )
-        else:
-            nonce = secrets.token_urlsafe(32)
-            expires_at = now + CHALLENGE_TTL
-            conn.execute(
-                sa.insert(challenges).values(
-                    nonce=nonce,
-                    tenant_id=known.tenant_id,
-                    device_id=device_id,
-                    expires_at=expires_at,
-                )
-            )
-            return {"nonce": nonce, "expires_at": expires_at}
-    raise error
+def create_challenge(
+    engine: sa.Engine, device_id: str, now: datetime, *, secret: bytes
+) -> dict[str, Any]:
+    """A single-use nonce for the device to sign, valid two minutes: signed with the
+    app's `secret`, stored nowhere (server.devices.session_challenges), so asking for one
+    only reads the device's row."""
+    with reading(engine).connect() as conn:
+        known = conn.execute(sa.select(devices.c.id).where(devices.c.id == device_id)).first()
+    if known is None:
+        raise UNKNOWN_DEVICE
+    made = session_challenges.make(secret, device_id, now + CHALLENGE_TTL)
+    return {"nonce": made.nonce, "expires_at": made.expires_at}
 
 
 CHALLENGE_UNKNOWN = Unauthenticated(
@@ -410,39 +403,61 @@ BAD_SIGNATURE = Unauthenticated(
 
 
 def open_session(
-    engine: sa.Engine, device_id: str, nonce: str, signature: bytes, now: datetime
+    engine: sa.Engine,
+    device_id: str,
+    nonce: str,
+    signature: bytes,
+    now: datetime,
+    *,
+    secret: bytes,
 ) -> DeviceIdentity:
-    """Check the signed challenge; the nonce is spent whatever the outcome, so it can
-    be tried once only."""
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(challenges)
-            .where(challenges.c.nonce == nonce, challenges.c.device_id == device_id)
-            .with_for_update()
-        ).first()
-        device = conn.execute(sa.select(devices).where(devices.c.id == device_id)).first()
-        error: Exception | None = None
-        identity: DeviceIdentity | None = None
-        if row is None or device is None:
-            error = CHALLENGE_UNKNOWN
-        elif row.used_at is not None:
-            error = CHALLENGE_USED
-        elif row.expires_at <= now:
-            error = CHALLENGE_EXPIRED
-        else:
-            conn.execute(
-                sa.update(challenges).where(challenges.c.nonce == nonce).values(used_at=now)
+    """Check the signed challenge; the nonce is spent whatever the signature says, so it
+    can be tried once only. Everything is checked before the one short write that spends
+    it (server.devices.session_challenges says why that write keeps single use)."""
+    expires_at = session_challenges.read(secret, device_id, nonce)
+    if expires_at is None:
+        raise CHALLENGE_UNKNOWN
+    if expires_at <= now:
+        raise CHALLENGE_EXPIRED
+    with reading(engine).connect() as conn:
+        device = conn.execute(
+            sa.select(devices.c.tenant_id, devices.c.public_key, devices.c.last_seen_at).where(
+                devices.c.id == device_id
             )
-            key = public_key_from_bytes(bytes.fromhex(device.public_key))
-            if verify(key, signature, challenge_message(nonce)):
+        ).first()
+    if device is None:
+        raise CHALLENGE_UNKNOWN
+    key = public_key_from_bytes(bytes.fromhex(device.public_key))
+    signed = verify(key, signature, challenge_message(nonce))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(challenges).values(
+                    nonce=nonce,
+                    tenant_id=device.tenant_id,
+                    device_id=device_id,
+                    expires_at=expires_at,
+                    used_at=now,
+                )
+            )
+            if not signed:
+                # The only way the office hears of a swapped key: such a tablet never
+                # gets a session to report it (docs/sync-protocol.md, integrity report).
+                integrity_reports.key_refused(
+                    conn, tenant_id=device.tenant_id, device_id=device_id, now=now
+                )
+            elif device.last_seen_at is None or device.last_seen_at <= now - LAST_SEEN_STEP:
                 conn.execute(
                     sa.update(devices).where(devices.c.id == device_id).values(last_seen_at=now)
                 )
-                identity = load_identity(conn, device_id)
-            else:
-                error = BAD_SIGNATURE
-    if error is not None or identity is None:
-        raise error or UNKNOWN_DEVICE
+    except sa.exc.IntegrityError:
+        raise CHALLENGE_USED from None
+    if not signed:
+        raise BAD_SIGNATURE
+    with reading(engine).connect() as conn:
+        identity = load_identity(conn, device_id)
+    if identity is None:
+        raise UNKNOWN_DEVICE
     return identity
 
 

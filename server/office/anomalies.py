@@ -25,12 +25,15 @@ def open_anomaly(
     mission_id: str | None = None,
     driver_id: str | None = None,
     amount_cents: int | None = None,
+    subject: str | None = None,
 ) -> None:
-    """Raise an anomaly for the office (status `open`)."""
+    """Raise an anomaly for the office (status `open`). `subject`: what it is about, when
+    the raiser looks for it again (one alert per revoked tablet…)."""
     conn.execute(
         sa.insert(anomalies).values(
             tenant_id=tenant_id,
             kind=kind,
+            subject=subject,
             device_id=device_id,
             mission_id=mission_id,
             driver_id=driver_id,

@@ -18,13 +18,15 @@ The catalogue (docs/anomalies.md):
 | file_cap_exceeded | a file's cap consumed twice by missions valued offline at once |
 | register_variance | a register closed with counted cash different from the expected |
 | card_unmatched | a card collection no imported terminal settlement line matches |
+| card_unsettled | a card collection no settlement file covers, days after it was due |
 | dispute_raised | a driver disputed the price (accept and re-value, or refuse) |
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +37,9 @@ from shared.payment_terms import PayWhen
 from shared.steps import Step
 
 COMPLETED = frozenset({Step.DELIVERED.value, Step.CLOSED.value})
+# How long a card payment may wait for the terminal's settlement file of its day before
+# it is an anomaly of its own (files usually come the next working day).
+CARD_SETTLEMENT_DELAY = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class Item:
     driver_id: str | None
     payload: Mapping[str, Any]
     hash: str
+    received_at: datetime | None = None  # the server's receipt; None: being received now
 
     @property
     def ref(self) -> dict[str, Any]:
@@ -406,6 +412,55 @@ def card_findings(
                 item.device_id,
                 item.driver_id,
                 {"entry": item.ref, "terminal_ref": ref},
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CardPayment:
+    """A card collection and the two dates that judge it: its local day as it claims it
+    (in the tenant's time zone), and since when a settlement file is due for it."""
+
+    item: Item
+    day: str  # ISO date
+    due_since: datetime  # the earlier of the end of its claimed day and its receipt
+
+
+def unsettled_cards(
+    cards: Sequence[CardPayment], covered: Collection[str], now: datetime
+) -> list[Finding]:
+    """Card payments of days no settlement file covers (`covered`: ISO dates), found
+    CARD_SETTLEMENT_DELAY after they were due.
+    The delay runs from the earlier of the claimed day and the receipt, so no date a tablet
+    writes (far back, or ahead) puts a card payment beyond checking."""
+    found = []
+    for card in cards:
+        if card.day in covered:  # matched line by line instead (card_findings)
+            continue
+        if now < card.due_since + CARD_SETTLEMENT_DELAY:
+            continue
+        item = card.item
+        ref = normalise_ref(str(item.payload.get("terminal_ref", "")))
+        amount = cents(item.payload["amount"])
+        days = CARD_SETTLEMENT_DELAY.days
+        found.append(
+            Finding(
+                "card_unsettled",
+                f"{item.device_id}:{item.seq}",
+                amount,
+                Text(
+                    f"Paiement par carte de {_euros(amount, 'fr')} (autorisation « {ref} ») du"
+                    f" {card.day} : aucune remise du terminal importée ne couvre ce jour, {days}"
+                    " jours après. Importez la remise de ce jour, ou annulez l'encaissement.",
+                    f"Card payment of {_euros(amount, 'en')} (authorisation “{ref}”) of"
+                    f" {card.day}: no imported terminal settlement covers that day, {days}"
+                    " days on. Import that day's settlement, or void the collection.",
+                ),
+                str(item.payload.get("mission_id")),
+                item.device_id,
+                item.driver_id,
+                {"entry": item.ref, "terminal_ref": ref, "day": card.day},
             )
         )
     return found

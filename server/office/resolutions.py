@@ -19,7 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import decisions, invoicing, office_journal, reconcile, valuation
+from server.office import (
+    decisions,
+    invoicing,
+    issued_documents,
+    office_journal,
+    reconcile,
+    valuation,
+)
 from server.office.reconcile_rules import cents as as_cents
 from server.people.identity import audit
 from server.platform.errors import Conflict, Unprocessable, not_found
@@ -28,7 +35,15 @@ from shared import signing
 from shared.canonical import plain
 
 ACTIONS: Mapping[str, frozenset[str]] = {
-    "void": frozenset({"fictitious_collection", "over_collection", "card_unmatched"}),
+    "void": frozenset(
+        {
+            "fictitious_collection",
+            "over_collection",
+            "card_unmatched",
+            "card_unsettled",
+            "entry_unauthorised",  # the collections it holds
+        }
+    ),
     "approve": frozenset(
         {"discount_without_approval", "approval_reused", "under_collection", "gate_bypassed"}
     ),
@@ -54,6 +69,12 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "journal_fork",
             "journal_invalid",
             "quarantined_push",
+            "card_unsettled",
+            "entry_unauthorised",
+            "entry_date_implausible",
+            "site_fact_beyond_tolerance",
+            "vehicle_class_contradicts_weight",
+            "site_facts_unreadable",
         }
     ),
     "accept_dispute": frozenset({"dispute_raised", "valuation_mismatch"}),
@@ -251,9 +272,9 @@ def _entry_payload(
 
 def _invoices(conn: sa.Connection, tenant_id: str, mission_id: str) -> list[dict[str, Any]]:
     return [
-        invoicing.get_document(conn, tenant_id, d["number"])
-        for d in invoicing.list_documents(
-            conn, tenant_id, mission_id=mission_id, kind=invoicing.INVOICE, limit=1000
+        issued_documents.get_document(conn, tenant_id, d["number"])
+        for d in issued_documents.list_documents(
+            conn, tenant_id, mission_id=mission_id, kind=issued_documents.INVOICE, limit=1000
         )
     ]
 
@@ -275,7 +296,7 @@ def _credit_beyond_due(
     due = reconcile.mission_due_cents(conn, tenant_id, mission_id)
     issued = []
     for invoice in _invoices(conn, tenant_id, mission_id):
-        if invoice["recipient_kind"] != invoicing.BENEFICIARY:
+        if invoice["recipient_kind"] != issued_documents.BENEFICIARY:
             continue
         billed = as_cents(invoice["total"]["incl_vat"]) - as_cents(invoice["credited"])
         beyond = billed - (due or 0)

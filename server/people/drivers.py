@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.people.hashing import hash_secret
-from server.people.identity import audit, require_role
+from server.people.identity import User, audit, refuse_role_above, require_role
 from server.people.rights import effective_rights
 from server.platform import changes
 from server.platform.errors import Conflict, not_found
@@ -68,9 +68,14 @@ def create_driver(
     *,
     actor: str,
     now: datetime,
+    grantor: User | None = None,
 ) -> dict[str, Any]:
-    """A driver with a hashed PIN; the tablets of that driver learn it from the feed."""
-    require_role(conn, tenant_id, role)
+    """A driver with a hashed PIN; the tablets of that driver learn it from the feed.
+    `grantor`: the office user who creates it (None: the command line, the installation's
+    administrator); nobody gives a driver a role above their own, as for office users."""
+    rights = require_role(conn, tenant_id, role)
+    if grantor is not None:
+        refuse_role_above(conn, role, rights, grantor)
     if _driver_row(conn, tenant_id, driver_id) is not None:
         raise Conflict(
             f"Le chauffeur {driver_id} existe déjà.",

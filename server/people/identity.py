@@ -20,6 +20,7 @@ from server.people.hashing import dummy_hash, hash_secret, verify_secret
 from server.people.rights import (
     DEFAULT_PAYMENT_RIGHTS,
     DEFAULT_ROLES,
+    LABELS,
     PAYMENT_RIGHTS,
     Right,
     effective_rights,
@@ -221,6 +222,33 @@ def require_role(conn: sa.Connection, tenant_id: str, role: str) -> frozenset[st
     return rights
 
 
+def rights_above(conn: sa.Connection, rights: Collection[str], grantor: User) -> frozenset[Right]:
+    """The rights a role storing `rights` gives that the role of `grantor` does not.
+    Payment rights count on both sides whether the payments module is on or not: they
+    take effect together when it is (so switching it off blocks nobody, and switching it
+    on promotes nobody above the one who chose their role)."""
+    mine = effective_rights(True, role_rights(conn, grantor.tenant_id, grantor.role) or ())
+    return effective_rights(True, rights) - mine
+
+
+def refuse_role_above(
+    conn: sa.Connection, role: str, rights: Collection[str], grantor: User
+) -> None:
+    """Nobody hands out a role above their own, to an office user or to a driver: the
+    role may give no right that the grantor's role does not."""
+    above = rights_above(conn, rights, grantor)
+    if above:
+        fr = ", ".join(f"« {LABELS[r][0]} »" for r in sorted(above))
+        en = ", ".join(f"'{LABELS[r][1]}'" for r in sorted(above))
+        raise Unprocessable(
+            f"Le rôle {role} donne des droits que vous n'avez pas ({fr}) : choisissez un "
+            "autre rôle ou demandez-le à un administrateur.",
+            f"Role {role} gives rights you do not have ({en}): choose another role or ask an "
+            "administrator.",
+            code="role_above_yours",
+        )
+
+
 # --- office users ------------------------------------------------------------------
 
 
@@ -245,20 +273,16 @@ def create_user(
     *,
     actor: str,
     now: datetime,
-    grantor_rights: Collection[str] | None = None,
+    grantor: User | None = None,
 ) -> User:
-    """A new office user. `grantor_rights`: the creator's rights, when a user creates
-    another; nobody can hand out a role with more rights than their own."""
+    """A new office user. `grantor`: the user who creates it (None: the command line,
+    the installation's administrator); nobody hands out a role above their own."""
     tenant = get_tenant(conn, tenant_id)
     if tenant is None:
         raise not_found("Société", "Tenant", tenant_id)
     rights = require_role(conn, tenant_id, role)
-    if grantor_rights is not None and not effective_rights(True, rights) <= set(grantor_rights):
-        raise Unprocessable(
-            f"Le rôle {role} donne des droits que vous n'avez pas : choisissez un autre rôle.",
-            f"Role {role} gives rights you do not have: choose another role.",
-            code="role_above_yours",
-        )
+    if grantor is not None:
+        refuse_role_above(conn, role, rights, grantor)
     taken = conn.execute(
         sa.select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.login == login)
     ).first()
@@ -401,12 +425,9 @@ def set_user_role(
             "You cannot change your own role: ask another administrator.",
             code="own_role",
         )
-    rights = role_rights(conn, tenant_id, role)
-    if rights is None:
-        raise Unprocessable(
-            f"Rôle inconnu : {role}.", f"Unknown role: {role}.", code="role_unknown"
-        )
-    if not effective_rights(True, rights) <= actor.rights or not target.rights <= actor.rights:
+    rights = require_role(conn, tenant_id, role)
+    target_rights = role_rights(conn, tenant_id, target.role) or frozenset()
+    if rights_above(conn, rights, actor) or rights_above(conn, target_rights, actor):
         raise Forbidden(
             f"Le rôle {role} ou celui de {target.login} donne des droits que vous n'avez pas.",
             f"Role {role} or {target.login}'s role gives rights you do not have.",

@@ -24,19 +24,33 @@ class Right(StrEnum):
     RECONCILE = "reconcile"
     MANAGE_USERS = "manage_users"
     MANAGE_MISSIONS = "manage_missions"  # create missions and assign them to drivers
+    RECORD_PAYMENTS = "record_payments"  # payments received in the office (issue 15)
+    # Act on a security alert (journal fork, invalid journal, quarantined push): not the
+    # clerk's `reconcile`, which only lets one see them (migration 0004 gives it to the
+    # roles that had `reconcile` in tenants created before).
+    ACKNOWLEDGE_ALERTS = "acknowledge_alerts"
+    # Create, list and revoke ordering parties' API keys: not `edit_contracts` (migration
+    # 0004 gives it to the roles that had `edit_contracts` in tenants created before).
+    MANAGE_PARTY_KEYS = "manage_party_keys"
 
 
 ALL_RIGHTS = frozenset(Right)
 # Released by the payments module (seed 004): meaningless while it is off.
 PAYMENT_RIGHTS = frozenset(
-    {Right.COLLECT, Right.APPROVE_DISCOUNT, Right.VOID_COLLECTION, Right.ISSUE_CREDIT_NOTE}
+    {
+        Right.COLLECT,
+        Right.APPROVE_DISCOUNT,
+        Right.VOID_COLLECTION,
+        Right.ISSUE_CREDIT_NOTE,
+        Right.RECORD_PAYMENTS,
+    }
 )
 # The right a driver's role needs to record a transaction (collection, reversal…).
 TRANSACTION_RIGHT = Right.COLLECT
 
 DEFAULT_ROLES: Mapping[str, frozenset[Right]] = {
     "driver": frozenset(),
-    "manager": frozenset({Right.MANAGE_MISSIONS, Right.RECONCILE}),
+    "manager": frozenset({Right.MANAGE_MISSIONS, Right.RECONCILE, Right.ACKNOWLEDGE_ALERTS}),
     "office": frozenset({Right.MANAGE_MISSIONS, Right.RECONCILE, Right.EDIT_CONTRACTS}),
     "admin": ALL_RIGHTS - PAYMENT_RIGHTS,
 }
@@ -44,7 +58,7 @@ DEFAULT_ROLES: Mapping[str, frozenset[Right]] = {
 DEFAULT_PAYMENT_RIGHTS: Mapping[str, frozenset[Right]] = {
     "driver": frozenset({Right.COLLECT}),
     "manager": frozenset({Right.APPROVE_DISCOUNT, Right.VOID_COLLECTION}),
-    "office": frozenset({Right.VOID_COLLECTION, Right.ISSUE_CREDIT_NOTE}),
+    "office": frozenset({Right.VOID_COLLECTION, Right.ISSUE_CREDIT_NOTE, Right.RECORD_PAYMENTS}),
     "admin": PAYMENT_RIGHTS,
 }
 
@@ -58,6 +72,12 @@ LABELS: Mapping[Right, tuple[str, str]] = {
     Right.RECONCILE: ("rapprocher les caisses", "reconcile"),
     Right.MANAGE_USERS: ("gérer les utilisateurs", "manage users"),
     Right.MANAGE_MISSIONS: ("gérer les missions", "manage missions"),
+    Right.RECORD_PAYMENTS: ("enregistrer les règlements reçus", "record payments received"),
+    Right.ACKNOWLEDGE_ALERTS: ("traiter les alertes de sécurité", "handle security alerts"),
+    Right.MANAGE_PARTY_KEYS: (
+        "gérer les clés d'API des donneurs d'ordre",
+        "manage ordering parties' API keys",
+    ),
 }
 
 
