@@ -29,7 +29,7 @@ from fieldclient.tablet import Tablet
 from shared.errors import TowlineError
 from shared.journal import utc_timestamp
 
-KINDS = ("vehicle_photo", "signature", "handover_report", "other")
+KINDS = ("vehicle_photo", "signature", "handover_report", "receipt", "other")
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 MAX_BYTES_ENV = "TOWLINE_ATTACHMENT_MAX_BYTES"
@@ -38,6 +38,7 @@ KIND_LABELS = {
     "vehicle_photo": ("photo du véhicule", "vehicle photo"),
     "signature": ("signature du client", "customer's signature"),
     "handover_report": ("procès-verbal de remise", "handover report"),
+    "receipt": ("justificatif de frais", "receipt"),
     "other": ("autre document", "other document"),
 }
 

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from fieldclient import site_facts_text
 from fieldclient.tablet import MissionView
 from shared.balance import summary
 from shared.contract import Amount
 from shared.explain import breakdown, explain
+from shared.i18n import Text
 from shared.mission import Coverage
 from shared.money import format_amount, wire
 from shared.payment_terms import Method
@@ -21,6 +23,7 @@ from shared.payments import EVIDENCE, LABELS, allowed_methods
 from shared.register import Register
 from shared.steps import LABELS as STEP_LABELS
 from shared.steps import Step
+from shared.vehicle_class import conflict
 
 EVIDENCE_OPTIONS: Mapping[str, str] = {
     "tendered": "--tendered",
@@ -136,6 +139,14 @@ def coverage_wire(coverage: Coverage, lang: str) -> dict[str, Any]:
     }
 
 
+def warnings(view: MissionView) -> list[Text]:
+    """Said before the valuation: a class that contradicts the weight given or found."""
+    if view.contract is None:
+        return []
+    found = conflict(view.mission.vehicle, view.contract)
+    return [] if found is None else [found.warning(view.contract)]
+
+
 def mission_text(view: MissionView, lang: str) -> str:
     fr = lang == "fr"
     m = view.mission
@@ -158,6 +169,7 @@ def mission_text(view: MissionView, lang: str) -> str:
         head.append(("Prise en charge : " if fr else "Coverage: ") + coverage_text(coverage, lang))
         if coverage.warning is not None:
             head.append(("ATTENTION : " if fr else "WARNING: ") + coverage.warning(lang))
+    head += [("ATTENTION : " if fr else "WARNING: ") + w(lang) for w in warnings(view)]
     parts = ["\n".join(head), ""]
     if view.valuation is None:
         assert view.refusal is not None
@@ -174,6 +186,9 @@ def mission_text(view: MissionView, lang: str) -> str:
         parts.append(
             f"RESTE À ENCAISSER : {remaining}" if fr else f"REMAINING TO COLLECT: {remaining}"
         )
+        beyond = site_facts_text.overpaid(money)  # the price went down after a payment
+        if beyond is not None:
+            parts.append(beyond(lang))
         if money.remaining and view.contract is not None:
             parts.append("Modes acceptés :" if fr else "Accepted methods:")
             for method in methods_for(view):
@@ -221,6 +236,8 @@ def mission_json(view: MissionView, lang: str) -> dict[str, Any]:
             "remaining": wire(money.remaining),
         }
         body["methods"] = {m.value: sorted(EVIDENCE[m]) for m in methods_for(view)}
+        body["money"]["overpaid"] = wire(money.overpaid)
+    body["warnings"] = [w(lang) for w in warnings(view)]
     body["next_steps"] = [
         {"step": t.value, "open": r is None, "reason": r(lang) if r else None}
         for t, r in view.next_moves()
@@ -297,7 +314,7 @@ def missions_text(rows: list[dict[str, Any]], lang: str) -> str:
             step += " (annulée par le bureau)" if fr else " (cancelled by the office)"
         table.append(
             (
-                r["id"],
+                r.get("short") or r["id"],
                 r["day"],
                 r["ordering_party"] or ("particulier" if fr else "private"),
                 r["plate"] or "",

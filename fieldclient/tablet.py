@@ -22,13 +22,21 @@ from typing import Any
 
 import sqlite_utils
 
-from fieldclient import store
+from fieldclient import (
+    beneficiaries,
+    elsewhere,
+    enrolment_record,
+    guards,
+    receipts,
+    road_ids,
+    site_facts,
+    store,
+)
 from fieldclient.home import Home
 from fieldclient.ledger import Ledger
 from shared import calendar, signing
 from shared.approvals import (
     ApprovalRefused,
-    Attempts,
     DeviceKey,
     Keyring,
     Kind,
@@ -68,13 +76,14 @@ from shared.register import (
 from shared.register import Reversed as RegisterReversed
 from shared.register import event_from_entry as register_event
 from shared.secret_hash import verify_secret
+from shared.site_facts_found import Found
 from shared.steps import PROGRESS, Step, check_transition, is_terminal, next_steps, parse_step
-from shared.valuation import Valuation, ValuationContext, value
+from shared.valuation import Valuation, ValuationContext
 
 Clock = Callable[[], datetime]
 REGISTER_TYPES = ("register_opened", "collection", "reversal", "bank_deposit", "register_closed")
-PIN_TRIES = 5  # wrong PINs in a row before the driver must wait
-PIN_LOCK = timedelta(minutes=15)
+PIN_TRIES = guards.PIN_TRIES
+PIN_LOCK = guards.PIN_LOCK
 
 
 class IntegrityFailure(TowlineError):
@@ -157,7 +166,10 @@ class Tablet:
         self.home = home
         self.db: sqlite_utils.Database = store.connect(home.database)
         self._clock = clock
-        self._keys = home.read_keys()
+        try:
+            self._keys = home.read_keys()
+        except ValueError:  # not JSON: the key file was damaged or replaced
+            raise _key_file_unreadable() from None
         self._contracts: dict[tuple[str, int], Contract] = {}
 
     def close(self) -> None:
@@ -194,7 +206,10 @@ class Tablet:
     def private_key(self) -> signing.PrivateKey:
         self._require_enrolled()
         assert self._keys is not None
-        return signing.private_key_from_bytes(bytes.fromhex(self._keys["private_key"]))
+        try:
+            return signing.private_key_from_bytes(bytes.fromhex(self._keys["private_key"]))
+        except (KeyError, TypeError, ValueError):  # InvalidDocument is a ValueError too
+            raise _key_file_unreadable() from None
 
     def keyring(self) -> Keyring:
         assert self._keys is not None
@@ -219,8 +234,10 @@ class Tablet:
         approval_key: Mapping[str, Any],
         drivers: Sequence[Mapping[str, Any]],
         label: str,
+        enrolment_signature: bytes | None = None,
     ) -> None:
-        """Keep what enrolment gave: keys in the owner-only key file, the rest in the db."""
+        """Keep what enrolment gave: keys in the owner-only key file, the rest in the db,
+        with the server's signature of the enrolment (`fieldclient.enrolment_record`)."""
         self.home.write_keys(
             {
                 "device_id": device_id,
@@ -241,6 +258,9 @@ class Tablet:
                 ("pull_cursor", "0"),
             ):
                 store.set_meta(self.db, key, text)
+            if enrolment_signature is not None:
+                public = signing.public_key_to_bytes(signing.public_key_of(private_key))
+                enrolment_record.save(self.db, public.hex(), enrolment_signature.hex())
             for driver in drivers:
                 self.upsert_driver(driver)
 
@@ -302,11 +322,9 @@ class Tablet:
                 f"Driver “{driver_id}” cannot sign in on this tablet."
                 " Sync, or ask the office to add them.",
             )
-        failures_key = f"pin_failures:{driver_id}"
-        failures = json.loads(self.meta(failures_key) or "[]")
-        now = self.now()
-        recent = [f for f in failures if datetime.fromisoformat(f) > now - PIN_LOCK]
-        if len(recent) >= PIN_TRIES:
+        # Wrong PINs are signed entries (fieldclient.guards): no table to wipe.
+        recent = guards.pin_failures(self.db, driver_id, self.now())
+        if recent >= PIN_TRIES:
             raise Refused(
                 f"Trop de codes PIN faux : réessayez dans {int(PIN_LOCK.total_seconds() // 60)}"
                 " minutes, ou appelez le bureau.",
@@ -314,14 +332,14 @@ class Tablet:
                 " minutes, or call the office.",
             )
         ok = verify_secret(pin, driver.pin_hash)
+        ledger = self.ledger()
         with store.write(self.db):
             if ok:
-                store.set_meta(self.db, failures_key, None)
                 store.set_meta(self.db, "signed_in", driver.id)
             else:
-                store.set_meta(self.db, failures_key, json.dumps([*recent, now.isoformat()]))
+                guards.record_wrong_pin(ledger, driver.id, self._at())
         if not ok:
-            left = PIN_TRIES - len(recent) - 1
+            left = PIN_TRIES - recent - 1
             raise Refused(
                 f"Code PIN incorrect ({left} essai(s) restant(s)).",
                 f"Wrong PIN ({left} attempt(s) left).",
@@ -399,7 +417,9 @@ class Tablet:
             "SELECT m.id, m.file_number, m.ordering_party_id, m.office_status, m.day,"
             " COALESCE(s.step, 'assigned'), s.due_cents,"
             " (SELECT COALESCE(SUM(CASE kind WHEN 'reversal' THEN -amount_cents"
-            "   ELSE amount_cents END), 0) FROM money WHERE mission_id = m.id),"
+            "   ELSE amount_cents END), 0) FROM money WHERE mission_id = m.id)"
+            " + COALESCE((SELECT settled_cents FROM money_elsewhere"
+            "   WHERE mission_id = m.id), 0),"
             " json_extract(m.document, '$.customer'), json_extract(m.document, '$.vehicle.plate')"
             " FROM missions m LEFT JOIN mission_state s ON s.mission_id = m.id"
             " WHERE m.day = ? OR COALESCE(s.step, 'assigned') NOT IN"
@@ -415,6 +435,7 @@ class Tablet:
             out.append(
                 {
                     "id": mid,
+                    "short": road_ids.short(mid, self.device_id),
                     "file_number": file_number,
                     "ordering_party": party,
                     "customer": customer,
@@ -498,7 +519,9 @@ class Tablet:
         recorded = state[1] if state else None
         try:
             contract = self.contract_for(mission)
-            valuation = value(
+            # The order with the facts the driver recorded on site (fieldclient.site_facts).
+            mission, valuation = site_facts.valued_on_site(
+                self.db,
                 mission,
                 contract,
                 ValuationContext(file_consumed=self.file_consumed(mission, contract.id)),
@@ -516,6 +539,8 @@ class Tablet:
             event = event_from_entry(row.type, row.hash, row.payload)
             if event is not None:
                 events.append(event)
+        # What other tablets recorded on it, as the server said (fieldclient.elsewhere).
+        events.extend(elsewhere.events(self.db, mission_id, self.device_id))
         deposit = resolve_deposit(contract.payment.deposit)
         return fold(mission_id, valuation.beneficiary_due, events, deposit)
 
@@ -559,8 +584,9 @@ class Tablet:
         return Recorded(head.seq, head.hash, {"mission_id": mission.id}, view.money)
 
     def next_mission_id(self) -> str:
-        count = self.db.execute("SELECT COUNT(*) FROM missions WHERE source = 'tablet'").fetchone()
-        return f"{self.device_id}-{int(count[0]) + 1:04d}"
+        """A mission met on the road: R-0012 for the driver, unique in the tenant
+        (fieldclient.road_ids)."""
+        return road_ids.next_id(self.db, self.device_id)
 
     # --- steps and money -----------------------------------------------------------------
 
@@ -637,6 +663,10 @@ class Tablet:
                 contract_methods=view.contract.payment.methods,
                 vat_basis=view.valuation.beneficiary if view.valuation else None,
             )
+            # The receipt's number, gapless per tablet, in this very entry (fieldclient.receipts).
+            payload["receipt"] = receipts.block_for(
+                self.db, view.money, self.mission_document(mission_id)
+            )
             signed = ledger.append("collection", payload, driver_id=driver.id, at=self._at())
             assert view.valuation is not None
             money = self._money(mission_id, view.valuation, view.contract)
@@ -645,13 +675,10 @@ class Tablet:
     def _check_approval(
         self, mission_id: str, kind: Kind, amount: Decimal, code: str, remaining: Decimal
     ) -> str:
-        """Check a manager's code offline. A wrong code is counted in its own transaction,
-        so the count survives the refusal (and a guesser is locked out)."""
-        failures = self.db.execute(
-            "SELECT mission_id, COUNT(*) FROM approval_failures WHERE cleared = 0"
-            " GROUP BY mission_id ORDER BY mission_id"
-        ).fetchall()
-        attempts = Attempts(tuple((str(m), int(n)) for m, n in failures))
+        """Check a manager's code offline. A code that fits nothing is recorded as a signed
+        entry in its own transaction, so the count survives the refusal and no table
+        holds it (fieldclient.guards): a guesser is locked out."""
+        attempts = guards.approval_attempts(self.db)
         others = [
             r[0] for r in self.db.execute("SELECT id FROM missions WHERE id != ?", [mission_id])
         ]
@@ -667,19 +694,22 @@ class Tablet:
                 other_amounts=[remaining],
             )
         except ApprovalRefused as refused:
+            ledger = self.ledger()
             with store.write(self.db):
-                self.db.execute(
-                    "INSERT INTO approval_failures (mission_id, at, reason) VALUES (?, ?, ?)",
-                    [mission_id, self._at(), refused.reason.value],
+                guards.record_refused_code(
+                    ledger,
+                    refused,
+                    mission_id=mission_id,
+                    kind=kind,
+                    amount=amount,
+                    driver_id=self.signed_in().id,
+                    at=self._at(),
                 )
             raise
         return approval.ref
 
     def _used_approvals(self) -> set[str]:
-        return {
-            str(r.payload.get("approval_ref"))
-            for r in self.ledger().money_rows(("discount", "deferral"))
-        }
+        return guards.used_approvals(self.db)  # the journal, not the derived `money` rows
 
     def discount(self, mission_id: str, amount: object, code: str) -> Recorded:
         return self._approved(Kind.DISCOUNT, mission_id, amount, code)
@@ -717,6 +747,35 @@ class Tablet:
             assert view.refusal is not None
             raise view.refusal
         return view
+
+    def record_site_facts(
+        self,
+        mission_id: str,
+        found: Found,
+        photos: Mapping[str, bytes] | None = None,
+        *,
+        code: str | None = None,
+        for_office: bool = False,
+    ) -> site_facts.FactsRecorded:
+        """What the driver found on site: one signed `site_facts` entry, then the mission
+        valued again at once (fieldclient.site_facts)."""
+        return site_facts.record(
+            self,
+            mission_id,
+            found,
+            photos or {},
+            code=code,
+            for_office=for_office,
+            check_approval=self._check_approval,
+            revalue_and_record=self._valued,
+        )
+
+    def record_beneficiary(
+        self, mission_id: str, typed: Mapping[str, object], place: str | None = None
+    ) -> Recorded:
+        """Who pays on site (and where), as the driver captured them: one signed entry
+        (fieldclient.beneficiaries)."""
+        return beneficiaries.record(self, mission_id, typed, place)
 
     def dispute(self, mission_id: str, reason: str) -> Recorded:
         driver = self.signed_in()
@@ -823,6 +882,11 @@ class Tablet:
 
     def pending_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+def _key_file_unreadable() -> IntegrityFailure:
+    text = enrolment_record.KEY_FILE_UNREADABLE
+    return IntegrityFailure(text.fr, text.en)
 
 
 class UnknownMission(Refused):

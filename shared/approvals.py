@@ -50,12 +50,14 @@ _DIAGNOSE_WRAPS = 24  # an authentic code up to a day old (or ahead) is called e
 class Kind(StrEnum):
     DISCOUNT = "discount"
     DEFERRAL = "deferral"
+    SITE_FACTS = "site_facts"  # facts found on site beyond what the driver may change alone
 
 
 KIND_LABELS: Mapping[Kind, Text] = MappingProxyType(
     {
         Kind.DISCOUNT: Text("une remise", "a discount"),
         Kind.DEFERRAL: Text("« facturer plus tard »", "“bill later”"),
+        Kind.SITE_FACTS: Text("des constats sur place", "site facts"),
     }
 )
 
@@ -358,9 +360,9 @@ def _diagnose(
             return Reason.EXPIRED
         if fits(request, cents_, slot + k * SLOT_WRAP):
             return Reason.NOT_YET_VALID
-    other_kind = Kind.DEFERRAL if request.kind is Kind.DISCOUNT else Kind.DISCOUNT
-    if fits(replace(request, kind=other_kind), cents_, slot):
-        return Reason.OTHER_KIND
+    for other_kind in Kind:
+        if other_kind is not request.kind and fits(replace(request, kind=other_kind), cents_, slot):
+            return Reason.OTHER_KIND
     for amount in other_amounts:
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
             continue
@@ -427,9 +429,9 @@ _MESSAGES: Mapping[Reason, tuple[str, str]] = MappingProxyType(
             " Ask the manager for a code for this mission.",
         ),
         Reason.OTHER_KIND: (
-            "Ce code n'autorise pas {kind} : il a été donné pour l'autre type d'accord."
+            "Ce code n'autorise pas {kind} : il a été donné pour un autre type d'accord."
             " Demandez au gérant le bon code.",
-            "This code does not approve {kind}: it was given for the other kind of approval."
+            "This code does not approve {kind}: it was given for another kind of approval."
             " Ask the manager for the right code.",
         ),
         Reason.OTHER_AMOUNT: (

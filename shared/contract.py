@@ -17,6 +17,7 @@ from enum import StrEnum
 from shared.catalogue import Catalogue
 from shared.errors import ValuationRefused
 from shared.payment_terms import PaymentTerms
+from shared.site_fact_rules import UNSTATED, SiteFactRules
 
 FactValue = bool | str
 
@@ -205,6 +206,10 @@ class Contract:
     caps: Caps
     payment: PaymentTerms
     source_digest: str  # sha256 of the document's canonical JSON
+    # A regulated tariff: the weight decides the class whenever it is known.
+    weight_decides: bool = False
+    # What a driver may change alone of what the order said (shared.site_fact_rules).
+    site_facts: SiteFactRules = UNSTATED
 
     def is_valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)

@@ -44,6 +44,8 @@ from shared.i18n import Text
 from shared.money import ZERO
 from shared.payment_terms import DepositTerms, DepositWhen, Method, PaymentTerms, PayWhen
 from shared.schema_tools import AmountField, DecimalField, bilingual, problems
+from shared.site_fact_rules import SiteFactsSchema, rules_from
+from shared.site_fact_rules import problems as site_fact_problems
 
 FORMAT = "towline.contract/1"
 _CODE = validate.Regexp(
@@ -247,6 +249,7 @@ class ContractSchema(_Strict):
     )
     catalogue = fields.Nested(_CatalogueSchema, load_default=None, allow_none=True)
     vehicle_classes = fields.List(fields.Nested(_VehicleClassSchema), load_default=list)
+    weight_decides = fields.Boolean(load_default=False)
     price_lists = fields.Dict(
         keys=fields.String(validate=_ID),
         values=fields.Dict(keys=fields.String(validate=_CODE), values=AmountField()),
@@ -265,6 +268,7 @@ class ContractSchema(_Strict):
     deductible = fields.Nested(_AmountSchema, load_default=None, allow_none=True)
     caps = fields.Nested(_CapsSchema, load_default=lambda: _CapsSchema().load({}))
     payment = fields.Nested(_PaymentSchema, load_default=lambda: _PaymentSchema().load({}))
+    site_facts = fields.Nested(SiteFactsSchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -304,6 +308,10 @@ class ContractSchema(_Strict):
                     "plafonds et franchise n'ont de sens qu'avec un donneur d'ordre",
                     "caps and deductible only make sense with an ordering party",
                 )
+        for path, fr, en in site_fact_problems(data.get("site_facts"), private):
+            add(path, fr, en)
+        if data.get("weight_decides") and not data.get("vehicle_classes"):
+            add("weight_decides", "donnez les vehicle_classes", "give the vehicle_classes")
         holidays = data.get("holidays") or {}
         try:
             calendar.holiday_names(holidays.get("country", "FR"), holidays.get("subdivision"), 2026)
@@ -489,4 +497,6 @@ def load_contract(document: Any) -> Contract:
             ),
         ),
         source_digest=digest(document),
+        weight_decides=data["weight_decides"],
+        site_facts=rules_from(data["site_facts"], data["ordering_party"] is None),
     )

@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from shared.money import format_amount
+from shared.site_facts_words import sentence as site_fact_sentence
 from shared.valuation import Step, Valuation
+from shared.vehicle_class import kilograms
 
 _DAYS = {
     "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
@@ -93,8 +95,38 @@ def _discount(p: Mapping[str, Any], lang: str) -> str:
 
 def _by_weight(p: Mapping[str, Any], lang: str) -> str:
     if lang == "fr":
-        return f"Véhicule de {p['weight_kg']} kg : classe {p['class']}."
-    return f"Vehicle of {p['weight_kg']} kg: class {p['class']}."
+        return f"Véhicule de {kilograms(p['weight_kg'], lang)} : classe {p['class']}."
+    return f"Vehicle of {kilograms(p['weight_kg'], lang)}: class {p['class']}."
+
+
+def _weight_decides(p: Mapping[str, Any], lang: str) -> str:
+    kg = kilograms(p["weight_kg"], lang)
+    if lang == "fr":
+        return (
+            f"Tarif réglementé : le poids décide. Véhicule de {kg} : classe {p['class']}"
+            f" (classe indiquée : {p['given']})."
+        )
+    return (
+        f"Regulated tariff: the weight decides. Vehicle of {kg}: class {p['class']}"
+        f" (class given: {p['given']})."
+    )
+
+
+def _weight_conflict(p: Mapping[str, Any], lang: str) -> str:
+    kg = kilograms(p["weight_kg"], lang)
+    fits = p.get("by_weight")
+    if lang == "fr":
+        band = f"la classe {fits}" if fits else "aucune de ses classes"
+        return (
+            f"ATTENTION : classe {p['class']} indiquée, mais un véhicule de {kg} relève de"
+            f" {band} selon la convention. La classe indiquée est appliquée ; le bureau est"
+            " prévenu."
+        )
+    band = f"class {fits}" if fits else "none of its classes"
+    return (
+        f"WARNING: class {p['class']} was given, but a vehicle of {kg} falls in {band} under"
+        " the contract. The class given is applied; the office is told."
+    )
 
 
 def _at_cost(p: Mapping[str, Any], lang: str) -> str:
@@ -185,6 +217,9 @@ _RENDER: dict[str, Callable[[Mapping[str, Any], str], str]] = {
     "price_list": _price_list,
     "customer_discount": _discount,
     "vehicle_class_by_weight": _by_weight,
+    "vehicle_class_weight_decides": _weight_decides,
+    "vehicle_class_weight_conflict": _weight_conflict,
+    "site_fact": site_fact_sentence,
     "at_cost": _at_cost,
     "supplement": _supplement,
     "distance": _distance,

@@ -174,6 +174,19 @@ class _CoverageSchema(_Strict):
                 raise ValidationError(_NEGATIVE, name)
 
 
+class _BeneficiarySchema(_Strict):
+    """Who pays on site, as the order gave them (`shared.beneficiary`): lengths only, so
+    an order is never refused for a phone number written oddly. Never read by the
+    valuation."""
+
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
+    postcode = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
+    city = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
 class _AwareDateTime(fields.AwareDateTime):
     default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
         "invalid": "Not a valid datetime.",
@@ -206,6 +219,7 @@ class MissionSchema(_Strict):
     facts = fields.Dict(keys=fields.String(validate=validate.Length(1, 40)), load_default=dict)
     services = fields.List(fields.Nested(_ServiceSchema), load_default=list)
     coverage = fields.Nested(_CoverageSchema, load_default=None, allow_none=True)
+    beneficiary = fields.Nested(_BeneficiarySchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _check(self, data: dict[str, Any], **kwargs: Any) -> None:

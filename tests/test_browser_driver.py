@@ -4,6 +4,7 @@ on and syncs; Julie, signed in on the same tablet, cannot see his mission."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,13 @@ def test_a_driver_is_stopped_at_the_gate_collects_by_card_moves_on_and_syncs(
         karim.evaluate("window.scrollTo(0, 0)")  # a full-page picture from the top
         screenshot(karim, "driver-collect-card")
         karim.click(".collect-form button[type=submit]")
+        # The receipt opens full-screen, for the customer to read or photograph.
+        karim.wait_for_url(re.compile(rf"/missions/{MISSION}/receipts/1(#.*)?$"))
         assert "Encaissé : 96,00 € (carte bancaire)" in words(karim.locator(".flash.ok"))
+        assert words(karim.locator(".receipt h1")) == f"Reçu n° {device}-000001"
+        assert "96,00 € (carte bancaire)" in words(karim.locator(".receipt tr.strong"))
+        screenshot(karim, "driver-receipt")
+        karim.click("a.back-to-mission")
         assert words(karim.locator(".big-amount")) == "0,00 €"
 
         karim.click("button[data-step=departed]")

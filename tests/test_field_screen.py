@@ -242,6 +242,7 @@ def test_the_gate_refuses_leaving_the_scene_until_the_card_payment_is_recorded(s
         {"method": "card", "amount": "96,00", "terminal_ref": "AUT-7731"},
     )
     assert paid.status_code == 302, text(paid)
+    assert paid.headers["Location"] == f"/missions/{OWED}/receipts/1"  # shown to the customer
     page = text(client.get(f"/missions/{OWED}"))
     assert "Encaissé : 96,00 € (carte bancaire). Reste à encaisser : 0,00 €." in page
     assert "Tout est réglé 0,00 €" in page
@@ -259,6 +260,7 @@ def test_the_gate_refuses_leaving_the_scene_until_the_card_payment_is_recorded(s
             "amount": "96.00",
             "terminal_ref": "AUT-7731",
             "vat": collected[0]["vat"],
+            "receipt": {"number": 1, "settled_before": "0.00"},  # the tablet's first receipt
         }
     ]
 
@@ -390,15 +392,15 @@ def test_a_discount_with_a_wrong_code_is_refused_and_the_managers_code_opens_the
         {"kind": "discount", "amount": "96,00", "code": "ABCDE-FGHJK"},
     )
     assert wrong.status_code == 409
-    assert "Essais restants : 4." in text(wrong)  # the wrong code is counted, not recorded
+    assert "Essais restants : 4." in text(wrong)  # counted: one `approval_refused` entry
     assert 'value="ABCDE-FGHJK"' in wrong.get_data(as_text=True)
-    assert screen.journal() == before
+    assert screen.journal() == before + 1
 
     code = approval_code(OWED, Kind.DISCOUNT, "20.00", screen.clock.now)
     other_amount = post(
         client, f"/missions/{OWED}/approval", {"kind": "discount", "amount": "30", "code": code}
     )
-    assert other_amount.status_code == 409 and screen.journal() == before
+    assert other_amount.status_code == 409 and screen.journal() == before + 2
     granted = post(
         client, f"/missions/{OWED}/approval", {"kind": "discount", "amount": "20,00", "code": code}
     )

@@ -153,7 +153,8 @@ def test_an_order_with_recurring_mistakes_is_cleaned_and_the_log_names_rule_and_
     assert document["vehicle"] == {"plate": "FT-613-QA", "class": "VL", "weight_kg": 1450}
     assert document["distance_km"] == {"en_route": "9"}
     assert (document["ordering_party"], document["file_number"]) == ("ASSIST-B", FILE)
-    assert "beneficiary" not in document  # on the order only
+    # Who pays on site travels with the mission, for the driver's receipt (issue 13)
+    assert document["beneficiary"] == {"name": "Claire Martin", "phone": "+33 6 12 34 56 78"}
     assert document["coverage"]["deductible"] == "50.00"  # shown to the driver
     corrections = [e["detail"] for e in log_of(shop) if e["event"] == "cleaning_correction"]
     assert [(c["rule"], c["version"], c["path"]) for c in corrections] == [

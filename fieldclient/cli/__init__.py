@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import click
 
-from fieldclient.cli import enrolment, journal, missions, quote, register, serve
+from fieldclient.cli import (
+    customer,
+    enrolment,
+    facts,
+    journal,
+    missions,
+    quote,
+    register,
+    serve,
+)
+from fieldclient.cli.usage import DriverGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DriverGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Towline on the tablet: missions, collection at the gate, register, sync.
 
@@ -33,6 +43,6 @@ def main() -> None:
     """
 
 
-for _module in (enrolment, missions, register, journal, serve, quote):
+for _module in (enrolment, missions, customer, facts, register, journal, serve, quote):
     for _command in _module.COMMANDS:
         main.add_command(_command)

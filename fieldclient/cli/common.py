@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from fieldclient import attachments
+from fieldclient import attachments, road_ids
 from fieldclient.home import Home, default_home
 from fieldclient.tablet import IntegrityFailure, Tablet
 from shared.errors import InvalidDocument, Problem, TowlineError
@@ -101,6 +101,11 @@ def command(group: click.Group | list[click.Command], name: str | None = None) -
         def run(home: Path | None, lang: str | None, as_json: bool, **kwargs: Any) -> None:
             env = Env(home, lang, as_json)
             try:
+                if isinstance(kwargs.get("mission"), str):  # R-0012 for a road mission
+                    tablet = env.tablet
+                    kwargs["mission"] = road_ids.resolve(
+                        tablet.db, kwargs["mission"], tablet.meta("device_id")
+                    )
                 func(env, **kwargs)
             except (TowlineError, SyncError) as error:
                 if env.as_json:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from fieldclient import attachments, render
+from fieldclient import attachments, driver_words, elsewhere, render, road_ids
 from fieldclient.cli.common import (
     AMOUNT,
     Env,
@@ -22,6 +22,7 @@ from shared.mission import MISSION
 from shared.money import format_amount, wire
 from shared.payment_terms import Method
 from shared.payments import EVIDENCE, LABELS
+from shared.receipt import receipt_ident
 from shared.steps import Step
 
 COMMANDS: list[click.Command] = []
@@ -59,6 +60,9 @@ def show(env: Env, mission: str) -> None:
     """
     view = env.tablet.view(mission)
     body, text = render.mission_json(view, env.lang), render.mission_text(view, env.lang)
+    elsewhere_note = elsewhere.note(env.tablet.db, mission, env.tablet.device_id, env.lang)
+    if elsewhere_note:
+        text += "\n" + elsewhere_note
     kept = attachments.for_mission(env.tablet.db, mission)
     body["attachments"] = [a.to_json() for a in kept]
     if kept:
@@ -75,8 +79,9 @@ def show(env: Env, mission: str) -> None:
 @click.option(
     "--kind",
     required=True,
-    type=click.Choice(attachments.KINDS),
-    help="What it shows: the vehicle, the customer's signature, the handover report, other.",
+    type=driver_words.KIND,
+    help="What it shows: the vehicle (photo), the customer's signature, the handover report"
+    " (pv), a receipt (justificatif), other (autre).",
 )
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 def attach(env: Env, mission: str, kind: str, file: Path) -> None:
@@ -130,7 +135,9 @@ def _service(text: str) -> dict[str, Any]:
 
 
 @command(COMMANDS, "new-mission")
-@click.option("--id", "mission_id", default=None, help="Default: DEVICE-NNNN.")
+@click.option(
+    "--id", "mission_id", default=None, help="Default: the next short id, R-0001, R-0002…"
+)
 @click.option("--plate", default=None, help="The vehicle's plate.")
 @click.option("--class", "vehicle_class", default=None, help="Vehicle class, e.g. VL.")
 @click.option("--weight", type=click.IntRange(1, 100_000), default=None, help="Weight in kg.")
@@ -197,22 +204,35 @@ def new_mission(
         }
     recorded = tablet.new_mission(doc)
     view = tablet.view(str(doc.get("id")))
+    short = road_ids.short(view.mission.id, tablet.device_id)
     env.out(
-        {"mission": view.mission.id, **render.mission_json(view, env.lang), "seq": recorded.seq},
-        env.t("Mission créée.\n\n", "Mission created.\n\n") + render.mission_text(view, env.lang),
+        {
+            "mission": view.mission.id,
+            "short": short,
+            **render.mission_json(view, env.lang),
+            "seq": recorded.seq,
+        },
+        env.t(f"Mission créée : {short}.\n\n", f"Mission created: {short}.\n\n")
+        + render.mission_text(view, env.lang),
     )
 
 
 @command(COMMANDS)
 @click.argument("mission")
-@click.argument("step", type=click.Choice([s.value for s in Step]))
+@click.argument("step", type=driver_words.STEP)
 def step(env: Env, mission: str, step: str) -> None:
     """Move MISSION to STEP. Refused while the gate holds it: the message says what is
     still owed and what to do.
 
     \b
-    Example:
+    STEP in English or French: en_route, on_site (sur_place), departed (depart,
+    quitte), delivered (livre), closed (cloture), cancelled (annule), gone_on_arrival
+    (personne). A road mission answers to its short id (R-0012).
+
+    \b
+    Examples:
       towline-field step M-A-0003 departed
+      towline-field step R-0012 quitte
     """
     recorded = env.tablet.step(mission, step)
     label = render.step_label(Step(step), env.lang)
@@ -233,7 +253,11 @@ def _money_line(env: Env, recorded: Recorded) -> str:
 @command(COMMANDS)
 @click.argument("mission")
 @click.option(
-    "--method", required=True, type=click.Choice([m.value for m in Method]), help="How it was paid."
+    "--method",
+    required=True,
+    type=driver_words.METHOD,
+    help="How it was paid: cash (especes), card (carte), cheque, transfer (virement),"
+    " payment_link (lien).",
 )
 @click.option("--amount", required=True, type=AMOUNT, help="The amount collected, e.g. 164.00.")
 @click.option("--tendered", type=AMOUNT, default=None, help="Cash: what the customer handed over.")
@@ -266,6 +290,7 @@ def collect(
     Examples:
       towline-field collect M-A-0003 --method card --amount 164.00 --terminal-ref AUT-7731
       towline-field collect M-A-0003 --method cash --amount 64.00 --tendered 70.00
+      towline-field collect R-0012 --method especes --amount 64.00 --tendered 70.00
     """
     given = {
         "tendered": None if tendered is None else wire(tendered),
@@ -303,6 +328,11 @@ def collect(
             f" Monnaie à rendre : {format_amount(Decimal(change), 'fr')}.",
             f" Change to give: {format_amount(Decimal(change), 'en')}.",
         )
+    number = receipt_ident(env.tablet.device_id, recorded.payload["receipt"]["number"])
+    text += env.t(
+        f"\nReçu n° {number} : towline-field receipt {mission}",
+        f"\nReceipt no. {number}: towline-field receipt {mission}",
+    )
     env.out(
         {"seq": recorded.seq, "hash": recorded.hash, **dict(recorded.payload)},
         "\n".join([text, _money_line(env, recorded)]),
@@ -320,6 +350,7 @@ def discount(env: Env, mission: str, amount: Decimal, code: str) -> None:
     \b
     Example:
       towline-field discount M-A-0003 --amount 20.00 --code 37K3H-EHHP4
+      towline-field discount M-A-0003 --amount 20.00 --code 37K3H EHHP4   (as read out)
     """
     recorded = env.tablet.discount(mission, wire(amount), code)
     env.out(

@@ -70,7 +70,14 @@ def create_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions["towline_screen"] = Settings(folder, clock, sync_client)
-    from fieldclient.screen import missions, register_page, signin, sync_page  # noqa: F401
+    from fieldclient.screen import (  # noqa: F401
+        facts_page,
+        missions,
+        receipt_page,
+        register_page,
+        signin,
+        sync_page,
+    )
 
     app.register_blueprint(screen)
     app.register_error_handler(CSRFError, _csrf_refused)

@@ -180,7 +180,7 @@ def csrf_field() -> Markup:
 
 # Forms that carry a file (a photo, a signature): their bodies may be as large as an
 # attachment (plus the form around it); every other form keeps the app's small limit.
-UPLOAD_ENDPOINTS = frozenset({"screen.attach"})
+UPLOAD_ENDPOINTS = frozenset({"screen.attach", "screen.facts_record"})
 FORM_OVERHEAD = 64 * 1024
 
 

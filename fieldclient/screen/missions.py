@@ -16,8 +16,8 @@ from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 
-from fieldclient import attachments, render
-from fieldclient.screen import forms, signature
+from fieldclient import attachments, elsewhere, render, site_facts_text
+from fieldclient.screen import forms, receipt_page, signature
 from fieldclient.screen.context import (
     current_driver,
     day_name,
@@ -198,6 +198,10 @@ def mission_page(
         where=where,
         attachments=[_attachment_row(a) for a in attachments.for_mission(device.db, mission_id)],
         signature_script=signature.script_tag(),
+        warnings=[tr(w) for w in render.warnings(view)],
+        overpaid=tr(extra) if (extra := site_facts_text.overpaid(view.money)) else None,
+        elsewhere=elsewhere.note(device.db, mission_id, device.device_id, lang()),
+        **receipt_page.mission_extras(device, mission_id),
     )
     response = make_response(html, status)
     # This page alone runs a script: the signature pad, allowed by its hash.
@@ -224,9 +228,10 @@ def mission(mission_id: str) -> Any:
     return mission_page(mission_id)
 
 
-def _act(mission_id: str, where: str, action: Any, done: Any) -> Any:
+def _act(mission_id: str, where: str, action: Any, done: Any, then: Any = None) -> Any:
     """Run `action()` on the tablet; on success flash `done(recorded)` and go back to the
-    mission (PRG); refused, show the mission again with why and what was typed."""
+    mission (PRG), or to `then(recorded)`; refused, show the mission again with why and
+    what was typed."""
     own_mission(mission_id)
     try:
         recorded = action()
@@ -239,6 +244,8 @@ def _act(mission_id: str, where: str, action: Any, done: Any) -> Any:
             where=where,
         )
     flash(done(recorded), "ok")
+    if then is not None:
+        return redirect(then(recorded))
     return redirect(url_for("screen.mission", mission_id=mission_id))
 
 
@@ -282,7 +289,11 @@ def collect(mission_id: str) -> Any:
             text += t(f" Monnaie à rendre : {give}.", f" Change to give: {give}.")
         return text + _left(recorded)
 
-    return _act(mission_id, "collect", action, done)
+    def receipt(recorded: Recorded) -> str:  # shown to the customer at once
+        number = recorded.payload["receipt"]["number"]
+        return url_for("screen.receipt", mission_id=mission_id, number=number)
+
+    return _act(mission_id, "collect", action, done, receipt)
 
 
 @screen.route("/missions/<mission_id>/approval", methods=["POST"])

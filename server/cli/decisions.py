@@ -16,9 +16,10 @@ from server.cli.common import db_option, json_option, lang_option
 @click.argument("mission_id", metavar="MISSION")
 @click.option(
     "--kind",
-    type=click.Choice(["discount", "deferral"]),
+    type=click.Choice(["discount", "deferral", "site_facts"]),
     required=True,
-    help="discount, or deferral (“bill later”).",
+    help="discount, deferral (“bill later”), or site_facts (facts beyond the tolerance:"
+    " the amount is the mission's total the tablet names).",
 )
 @click.option("--amount", required=True, help='The exact amount approved, e.g. "20.00".')
 @db_option

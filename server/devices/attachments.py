@@ -36,7 +36,7 @@ from server.devices.tablets import DeviceIdentity
 from server.platform.errors import ApiError, Conflict, NotFound, Unprocessable
 from server.platform.tables import attachment_chunks, attachments, journal_entries, missions
 
-KINDS = ("vehicle_photo", "signature", "handover_report", "other")
+KINDS = ("vehicle_photo", "signature", "handover_report", "receipt", "other")
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # app config ATTACHMENT_MAX_BYTES
 MAX_CHUNK_BYTES = 512 * 1024

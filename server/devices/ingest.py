@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import invoicing, reconcile
+from server.office import invoicing, mission_money, reconcile, site_facts
 from server.office.anomalies import open_anomaly
 from server.office.reconcile_rules import Item
 from server.office.valuation import (
@@ -80,8 +80,8 @@ def entries_stored(
     key: PrivateKey | None = None,
 ) -> None:
     """Derive what the office needs from newly stored entries, in device order: the
-    server's own valuations, collections questioned, the invoices of missions closed
-    (with the server's `key`), then reconciliation of what the batch touched."""
+    server's own valuations, collections questioned; then reconciliation of what the
+    batch touched; last, the invoices of missions closed (with the server's `key`)."""
     ctx = _Context(conn, tenant_id, now, device_id=device_id)
     closed: list[str] = []
     for signed in entries:
@@ -89,18 +89,18 @@ def entries_stored(
             _valuation_recorded(ctx, signed)
         elif signed.entry.type is EntryType.COLLECTION:
             _collection(ctx, signed)
+        elif signed.entry.type is EntryType.SITE_FACTS:
+            site_facts.site_facts_stored(ctx, ctx.device_id, signed)
         elif signed.entry.type is EntryType.MISSION_STEP and signed.entry.payload.get("to") == (
             Step.CLOSED.value
         ):
             mission_id = mission_of(signed)
             if mission_id is not None:
                 closed.append(mission_id)
-    if key is not None:
-        for mission_id in closed:
-            invoicing.on_mission_completed(
-                conn, tenant_id, mission_id, key=key, actor="system", now=now
-            )
-    # Then reconcile what the batch touched, against the server's own valuations.
+    # One truth across tablets (issue 13): tablets learn the money of the missions this batch
+    # touched, and the seller's identity if they never had it.
+    mission_money.entries_stored(conn, tenant_id, entries, now=now)
+    # Reconcile what the batch touched, against the server's own valuations.
     items = [
         Item(
             device_id,
@@ -114,6 +114,13 @@ def entries_stored(
         for s in entries
     ]
     reconcile.reconcile_entries(conn, tenant_id, items, now=now)
+    # Invoices last: numbering locks the tenant's series row until the push commits, so it
+    # comes after everything else the push does (their PDFs are made after the commit).
+    if key is not None:
+        for mission_id in closed:
+            invoicing.on_mission_completed(
+                conn, tenant_id, mission_id, key=key, actor="system", now=now
+            )
 
 
 # --- collections ----------------------------------------------------------------------------
@@ -177,7 +184,9 @@ def _valuation_recorded(ctx: _Context, signed: SignedEntry) -> None:
         ctx.anomaly(signed, "valuation_not_recomputed", {"reason": mission})
         return
     try:
-        server = ctx.value(mission, contract_id_of(device))
+        contract_id = contract_id_of(device)
+        mission = site_facts.mission_on_site(ctx, ctx.device_id, signed, mission, contract_id)
+        server = ctx.value(mission, contract_id)
     except TowlineError as exc:
         ctx.anomaly(
             signed,

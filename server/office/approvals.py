@@ -45,8 +45,8 @@ def positive_amount(value: object) -> Decimal:
 def kind_of(value: object) -> Kind:
     if value not in KINDS:
         raise Unprocessable(
-            f"Type d'accord inconnu : {value!s} (attendu : discount ou deferral).",
-            f"Unknown approval kind: {value!s} (expected: discount or deferral).",
+            f"Type d'accord inconnu : {value!s} (attendu : {', '.join(KINDS)}).",
+            f"Unknown approval kind: {value!s} (expected: {', '.join(KINDS)}).",
             code="kind_invalid",
         )
     return Kind(str(value))

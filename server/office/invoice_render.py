@@ -147,6 +147,8 @@ def pdf(document: Mapping[str, Any]) -> bytes:
         who = f"Bénéficiaire : {recipient['name']}"
     line("Facturé à" if kind == "invoice" else "Destinataire", 8)
     line(who, 10, bold=True, height=5.5)
+    for part in recipient.get("address") or ():  # a beneficiary's postal address
+        line(str(part))
     doc.ln(3)
 
     # the lines

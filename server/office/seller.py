@@ -22,6 +22,8 @@ from stdnum.fr import siret as stdnum_siret
 from stdnum.fr import tva as stdnum_tva
 
 from server.people.identity import audit
+from server.people.tenant_time import zone_named
+from server.platform import changes
 from server.platform.errors import Conflict, not_found
 from server.platform.tables import tenants
 from shared.errors import InvalidDocument, Problem
@@ -158,10 +160,44 @@ def set_seller(
     ).first()
     if settings is None:
         raise not_found("Société", "Tenant", tenant_id)
-    updated = {**(settings.settings or {}), SETTINGS_KEY: seller}
+    updated = {**(settings.settings or {}), SETTINGS_KEY: seller, ANNOUNCED_KEY: True}
     conn.execute(sa.update(tenants).where(tenants.c.id == tenant_id).values(settings=updated))
+    _announce(conn, tenant_id, updated, now)
     audit(conn, tenant_id, actor, "tenant.seller", tenant_id, now, detail=seller)
     return seller
+
+
+# --- the tablets learn it ---------------------------------------------------------------------
+
+CHANGE_KIND = "seller"  # the pull feed's kind (docs/sync-protocol.md): receipts print it
+ANNOUNCED_KEY = "seller_announced"  # settings: the identity in force is in the feed
+
+
+def _announce(
+    conn: sa.Connection, tenant_id: str, settings: Mapping[str, Any], now: datetime
+) -> None:
+    """Tell every tablet of the tenant the identity, with the tenant's time zone: the
+    receipts a driver hands out on the spot print them (shared/receipt.py)."""
+    data = {"seller": settings[SETTINGS_KEY], "timezone": str(tenant_zone_name(settings))}
+    changes.record(conn, tenant_id, CHANGE_KIND, tenant_id, data, scope=None, now=now)
+
+
+def tenant_zone_name(settings: Mapping[str, Any]) -> str:
+    return str(zone_named(settings.get("timezone")).key)
+
+
+def announce_once(conn: sa.Connection, tenant_id: str, *, now: datetime) -> bool:
+    """Announce an identity set before tablets learnt it from the feed (once): called
+    when a tablet pushes. Returns whether it announced."""
+    settings = conn.execute(
+        sa.select(tenants.c.settings).where(tenants.c.id == tenant_id)
+    ).scalar_one_or_none()
+    if not settings or settings.get(ANNOUNCED_KEY) or SETTINGS_KEY not in settings:
+        return False
+    updated = {**settings, ANNOUNCED_KEY: True}
+    conn.execute(sa.update(tenants).where(tenants.c.id == tenant_id).values(settings=updated))
+    _announce(conn, tenant_id, updated, now)
+    return True
 
 
 def missing() -> Conflict:

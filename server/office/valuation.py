@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office import site_facts
 from server.platform.tables import contracts, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
@@ -208,7 +209,10 @@ def revalue_mission(
     )
     if isinstance(mission, str):
         raise TowlineError(mission, mission)
-    server = ctx.value(mission, contract_id_of(payload["valuation"]))
+    contract_id = contract_id_of(payload["valuation"])
+    # What the driver found on site, as the tablet applied it before that valuation.
+    mission = site_facts.mission_on_site(ctx, signed.entry.device_id, signed, mission, contract_id)
+    server = ctx.value(mission, contract_id)
     due = beneficiary_due(server)
     assert due is not None
     conn.execute(

@@ -147,9 +147,11 @@ def rule_from_fix(
     before.pop("message_id", None)
     fixed = json.loads(mission.document)
     after = {k: copy_json(v) for k, v in before.items() if k not in MISSION_FIELDS or k in FORCED}
-    # The coverage block is the order's, with what intake looked up: not a fix to learn.
-    after.update({k: copy_json(v) for k, v in fixed.items() if k not in (*FORCED, "coverage")})
-    for key in ("coverage", "file_consumed"):
+    # The coverage block is the order's, with what intake looked up: not a fix to learn;
+    # nor is the beneficiary (older missions' documents do not carry it).
+    kept = (*FORCED, "coverage", "beneficiary")
+    after.update({k: copy_json(v) for k, v in fixed.items() if k not in kept})
+    for key in ("coverage", "file_consumed", "beneficiary"):
         if key in before:
             after[key] = copy_json(before[key])
     current_rules = [] if stored is None else list(stored.document.get("rules", []))

@@ -58,6 +58,9 @@ def _strict_bool(**kwargs: Any) -> fields.Boolean:
 
 class _BeneficiarySchema(Strict):
     name = fields.String(required=True, validate=_NAME)
+    address = fields.String(load_default=None, allow_none=True, validate=text_length(300))
+    postcode = fields.String(load_default=None, allow_none=True, validate=text_length(16))
+    city = fields.String(load_default=None, allow_none=True, validate=text_length(120))
     phone = fields.String(load_default=None, allow_none=True, validate=text_length(40))
     email = fields.String(load_default=None, allow_none=True, validate=text_length(200))
 
@@ -150,7 +153,8 @@ def mission_document(
 ) -> dict[str, Any]:
     """The mission fields of a cleaned order, and its coverage (the order's `coverage`
     fields and `file_consumed`) as the mission's informational `coverage` block. The
-    beneficiary and the places stay on the order. Deterministic: what the contract
+    beneficiary travels with the mission (the driver's receipt and the beneficiary's
+    invoice name them); the places stay on the order. Deterministic: what the contract
     applies is added when the mission is written (`with_contract_coverage`)."""
     document = {
         key: copy_json(cleaned[key])
