@@ -1,6 +1,7 @@
 # mypy: disable-error-code="untyped-decorator"
 """Missions of the caller's tenant (right `manage_missions`): create, assign, cancel,
-list."""
+list. Assigning and cancelling are the dispatcher's acts (server.parties.mission_acts),
+as on the desk's dispatch board."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from marshmallow import fields, validate
 from server.api.fields import IDENT, REASON
 from server.api.security import current_user, require_user
 from server.office import missions
+from server.parties import mission_acts
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, now, reader
 
@@ -27,6 +29,13 @@ class MissionIn(Strict):
 
 class AssignIn(Strict):
     driver_id = fields.String(required=True, validate=IDENT)
+    started_ok = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "reassign even though the tablet has started the mission "
+            "(otherwise 409 mission_started)"
+        },
+    )
 
 
 class CancelIn(Strict):
@@ -94,11 +103,19 @@ class Assign(MethodView):
     @blp.arguments(AssignIn)
     @blp.response(200, MissionOut)
     def post(self, data: dict[str, Any], mission_id: str) -> dict[str, Any]:
-        """Give the mission to a driver; the previous driver's tablets drop it."""
+        """Give the mission to a driver; the previous driver's tablets drop it. Refused
+        (409) for a cancelled or finished mission, and for one the tablet has started
+        unless `started_ok`; logged on the ordering party's file."""
         user = current_user()
         with engine().begin() as conn:
-            return missions.assign(
-                conn, user.tenant_id, mission_id, data["driver_id"], actor=user.id, now=now()
+            return mission_acts.assign(
+                conn,
+                user.tenant_id,
+                mission_id,
+                data["driver_id"],
+                actor=user.id,
+                now=now(),
+                started_ok=data["started_ok"],
             )
 
 
@@ -108,10 +125,11 @@ class Cancel(MethodView):
     @blp.arguments(CancelIn)
     @blp.response(200, MissionOut)
     def post(self, data: dict[str, Any], mission_id: str) -> dict[str, Any]:
-        """Cancel the mission (reason required, logged); its driver's tablets learn it at
-        their next pull. Once only."""
+        """Cancel the mission (reason required, logged, on the ordering party's file
+        too); its driver's tablets learn it at their next pull. Once only; refused (409)
+        once the tablet has finished it."""
         user = current_user()
         with engine().begin() as conn:
-            return missions.cancel(
-                conn, user.tenant_id, mission_id, data["reason"].strip(), actor=user.id, now=now()
+            return mission_acts.cancel(
+                conn, user.tenant_id, mission_id, data["reason"], actor=user.id, now=now()
             )

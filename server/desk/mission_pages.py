@@ -18,20 +18,14 @@ import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 
 from server.desk import labels
-from server.desk.anomaly_pages import (
-    STATUS_LABELS,
-    driver_names,
-    entry_view,
-    kind_label,
-    label,
-    sentence,
-    step_label,
-)
+from server.desk.anomaly_pages import STATUS_LABELS, driver_names, entry_view, sentence
 from server.desk.blueprint import desk, not_found, t
 from server.desk.claim_pages import mission_attachments
+from server.desk.labels import kind_label, label, step_label
 from server.desk.session import current, page
-from server.office import invoicing
+from server.office import issued_documents, receipts
 from server.office import missions as mission_store
+from server.office.mission_progress import last_steps, shown_status
 from server.office.office_journal import PREFIX as SERVER_CHAIN
 from server.office.reconcile import OPEN
 from server.people.rights import Right
@@ -82,6 +76,7 @@ def mission_search() -> Any:
     error = None
     found: list[Any] = []
     names: dict[str, str] = {}
+    steps: dict[str, Any] = {}
     if len(q) > 64:
         error = t("64 caractères au plus.", "64 characters at most.")
     elif q:
@@ -101,6 +96,7 @@ def mission_search() -> Any:
                 )
             )
             names = driver_names(conn, user.tenant_id)
+            steps = last_steps(conn, user.tenant_id, [m.id for m in found])
         if len(found) == 1:
             return redirect(url_for("desk.mission", mission_id=found[0].id))
     html = render_template(
@@ -111,6 +107,7 @@ def mission_search() -> Any:
         more=len(found) > SEARCH_LIMIT,
         drivers=names,
         office_status=lambda s: label(labels.MISSION_STATUSES, s),
+        shown=lambda m: shown_status(m.status, steps[m.id].step if m.id in steps else None),
     )
     return (html, 400) if error else html
 
@@ -290,13 +287,13 @@ def _mark_applied(entries: Sequence[dict[str, Any]], decided: Sequence[dict[str,
 def _documents(conn: sa.Connection, tenant_id: str, mission_id: str) -> list[dict[str, Any]]:
     """The mission's invoices and credit notes, each invoice with what was credited and,
     for the beneficiary's, where it stands."""
-    listed = invoicing.list_documents(conn, tenant_id, mission_id=mission_id, limit=1000)
+    listed = issued_documents.list_documents(conn, tenant_id, mission_id=mission_id, limit=1000)
     listed.sort(key=lambda d: d["journal_seq"])  # the server journal's order: as issued
     prefix = url_for("desk.glance")  # the desk's root: the PDF pages live under it
     out = []
     for document in listed:
-        if document["kind"] == invoicing.INVOICE:
-            document = invoicing.get_document(conn, tenant_id, document["number"])
+        if document["kind"] == issued_documents.INVOICE:
+            document = issued_documents.get_document(conn, tenant_id, document["number"])
         document["pdf_url"] = f"{prefix}documents/{quote(document['number'])}.pdf"
         out.append(document)
     return out
@@ -341,7 +338,7 @@ def _money(conn: sa.Connection, tenant_id: str, mission_id: str, due: str | None
     """The beneficiary's money as the tablets recorded it (shared.balance)."""
     if due is None:
         return None
-    return invoicing.field_money(conn, tenant_id, mission_id, parse_amount(due))
+    return issued_documents.field_money(conn, tenant_id, mission_id, parse_amount(due))
 
 
 @desk.route("/missions/<mission_id>")
@@ -364,6 +361,7 @@ def mission(mission_id: str) -> Any:
         entries = _entries(conn, tenant, mission_id)
         decided = _decisions(conn, tenant, mission_id)
         _mark_applied(entries, decided)
+        seen = last_steps(conn, tenant, [mission_id]).get(mission_id)
         context = {
             "m": held,
             "party_name": _party_name(conn, tenant, held["ordering_party_id"]),
@@ -386,8 +384,10 @@ def mission(mission_id: str) -> Any:
             "field_step": next(
                 (e["step"] for e in reversed(entries) if e["type"] == "mission_step"), None
             ),
+            "shown_status": shown_status(held["status"], seen.step if seen else None),
             "decisions": decided,
             "documents": _documents(conn, tenant, mission_id),
+            "receipts": receipts.of_mission(conn, tenant, mission_id),  # handed out on site
             "open_anomalies": _open_anomalies(conn, tenant, mission_id),
             "file_missions": _file_missions(conn, tenant, held),
             "attachments": mission_attachments(conn, tenant, mission_id),
