@@ -133,11 +133,15 @@ def csrf_field() -> Markup:
 # exists and the user's role gives its right.
 NAV: tuple[tuple[str, str, str, str | None], ...] = (
     ("desk.glance", "Aujourd'hui", "Today", None),
+    ("desk.dispatch", "Répartition", "Dispatch", "manage_missions"),
     ("desk.anomalies", "Anomalies", "Anomalies", "reconcile"),
     ("desk.registers", "Caisses", "Registers", "reconcile"),
     ("desk.documents", "Factures et avoirs", "Invoices and credit notes", "reconcile"),
     ("desk.files", "Dossiers", "Files", "reconcile"),
     ("desk.claims", "Créances", "Claims", "reconcile"),
+    ("desk.debts", "Impayés clients", "Customer debts", "reconcile"),
+    ("desk.accounting", "Comptabilité", "Accounting", "reconcile"),
+    ("desk.report_parties", "Tableaux de bord", "Reports", "reconcile"),
     ("desk.contracts", "Conventions", "Contracts", None),
     ("desk.cleaning", "Règles de nettoyage", "Cleaning rules", "edit_contracts"),
     ("desk.devices", "Tablettes", "Tablets", "manage_devices"),

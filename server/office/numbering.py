@@ -32,7 +32,8 @@ from server.platform.tables import number_series
 
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
-PREFIXES = {INVOICE: "F", CREDIT_NOTE: "A"}  # facture, avoir
+RECEIPT = "receipt"  # a payment received in the office (server.office.office_payments)
+PREFIXES = {INVOICE: "F", CREDIT_NOTE: "A", RECEIPT: "R"}  # facture, avoir, règlement
 DIGITS = 6
 DEFAULT_TIMEZONE = "Europe/Paris"
 

@@ -160,6 +160,7 @@ def import_file(
         party = _resolve_party(conn, tenant_id, line.party)
         found = _candidates(conn, tenant_id, line, party, source)
         invoice = None
+        cents = 0
         if not found:
             outcome = "unknown_reference"
         else:
@@ -190,6 +191,7 @@ def import_file(
                 label=line.label,
                 outcome=outcome,
                 invoice_number=invoice,
+                applied_cents=cents,
             )
         )
         if outcome != "matched":
