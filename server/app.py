@@ -20,7 +20,7 @@ from flask import Flask, abort, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server.platform import keys
+from server.platform import job_runtime, keys
 from server.platform.db import DEFAULT_URL, make_engine
 from server.platform.errors import CORE_STATUS, ApiError
 from server.platform.gzip_body import ERROR, GUNZIPPED, GzipRequests
@@ -76,11 +76,13 @@ SECURITY_SCHEMES = {
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
+    app.config.update(job_runtime.DEFAULTS)  # who renders documents after the request
     app.config.from_prefixed_env("TOWLINE")
     app.config.update(config or {})
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = keys.secret_key(Path(app.config["VAR_DIR"]))
     app.extensions[ENGINE] = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
+    job_runtime.install(app)
 
     api = TowlineApi(app)
     for name, scheme in SECURITY_SCHEMES.items():

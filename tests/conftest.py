@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from shared.mission import Mission, load_mission
 from tests.browser import browser  # noqa: F401  # one Chromium per test session, for every module
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The apps the tests make do their jobs (documents' PDFs) at the end of the request that
+# asked for them, not in a thread that would outlive the test's database.
+os.environ.setdefault("TOWLINE_JOBS", "inline")
 
 
 def example(kind: str, name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from stdnum.fr import siren as stdnum_siren
 from server.office import contracts, missions, seller
 from server.people import identity
 from server.people import ordering_parties as parties
+from server.platform import jobs
 from server.platform.tables import journal_entries, valuations
 from shared import signing
 from shared.canonical import canonical_json
@@ -28,6 +29,11 @@ from tests.conftest import example
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)  # the Saturday of mission M-A-0003
 KEY = signing.private_key_from_bytes(bytes(range(1, 33)))
+
+
+def render(eng: sa.Engine, now: datetime = NOW) -> int:
+    """Do the jobs a worker would after the issuing transactions: the documents' files."""
+    return jobs.drain(jobs.Context(eng, lambda: KEY, lambda: now))
 
 
 def siren_of(base8: str) -> str:

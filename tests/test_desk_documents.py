@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from server.demo import PASSWORD
-from server.office import invoicing
+from server.office import issued_documents
 from server.people import identity
 from tests.browser import DESKTOP, PHONE, LiveServer, new_page, screenshot
 from tests.conftest import example
@@ -62,12 +62,22 @@ def docs(world):  # noqa: F811
         headers=world.as_user("bureau"),
     )
     assert credit.status_code == 201, credit.get_json()
-    return {
+    issued = {
         "private": private[0],
         "op": op,
         "beneficiary": next(d for d in assist if d["recipient_kind"] == "beneficiary"),
         "credit": credit.get_json(),
     }
+    # The answers came before the PDFs were made (after each request): read them again.
+    world.tokens.clear()
+    shown = {}
+    for key, doc in issued.items():
+        again = world.office.get(
+            f"/api/v1/documents/{doc['number']}", headers=world.as_user("bureau")
+        )
+        assert again.status_code == 200 and again.get_json()["files"] == "ready"
+        shown[key] = again.get_json()
+    return shown
 
 
 def client_for(w: World, login: str = "bureau", **kw: str):
@@ -92,7 +102,7 @@ def test_the_pdf_served_is_the_stored_document_byte_for_byte(world, docs):  # no
         assert answer.headers["Content-Disposition"].startswith("inline")
         assert answer.data.startswith(b"%PDF-")
         with world.engine.connect() as conn:
-            record = invoicing.get_document(conn, "demo", doc["number"])
+            record = issued_documents.get_document(conn, "demo", doc["number"])
         assert hashlib.sha256(answer.data).hexdigest() == record["pdf_sha256"]
 
     # The ordering party's Factur-X carries the CII XML; a beneficiary's has none.
@@ -215,9 +225,12 @@ def test_another_tenants_documents_never_show(world, docs):  # noqa: F811
     mine = client.get("/desk/documents/F2026-000001.pdf").data
     assert hashlib.sha256(mine).hexdigest() == docs["private"]["pdf_sha256"]
     other = client_for(world, "boss", tenant="other")
+    first = world.office.get(  # the issue answer came before its PDF was made: read it now
+        "/api/v1/documents/F2026-000001", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
     assert (
         hashlib.sha256(other.get("/desk/documents/F2026-000001.pdf").data).hexdigest()
-        == (theirs[0]["pdf_sha256"])
+        == first["pdf_sha256"]
     )
     theirs_page = other.get("/desk/documents").get_data(as_text=True)
     assert "M-A-0003" in theirs_page and "M-P-0001" not in theirs_page

@@ -159,8 +159,15 @@ def test_a_synced_mission_is_invoiced_once_and_its_documents_served(shop):
         ("F2026-000001", "ordering_party", "250.00"),
         ("F2026-000002", "beneficiary", "164.00"),
     ]
+    # numbered in the request's transaction, their PDFs made after it (here: at its end)
+    assert [(d["files"], d["pdf_sha256"]) for d in made.json] == [("preparing", None)] * 2
     again = invoice(shop, who="acme.office")
-    assert (again.status_code, again.json) == (200, made.json)
+    assert [d["files"] for d in again.json] == ["ready", "ready"]
+    unchanged = {"files", "pdf_sha256", "facturx_sha256"}
+    assert again.status_code == 200
+    assert [{k: v for k, v in d.items() if k not in unchanged} for d in again.json] == [
+        {k: v for k, v in d.items() if k not in unchanged} for d in made.json
+    ]
 
     listed = shop.client.get(
         "/api/v1/documents?mission_id=M-A-0003", headers=shop.auth("acme.office")
@@ -397,4 +404,6 @@ def test_documents_from_the_command_line(tmp_path, monkeypatch):
         count = conn.execute(sa.select(sa.func.count()).select_from(documents)).scalar_one()
     public = signing.public_key_of(keys.server_key(var_dir))
     assert verify_chain(chain, device_id="server:acme", public_key=public) == ()
-    assert len(chain) == count == 3
+    issued = [e for e in chain if e.entry.type != "document_rendered"]
+    assert len(issued) == count == 3
+    assert len(chain) == 6  # each document's files signed once made (the command made them)

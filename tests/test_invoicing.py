@@ -18,7 +18,17 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from server.office import contracts, invoice_render, invoicing, missions, office_journal, seller
+from server.office import (
+    contracts,
+    document_amounts,
+    document_files,
+    invoice_render,
+    invoicing,
+    issued_documents,
+    missions,
+    office_journal,
+    seller,
+)
 from server.people import identity
 from server.platform.errors import Conflict, NotFound, Unprocessable
 from server.platform.tables import (
@@ -28,6 +38,7 @@ from server.platform.tables import (
     documents,
     number_series,
 )
+from server.platform.tables import jobs as jobs_table
 from shared import signing
 from shared.chain_verifier import verify_chain
 from shared.errors import InvalidDocument
@@ -41,6 +52,7 @@ from tests.invoicing_support import (
     VAT,
     field_entry,
     pdf_text,
+    render,
     set_up,
     siren_of,
     siret_of,
@@ -61,15 +73,22 @@ def office(engine):  # noqa: F811
 
 
 def issue(eng, mission_id="M-A-0003", tenant="acme", now=NOW):
+    """Issue, then let a worker make the files; the documents as they are then."""
     with eng.begin() as conn:
-        return invoicing.issue_for_mission(conn, tenant, mission_id, key=KEY, actor="u1", now=now)
+        made = invoicing.issue_for_mission(conn, tenant, mission_id, key=KEY, actor="u1", now=now)
+    render(eng, now)
+    with eng.connect() as conn:
+        return [issued_documents.get_document(conn, tenant, d["number"]) for d in made]
 
 
 def credit(eng, number, amount=None, reason="Geste commercial", tenant="acme"):
     with eng.begin() as conn:
-        return invoicing.credit_note(
+        made = invoicing.credit_note(
             conn, tenant, number, amount=amount, reason=reason, key=KEY, actor="u1", now=NOW
         )
+    render(eng)
+    with eng.connect() as conn:
+        return issued_documents.get_document(conn, tenant, made["number"])
 
 
 def rows(eng, table, **where):
@@ -82,7 +101,7 @@ def rows(eng, table, **where):
 
 def file_of(eng, number, facturx=False, tenant="acme"):
     with eng.connect() as conn:
-        return invoicing.document_file(conn, tenant, number, facturx=facturx)
+        return issued_documents.document_file(conn, tenant, number, facturx=facturx)
 
 
 def cents(text):
@@ -154,12 +173,12 @@ def test_lines_divide_each_rate_exactly_with_prices_incl_vat(office):
 
 
 def test_allocate_splits_in_whole_cents_that_add_up():
-    assert invoicing.allocate(4167, [12000, 6000, 2833]) == [2400, 1200, 567]
-    assert invoicing.allocate(100, [1, 1, 1]) == [34, 33, 33]
-    assert invoicing.allocate(0, [5, 5]) == [0, 0]
-    assert sum(invoicing.allocate(99_999, [3, 7, 11, 13])) == 99_999
+    assert document_amounts.allocate(4167, [12000, 6000, 2833]) == [2400, 1200, 567]
+    assert document_amounts.allocate(100, [1, 1, 1]) == [34, 33, 33]
+    assert document_amounts.allocate(0, [5, 5]) == [0, 0]
+    assert sum(document_amounts.allocate(99_999, [3, 7, 11, 13])) == 99_999
     with pytest.raises(ValueError):
-        invoicing.allocate(5, [0, 0])
+        document_amounts.allocate(5, [0, 0])
 
 
 def test_every_document_is_signed_into_the_server_journal_and_audited(office):
@@ -168,10 +187,14 @@ def test_every_document_is_signed_into_the_server_journal_and_audited(office):
     with office.connect() as conn:
         chain = office_journal.entries(conn, "acme")
     assert verify_chain(chain, device_id="server:acme", public_key=signing.public_key_of(KEY)) == ()
-    assert [(e.seq, str(e.entry.type)) for e in chain] == [
-        (1, "invoice_issued"),
-        (2, "invoice_issued"),
-        (3, "credit_note_issued"),
+    # Issued in the transaction; the files signed once a worker made them, after it.
+    assert [(e.seq, str(e.entry.type), e.entry.payload["number"]) for e in chain] == [
+        (1, "invoice_issued", "F2026-000001"),
+        (2, "invoice_issued", "F2026-000002"),
+        (3, "document_rendered", "F2026-000001"),
+        (4, "document_rendered", "F2026-000002"),
+        (5, "credit_note_issued", "A2026-000001"),
+        (6, "document_rendered", "A2026-000001"),
     ]
     first = dict(chain[0].entry.payload)
     assert first == {
@@ -183,20 +206,24 @@ def test_every_document_is_signed_into_the_server_journal_and_audited(office):
         "issued_at": NOW.isoformat(),
         "by_rate": [{"rate": "20", "excl_vat": "208.33", "vat": "41.67", "incl_vat": "250.00"}],
         "total": {"excl_vat": "208.33", "vat": "41.67", "incl_vat": "250.00"},
+    }
+    assert dict(chain[2].entry.payload) == {
+        "number": "F2026-000001",
         "pdf_sha256": made[0]["pdf_sha256"],
         "facturx_sha256": made[0]["facturx_sha256"],
     }
-    assert "facturx_sha256" not in chain[1].entry.payload  # the beneficiary's
-    last = chain[2].entry.payload
+    assert "facturx_sha256" not in chain[3].entry.payload  # the beneficiary's
+    last = chain[4].entry.payload
     assert (last["corrects"], last["reason"], last["total"]["incl_vat"]) == (
         "F2026-000001",
         "Geste commercial",
         "50.00",
     )
     assert chain[0].entry.driver_id == "u1"
-    assert [d["journal_seq"] for d in [*made, note]] == [1, 2, 3]
+    assert [d["journal_seq"] for d in [*made, note]] == [1, 2, 5]
     # the stored PDF is the one the journal vouches for
-    assert hashlib.sha256(file_of(office, "F2026-000001")).hexdigest() == first["pdf_sha256"]
+    pdf = file_of(office, "F2026-000001")
+    assert hashlib.sha256(pdf).hexdigest() == chain[2].entry.payload["pdf_sha256"]
     actions = [(r.action, r.target) for r in rows(office, audit_log, tenant_id="acme")]
     assert ("document.invoice", "F2026-000001") in actions
     assert ("document.credit_note", "A2026-000001") in actions
@@ -406,8 +433,22 @@ def test_the_database_refuses_to_change_or_delete_an_issued_document(office, sta
         conn.exec_driver_sql(statement)
     assert IMMUTABLE_DOCUMENTS in str(refused.value)
     with office.connect() as conn:
-        kept = [invoicing.to_wire(r) for r in conn.execute(sa.select(documents))]
+        kept = [
+            issued_documents.get_document(conn, "acme", r.number) for r in rows(office, documents)
+        ]
     assert sorted(kept, key=lambda d: d["number"]) == made
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE document_files SET pdf = pdf", "DELETE FROM document_files"],
+)
+def test_the_database_refuses_to_change_or_delete_a_rendered_file(office, statement):
+    made = issue(office)
+    with pytest.raises(sa.exc.DatabaseError) as refused, office.begin() as conn:
+        conn.exec_driver_sql(statement)
+    assert "document files are immutable" in str(refused.value)
+    assert hashlib.sha256(file_of(office, "F2026-000001")).hexdigest() == made[0]["pdf_sha256"]
 
 
 def test_emptying_the_table_is_refused_too(office):
@@ -461,7 +502,7 @@ def test_partial_and_total_credit_notes_add_up_exactly_and_never_exceed(office):
         "A2026-000003",
     ]
     with office.connect() as conn:
-        shown = invoicing.get_document(conn, "acme", invoice["number"])
+        shown = issued_documents.get_document(conn, "acme", invoice["number"])
     assert shown["credited"] == "240.00"
 
 
@@ -496,7 +537,7 @@ def test_the_beneficiarys_balance_follows_the_field_entries(office):
 
     def balance():
         with office.connect() as conn:
-            found = invoicing.beneficiary_balance(conn, "acme", number)
+            found = issued_documents.beneficiary_balance(conn, "acme", number)
         return {k: found[k] for k in ("paid", "discounted", "deferred", "credited", "open")} | {
             "status": found["status"]
         }
@@ -546,7 +587,7 @@ def test_the_beneficiarys_balance_follows_the_field_entries(office):
     credit(office, number, "50.00", reason="Prise en charge par l'assurance")
     assert balance()["credited"] == "50.00" and balance()["status"] == "paid"
     with office.connect() as conn, pytest.raises(Unprocessable):
-        invoicing.beneficiary_balance(conn, "acme", "F2026-000001")  # the ordering party's
+        issued_documents.beneficiary_balance(conn, "acme", "F2026-000001")  # the ordering party's
 
 
 # --- refusals --------------------------------------------------------------------------
@@ -648,15 +689,15 @@ def test_a_tenant_sees_only_its_own_documents(office):
     issue(office)
     issue(office, tenant="other")  # its own series: also F2026-000001
     with office.connect() as conn:
-        assert invoicing.get_document(conn, "other", "F2026-000001")["seller"]["name"]
-        assert len(invoicing.list_documents(conn, "acme")) == 2
-        assert len(invoicing.list_documents(conn, "acme", kind="credit_note")) == 0
-        assert len(invoicing.list_documents(conn, "acme", mission_id="M-P-0002")) == 0
+        assert issued_documents.get_document(conn, "other", "F2026-000001")["seller"]["name"]
+        assert len(issued_documents.list_documents(conn, "acme")) == 2
+        assert len(issued_documents.list_documents(conn, "acme", kind="credit_note")) == 0
+        assert len(issued_documents.list_documents(conn, "acme", mission_id="M-P-0002")) == 0
     credit(office, "F2026-000001", "1.00", tenant="other")
     with office.connect() as conn:
-        assert invoicing.get_document(conn, "acme", "F2026-000001")["credited"] == "0.00"
+        assert issued_documents.get_document(conn, "acme", "F2026-000001")["credited"] == "0.00"
         with pytest.raises(NotFound):
-            invoicing.get_document(conn, "acme", "A2026-000001")
+            issued_documents.get_document(conn, "acme", "A2026-000001")
 
 
 # --- the completion hook ---------------------------------------------------------------
@@ -670,24 +711,60 @@ def test_the_completion_hook_issues_or_leaves_an_anomaly_and_never_raises(office
             )
 
     def broken(*args, **kwargs):
-        raise RuntimeError("renderer down")
+        raise RuntimeError("journal down")
 
-    monkeypatch.setattr(invoice_render, "facturx_pdf", broken)
-    assert complete("M-A-0003") == []  # the PDF could not be made: nothing half-issued
-    assert rows(office, documents) == []
+    monkeypatch.setattr(office_journal, "append", broken)
+    assert complete("M-A-0003") == []  # nothing half-issued
+    assert rows(office, documents) == [] and rows(office, jobs_table) == []
     assert [r.last_seq for r in rows(office, number_series)] in ([], [0])
     monkeypatch.undo()
     assert complete("M-404") == []
     made = complete("M-A-0003")
     assert [d["number"] for d in made] == ["F2026-000001", "F2026-000002"]  # no gap
-    assert complete("M-A-0003") == made  # synced twice: invoiced once
+    assert [d["files"] for d in made] == ["preparing", "preparing"]  # made after the commit
+    render(office)
+    assert [d["files"] for d in complete("M-A-0003")] == ["ready", "ready"]  # invoiced once
     found = [(r.kind, r.mission_id, r.detail["code"]) for r in rows(office, anomalies)]
     assert found == [
         ("invoicing_pending", "M-A-0003", "internal_error"),
         ("invoicing_pending", "M-404", "not_found"),
     ]
     with office.connect() as conn:
-        assert len(office_journal.entries(conn, "acme")) == 2
+        assert len(office_journal.entries(conn, "acme")) == 4  # 2 issued, 2 rendered
+
+
+def test_a_pdf_that_cannot_be_made_is_tried_again_then_becomes_an_anomaly(office, monkeypatch):
+    """The numbers are taken and kept; only the rendering waits, is retried with growing
+    delays, and after its last attempt the office is told; asked again, it is made."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer down")
+
+    monkeypatch.setattr(invoice_render, "facturx_pdf", broken)  # the ordering party's only
+    with office.begin() as conn:
+        invoicing.issue_for_mission(conn, "acme", "M-A-0003", key=KEY, actor="u1", now=NOW)
+    moment = NOW
+    for attempt in range(1, document_files.MAX_ATTEMPTS + 1):
+        render(office, moment)
+        [job] = rows(office, jobs_table, key="acme:F2026-000001")
+        assert (job.attempts, "renderer down" in job.last_error) == (attempt, True)
+        moment = job.available_at + timedelta(seconds=1)
+    assert job.state == "failed"
+    with pytest.raises(Conflict) as waiting:
+        file_of(office, "F2026-000001")
+    assert waiting.value.code == "document_being_prepared"
+    assert waiting.value.headers == {"Retry-After": "2"}
+    assert file_of(office, "F2026-000002")[:5] == b"%PDF-"  # the beneficiary's was made
+    [anomaly] = rows(office, anomalies)
+    assert (anomaly.kind, anomaly.mission_id) == ("document_render_failed", "M-A-0003")
+    assert (anomaly.detail["number"], anomaly.detail["attempts"]) == ("F2026-000001", 5)
+    assert [r.number for r in rows(office, documents)] == ["F2026-000001", "F2026-000002"]
+    monkeypatch.undo()
+    with office.begin() as conn:
+        assert document_files.render_again(conn, "acme", "F2026-000001", moment)
+        assert not document_files.render_again(conn, "acme", "F2026-000002", moment)
+    render(office, moment)
+    assert facturx.get_facturx_xml_from_pdf(file_of(office, "F2026-000001", facturx=True))[1]
 
 
 # --- parallel issuers ------------------------------------------------------------------
@@ -738,9 +815,11 @@ def test_parallel_issuers_number_real_documents_without_gap(office):
     assert len({r.mission_id for r in made}) == WORKERS * PER_WORKER  # each once
     instants = [r.issued_at for r in made]
     assert instants == sorted(instants)
-    assert [e.entry.payload["number"] for e in chain] == [
-        f"F2026-{seq:06d}" for seq in range(1, WORKERS * PER_WORKER + 1)
-    ]
+    issued = [e.entry.payload["number"] for e in chain if e.entry.type == "invoice_issued"]
+    assert issued == [f"F2026-{seq:06d}" for seq in range(1, WORKERS * PER_WORKER + 1)]
+    # every PDF made once, by whichever issuer's worker claimed its job
+    rendered = [e.entry.payload["number"] for e in chain if e.entry.type == "document_rendered"]
+    assert sorted(rendered) == issued
     assert verify_chain(chain, device_id="server:acme", public_key=signing.public_key_of(KEY)) == ()
 
 

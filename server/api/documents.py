@@ -17,7 +17,7 @@ from marshmallow import fields, validate
 
 from server.api.fields import AMOUNT, NAME, REASON
 from server.api.security import current_user, require_user
-from server.office import invoicing, seller
+from server.office import invoicing, issued_documents, seller
 from server.people.rights import Right
 from server.platform.errors import NotFound
 from server.platform.web import Blueprint, Strict, engine, now, reader, server_private_key
@@ -135,6 +135,7 @@ class BalanceOut(Strict):
     discounted = fields.String()
     deferred = fields.String()
     credited = fields.String()
+    paid_in_office = fields.String(metadata={"description": "payments received in the office"})
     open = fields.String()
     overpaid = fields.String()
     status = fields.String(validate=validate.OneOf(["paid", "partly_paid", "open"]))
@@ -142,12 +143,12 @@ class BalanceOut(Strict):
 
 class DocumentOut(Strict):
     number = fields.String(metadata={"description": NUMBER})
-    kind = fields.String(validate=validate.OneOf(invoicing.KINDS))
+    kind = fields.String(validate=validate.OneOf(issued_documents.KINDS))
     series = fields.String()
     seq = fields.Integer()
     mission_id = fields.String()
     file_number = fields.String(allow_none=True)
-    recipient_kind = fields.String(validate=validate.OneOf(invoicing.RECIPIENTS))
+    recipient_kind = fields.String(validate=validate.OneOf(issued_documents.RECIPIENTS))
     recipient = fields.Dict()
     seller = fields.Dict()
     issued_at = fields.String(metadata={"description": "ISO 8601, UTC"})
@@ -160,8 +161,14 @@ class DocumentOut(Strict):
     reason = fields.String(allow_none=True)
     valuation_digest = fields.String(allow_none=True)
     journal_seq = fields.Integer(metadata={"description": "its entry in the server journal"})
-    pdf_sha256 = fields.String()
+    pdf_sha256 = fields.String(allow_none=True, metadata={"description": "null while preparing"})
     facturx_sha256 = fields.String(allow_none=True)
+    files = fields.String(
+        metadata={
+            "description": "ready: the PDF is made; preparing: the document is issued and "
+            'numbered, its PDF is being made after the commit (docs/invoicing.md "Files")'
+        }
+    )
     created_by = fields.String()
     credited = fields.String(metadata={"description": "invoices (one document only)"})
     balance = fields.Nested(
@@ -171,7 +178,7 @@ class DocumentOut(Strict):
 
 class ListQuery(Strict):
     mission_id = fields.String(validate=validate.Length(min=1, max=64))
-    kind = fields.String(validate=validate.OneOf(invoicing.KINDS))
+    kind = fields.String(validate=validate.OneOf(issued_documents.KINDS))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -189,14 +196,16 @@ class Documents(MethodView):
     @blp.arguments(ListQuery, location="query")
     @blp.response(200, DocumentOut(many=True))
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        """The tenant's invoices and credit notes, in the order they were issued."""
+        """The tenant's invoices and credit notes, in the order they were issued, once
+        their PDF is made (a document whose PDF is being prepared is listed a moment later)."""
         with reader().connect() as conn:
-            return invoicing.list_documents(
+            return issued_documents.list_documents(
                 conn,
                 current_user().tenant_id,
                 mission_id=query.get("mission_id"),
                 kind=query.get("kind"),
                 limit=query["limit"],
+                ready_only=True,
             )
 
 
@@ -205,14 +214,17 @@ class Document(MethodView):
     @require_user(Right.RECONCILE)
     @blp.response(200, DocumentOut)
     def get(self, number: str) -> dict[str, Any]:
-        """One document; a beneficiary's invoice with its balance (paid, open…)."""
+        """One document; a beneficiary's invoice with its balance (paid, open…). 409
+        `document_being_prepared` with Retry-After while its PDF is being made."""
         with reader().connect() as conn:
-            return invoicing.get_document(conn, current_user().tenant_id, number)
+            return issued_documents.shown(conn, current_user().tenant_id, number)
 
 
 def _pdf(number: str, facturx: bool) -> Response:
     with reader().connect() as conn:
-        data = invoicing.document_file(conn, current_user().tenant_id, number, facturx=facturx)
+        data = issued_documents.document_file(
+            conn, current_user().tenant_id, number, facturx=facturx
+        )
     name = f"{number}-facturx.pdf" if facturx else f"{number}.pdf"
     return Response(
         data,
@@ -226,7 +238,8 @@ class DocumentPdf(MethodView):
     @require_user(Right.RECONCILE)
     @blp.doc(responses=PDF_RESPONSE)
     def get(self, number: str) -> Response:
-        """The document's PDF, as issued."""
+        """The document's PDF, as issued; 409 `document_being_prepared` with Retry-After
+        while it is being made."""
         return _pdf(number, facturx=False)
 
 

@@ -8,6 +8,7 @@ seller identity, a credit note beyond what remains…).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def documents_list(
     as_json: bool,
     lang: str | None,
 ) -> None:
-    """List a tenant's invoices and credit notes in the order they were issued.
+    """List a tenant's invoices and credit notes in the order they were issued (those
+    whose PDF is made: one being prepared is listed a moment later).
 
     \b
     Example:
@@ -73,7 +75,7 @@ def documents_list(
 
     Exit codes: 0 listed; 3 unknown tenant.
     """
-    from server.office.invoicing import list_documents
+    from server.office.issued_documents import list_documents
     from server.platform.db import reading
 
     chosen = common.lang(lang)
@@ -81,7 +83,9 @@ def documents_list(
     def work() -> Any:
         with reading(common.engine(database_url)).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return list_documents(conn, tenant_id, mission_id=mission_id, kind=kind, limit=limit)
+            return list_documents(
+                conn, tenant_id, mission_id=mission_id, kind=kind, limit=limit, ready_only=True
+            )
 
     found = common.run(chosen, work)
     common.emit(found, as_json, "\n".join(_summary(d, chosen) for d in found))
@@ -103,9 +107,9 @@ def documents_show(
     Example:
       towline-server documents show acme F2026-000001
 
-    Exit codes: 0 shown; 3 unknown tenant or document.
+    Exit codes: 0 shown; 3 unknown tenant or document, or its PDF still being prepared.
     """
-    from server.office.invoicing import get_document
+    from server.office.issued_documents import shown
     from server.platform.db import reading
 
     chosen = common.lang(lang)
@@ -113,7 +117,7 @@ def documents_show(
     def work() -> Any:
         with reading(common.engine(database_url)).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return get_document(conn, tenant_id, number)
+            return shown(conn, tenant_id, number)
 
     doc = common.run(chosen, work)
     fr = chosen == "fr"
@@ -167,9 +171,10 @@ def documents_pdf(
     Example:
       towline-server documents pdf acme F2026-000001 --out F2026-000001.pdf --facturx
 
-    Exit codes: 0 written; 3 unknown tenant or document, or no Factur-X version.
+    Exit codes: 0 written; 3 unknown tenant or document, no Factur-X version, or the PDF
+    still being prepared (try again in a few seconds).
     """
-    from server.office.invoicing import document_file
+    from server.office.issued_documents import document_file
     from server.platform.db import reading
 
     chosen = common.lang(lang)
@@ -191,6 +196,15 @@ def _key(var_dir: Path) -> Any:
     from server.platform.keys import server_key
 
     return server_key(var_dir)
+
+
+def _render(database_url: str, var_dir: Path) -> None:
+    """After the issuing transaction: make the files of what is due now (this command's
+    documents among them), as a worker would, so `documents pdf` finds them at once."""
+    from server.platform import jobs
+
+    context = jobs.Context(common.engine(database_url), lambda: _key(var_dir), common.now)
+    jobs.drain(context)
 
 
 @documents.command("credit-note")
@@ -247,6 +261,7 @@ def documents_credit_note(
             )
 
     doc = common.run(chosen, work)
+    _render(database_url, var_dir)
     total = _money(doc["total"]["incl_vat"], chosen)
     human = (
         f"Avoir {doc['number']} émis sur la facture {number} : {total} TTC."
@@ -293,6 +308,7 @@ def documents_issue(
             )
 
     made, new = common.run(chosen, work)
+    _render(database_url, var_dir)
     fr = chosen == "fr"
     if not made:
         head = "Rien à facturer." if fr else "Nothing to invoice."
@@ -302,6 +318,61 @@ def documents_issue(
         head = "Déjà facturée :" if fr else "Already invoiced:"
     human = "\n".join([head, *(_summary(d, chosen) for d in made)])
     common.emit(made, as_json, human)
+
+
+@documents.command("render")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("number")
+@db_option
+@var_option
+@lang_option
+def documents_render(
+    tenant_id: str, number: str, database_url: str, var_dir: Path, lang: str | None
+) -> None:
+    """Make a document's PDF again after its rendering gave up (a
+    `document_render_failed` anomaly), now.
+
+    \b
+    Example:
+      towline-server documents render acme F2026-000001
+
+    Exit codes: 0 made; 3 unknown tenant or document, or nothing to make again (its PDF
+    exists, or its rendering is still under way).
+    """
+    from server.office import document_files
+    from server.office.issued_documents import document_row
+    from server.platform.errors import Conflict
+
+    chosen = common.lang(lang)
+
+    def work() -> None:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            document_row(conn, tenant_id, number)
+            if not document_files.render_again(conn, tenant_id, number, common.now()):
+                raise Conflict(
+                    f"Rien à refaire pour {number} : son PDF existe, ou sa fabrication est "
+                    "en cours.",
+                    f"Nothing to make again for {number}: its PDF exists, or it is being made.",
+                    code="nothing_to_render",
+                )
+
+    common.run(chosen, work)
+    _render(database_url, var_dir)
+    from server.platform.db import reading
+
+    with reading(common.engine(database_url)).connect() as conn:
+        ready = document_files.is_ready(conn, tenant_id, number)
+    if ready:
+        click.echo(f"{number} : PDF fabriqué." if chosen == "fr" else f"{number}: PDF made.")
+        return
+    click.echo(
+        f"{number} : la fabrication a encore échoué ; elle sera réessayée (towline-server jobs)."
+        if chosen == "fr"
+        else f"{number}: making it failed again; it will be tried again (towline-server jobs).",
+        err=True,
+    )
+    sys.exit(common.EXIT_REFUSED)
 
 
 # --- the seller's identity ------------------------------------------------------------

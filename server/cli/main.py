@@ -12,14 +12,20 @@ from typing import Any
 import click
 
 from server.cli import (
+    accounting,
     archive,
     claims,
+    commissions,
+    debts,
     decisions,
     devices,
     documents,
+    jobs,
     orders,
+    payments,
     people,
     reconcile,
+    reports,
     rules,
     service,
 )
@@ -59,7 +65,23 @@ def main() -> None:
 
 # Each module holds one group of commands and lists them in COMMANDS, in the order of
 # `towline-server --help`.
-for _module in (rules, service, people, devices, decisions, reconcile, archive, claims, orders):
+for _module in (
+    rules,
+    service,
+    jobs,
+    people,
+    devices,
+    decisions,
+    reconcile,
+    archive,
+    claims,
+    payments,
+    orders,
+    debts,
+    accounting,
+    reports,
+    commissions,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 main.add_command(documents.documents)

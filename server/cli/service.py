@@ -37,17 +37,41 @@ def init_db(database_url: str, lang: str | None) -> None:
 @db_option
 @click.option("--debug", is_flag=True, help="Flask's reloader and debugger (never in production).")
 def run(host: str, port: int, database_url: str, debug: bool) -> None:
-    """Run the development server (production: gunicorn "server.app:create_app()").
+    """Run the development server (production: gunicorn "server.app:create_app()"),
+    with its worker thread for the jobs (documents' PDFs), stopped with it.
 
     \b
     Example:
       towline-server run --port 8080
     """
+    import os
+    import signal
+
     from server.app import create_app
+    from server.platform import job_runtime
 
     app = create_app({"DATABASE_URL": database_url})
+    runner = job_runtime.runner(app)  # None unless JOBS is "thread" (the default)
+    reloading = debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
+    if runner is not None and not reloading:  # the reloader's parent serves nothing
+        runner.start()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # the same clean end as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"Towline: http://{host}:{port}/api/v1/docs", err=True)
-    app.run(host=host, port=port, debug=debug)
+    try:
+        app.run(host=host, port=port, debug=debug)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if runner is not None and not runner.stop(timeout=30):
+            click.echo(
+                "Le travail en cours reprendra au prochain démarrage. / "
+                "The job under way resumes at the next start.",
+                err=True,
+            )
 
 
 @click.command()

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import closing, office_journal
+from server.office import closing, document_files, office_journal
 from server.platform.tables import devices, journal_entries, metadata
 from shared import archive_format as fmt
 from shared import signing
@@ -203,6 +203,17 @@ def documents_table(conn: sa.Connection) -> sa.Table | None:
     return table
 
 
+def rendered_files(
+    conn: sa.Connection, tenant_id: str, numbers: list[str]
+) -> dict[str, dict[str, bytes | None]]:
+    """The files of documents rendered after their issue (server.office.document_files), by
+    number then blob column; a document issued before that keeps them in its own row."""
+    if not sa.inspect(conn).has_table("document_files"):
+        return {}
+    made = document_files.files(conn, tenant_id, numbers)
+    return {number: {"pdf": f.pdf, "facturx": f.facturx} for number, f in made.items()}
+
+
 def blob_columns(table: sa.Table) -> list[str]:
     return [c.name for c in table.c if isinstance(c.type, sa.LargeBinary)]
 
@@ -222,6 +233,7 @@ def _documents(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> dict[
         return {}
     blobs = blob_columns(table)
     files: dict[str, bytes] = {}
+    made = rendered_files(conn, tenant_id, numbers)
     rows = conn.execute(
         sa.select(table).where(table.c.tenant_id == tenant_id, table.c.number.in_(numbers))
     ).mappings()
@@ -229,7 +241,7 @@ def _documents(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> dict[
         number = str(row["number"])
         fields = {name: _plain(value) for name, value in row.items() if name not in blobs}
         for column in blobs:
-            data = row[column]
+            data = made[number].get(column) if number in made else row[column]
             if data is None:
                 continue
             files[blob_path(number, column)] = bytes(data)

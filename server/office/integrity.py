@@ -45,7 +45,7 @@ from shared.canonical import plain
 from shared.closings import CLOSING, Level, Period, Record
 from shared.errors import InvalidDocument, TowlineError
 from shared.i18n import Text
-from shared.journal import Head, SignedEntry, from_wire
+from shared.journal import EntryType, Head, SignedEntry, from_wire
 
 PDF_HASHES = {"pdf": "pdf_sha256", "facturx": "facturx_sha256"}  # blob → issuing entry field
 _LOWER = {Level.MONTH: Level.DAY, Level.YEAR: Level.MONTH}
@@ -330,12 +330,25 @@ def _issued(server: Sequence[_Entry]) -> dict[str, _Entry]:
     return found
 
 
+def _rendered(server: Sequence[_Entry]) -> dict[str, _Entry]:
+    """The `document_rendered` entries of the server journal, by document number: they
+    sign the files of documents rendered after their issue."""
+    found: dict[str, _Entry] = {}
+    for item in server:
+        number = item.signed.entry.payload.get("number")
+        if item.signed.entry.type == EntryType.DOCUMENT_RENDERED and isinstance(number, str):
+            found.setdefault(number, item)
+    return found
+
+
 def _document_blob(
     report: Report, number: str, column: str, data: bytes | None, issuer: _Entry, place: Where
 ) -> None:
+    """The file against the hash its issuing entry, or its `document_rendered` entry
+    (`issuer` is then that one), recorded."""
     expected = issuer.signed.entry.payload.get(PDF_HASHES.get(column, f"{column}_sha256"))
     if not isinstance(expected, str):
-        return  # the issuing entry recorded no hash for this file
+        return  # that entry recorded no hash for this file
     if data is None:
         report.add(
             Kind.DOCUMENT_MISSING,
@@ -702,6 +715,7 @@ def _archive_documents(
     """Each document of the archive against the entry that issued it; and every document
     issued in the period whose entry gives a PDF hash must be there."""
     issued = _issued(server)
+    rendered = _rendered(server)
     prefixes = sorted(
         ((f"{fmt.DOCUMENTS_DIR}{fmt.safe_name(n)}.", n) for n in issued),
         key=lambda pair: -len(pair[0]),
@@ -729,10 +743,11 @@ def _archive_documents(
         fields_path = archive.fields_path(number)
         if fields_path in files:
             _archive_fields(report, files[fields_path], number, issuer, fields_path)
+        signer = rendered.get(number, issuer)
         for column in PDF_HASHES:
             path = archive.blob_path(number, column)
             place = Where(file=path, document=number)
-            _document_blob(report, number, column, files.get(path), issuer, place)
+            _document_blob(report, number, column, files.get(path), signer, place)
 
 
 def _archive_fields(report: Report, raw: bytes, number: str, issuer: _Entry, path: str) -> None:
@@ -870,6 +885,7 @@ def _live_documents(
     if table is None:
         return
     issued = _issued(server)
+    rendered = _rendered(server)
     blobs = archive.blob_columns(table)
     stored: set[str] = set()
     rows = conn.execute(
@@ -877,6 +893,7 @@ def _live_documents(
     ).mappings()
     for row in rows:
         number = str(row["number"])
+        made = archive.rendered_files(conn, tenant_id, [number]).get(number)
         stored.add(number)
         report.documents += 1
         place = Where(document=number)
@@ -899,10 +916,16 @@ def _live_documents(
                 f"the document points at entry no. {linked}, but entry no. "
                 f"{issuer.signed.seq} issued it.",
             )
+        signer = rendered.get(number)
         for column in blobs:
-            data = row[column]
+            data = made.get(column) if made is not None and signer is not None else row[column]
             _document_blob(
-                report, number, column, None if data is None else bytes(data), issuer, place
+                report,
+                number,
+                column,
+                None if data is None else bytes(data),
+                signer or issuer,
+                place,
             )
     for number in sorted(set(issued) - stored):
         item = issued[number]

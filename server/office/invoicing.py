@@ -16,346 +16,61 @@ Each document is one row of `documents` (with its PDF, and the Factur-X PDF for 
 ordering party), one entry of the tenant's signed server journal (`invoice_issued` or
 `credit_note_issued`) and one audit line, in the caller's transaction. Every query is
 scoped by the tenant.
+
+This module issues them; reading them and a beneficiary's balance are in
+`server.office.issued_documents`, their amounts per VAT rate in `server.office.document_amounts`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from server.office import invoice_render, numbering, office_journal
+from server.office import beneficiaries, document_files, numbering, office_journal
 from server.office.anomalies import open_anomaly
+from server.office.document_amounts import (
+    cents_by_rate,
+    credit_rows,
+    payer_lines,
+    total_of,
+    wire_rows,
+)
+from server.office.issued_documents import (
+    BENEFICIARY,
+    CREDIT_NOTE,
+    INVOICE,
+    ORDERING_PARTY,
+    RECIPIENTS,
+    credited_cents,
+    document_row,
+    field_money,
+    to_wire,
+)
 from server.office.seller import require_seller
 from server.people.identity import audit
 from server.platform import events
-from server.platform.errors import Conflict, NotFound, Unprocessable, not_found
-from server.platform.tables import (
-    decisions,
-    documents,
-    journal_entries,
-    missions,
-    ordering_parties,
-    tenants,
-    valuations,
-)
-from shared.balance import Deferred, Discounted, fold
+from server.platform.errors import Conflict, Unprocessable, not_found
+from server.platform.tables import documents, missions, ordering_parties, tenants, valuations
 from shared.errors import TowlineError
 from shared.journal import EntryType
 from shared.money import ZERO, format_amount, from_cents, parse_amount, to_cents, wire
-from shared.payments import event_from_entry
 from shared.signing import PrivateKey
-from shared.vat import rate_totals
 
 log = logging.getLogger(__name__)
 
-INVOICE = numbering.INVOICE
-CREDIT_NOTE = numbering.CREDIT_NOTE
-KINDS = (INVOICE, CREDIT_NOTE)
-ORDERING_PARTY = "ordering_party"
-BENEFICIARY = "beneficiary"
-RECIPIENTS = (ORDERING_PARTY, BENEFICIARY)
 JOURNAL_TYPES = {INVOICE: EntryType.INVOICE_ISSUED, CREDIT_NOTE: EntryType.CREDIT_NOTE_ISSUED}
 CANCELLED = "cancelled"
-MONEY_ENTRIES = ("collection", "reversal", "discount", "deferral")
-# What the field recorded on a mission, from the tablets' chains (not the server's own).
-TABLET_ENTRY = sa.not_(journal_entries.c.device_id.like(office_journal.PREFIX + "%"))
 
 
 def timezone_of(settings: Mapping[str, Any] | None) -> str:
     tz = (settings or {}).get("timezone")
     return tz if isinstance(tz, str) and tz else numbering.DEFAULT_TIMEZONE
-
-
-# --- amounts ------------------------------------------------------------------------
-
-
-def allocate(total: int, weights: Sequence[int]) -> list[int]:
-    """`total` cents split in proportion to `weights` (cents, not negative), in whole
-    cents by largest remainder: the parts add up to `total` exactly, and each differs
-    from its exact share by less than a cent."""
-    whole = sum(weights)
-    if total == 0:
-        return [0] * len(weights)
-    if whole <= 0 or any(w < 0 for w in weights) or total < 0:
-        raise ValueError(f"cannot split {total} cents by {list(weights)}")
-    parts = [total * w // whole for w in weights]
-    remainders = [total * w % whole for w in weights]
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], i))
-    for i in order[: total - sum(parts)]:
-        parts[i] += 1
-    return parts
-
-
-def _rows(by_rate: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:
-    """{rate: [excl, vat, incl] in cents} from `by_rate` rows of strings."""
-    return {
-        str(r["rate"]): [to_cents(parse_amount(r[k])) for k in ("excl_vat", "vat", "incl_vat")]
-        for r in by_rate
-    }
-
-
-def _wire_rows(rows: Mapping[str, Sequence[int]]) -> list[dict[str, str]]:
-    return [
-        {
-            "rate": rate,
-            "excl_vat": wire(from_cents(cells[0])),
-            "vat": wire(from_cents(cells[1])),
-            "incl_vat": wire(from_cents(cells[2])),
-        }
-        for rate, cells in sorted(rows.items(), key=lambda item: Decimal(item[0]))
-        if any(cells)
-    ]
-
-
-def _total(rows: Sequence[Mapping[str, str]]) -> dict[str, str]:
-    return {
-        key: wire(sum((parse_amount(r[key]) for r in rows), ZERO))
-        for key in ("excl_vat", "vat", "incl_vat")
-    }
-
-
-def payer_lines(valuation: Mapping[str, Any], payer: str) -> list[dict[str, Any]]:
-    """The payer's lines of a valuation (`Valuation.to_wire()`), each with its share
-    excl. VAT, VAT and incl. VAT. The payer's totals per rate are computed on its total
-    (shared.vat), never line by line; the lines divide them in proportion to their
-    shares (largest remainder), so lines add up to the totals exactly, rate by rate."""
-    include_vat = bool(valuation["prices_include_vat"])
-    basis = "incl_vat" if include_vat else "excl_vat"
-    totals = _rows(valuation["payers"][payer]["by_rate"])
-    lines = []
-    for line in valuation["lines"]:
-        share = parse_amount(line["shares"][payer])
-        if share == 0:
-            continue
-        lines.append(
-            {
-                "code": line["code"],
-                "kind": line["kind"],
-                "label": dict(line["label"]),
-                "quantity": line["quantity"],
-                "unit_price": line["unit_price"],
-                "amount": line["amount"],
-                "share": wire(share),
-                "price_basis": basis,
-                "rate": str(line["vat_rate"]),
-            }
-        )
-    for rate, (excl, vat, incl) in totals.items():
-        mine = [x for x in lines if Decimal(x["rate"]) == Decimal(rate)]
-        weights = [to_cents(parse_amount(x["share"])) for x in mine]
-        if sum(weights) != (incl if include_vat else excl):
-            raise ValueError(f"the lines at {rate} % do not add up to the payer's total")
-        spread = allocate(excl if include_vat else vat, weights)
-        for item, weight, part in zip(mine, weights, spread, strict=True):
-            line_excl, line_vat = (part, weight - part) if include_vat else (weight, part)
-            item["excl_vat"] = wire(from_cents(line_excl))
-            item["vat"] = wire(from_cents(line_vat))
-            item["incl_vat"] = wire(from_cents(line_excl + line_vat))
-    return [x for x in lines if "excl_vat" in x]
-
-
-# --- reading ------------------------------------------------------------------------
-
-
-def _document_row(conn: sa.Connection, tenant_id: str, number: str, *, lock: bool = False) -> Any:
-    query = sa.select(documents).where(
-        documents.c.tenant_id == tenant_id, documents.c.number == number
-    )
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise not_found("Document", "Document", number)
-    return row
-
-
-def _sha256(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
-
-
-def to_wire(row: Any) -> dict[str, Any]:
-    """A document as the API and the command line show it (without the PDF bytes)."""
-    return {
-        "number": row.number,
-        "kind": row.kind,
-        "series": row.series,
-        "seq": int(row.seq),
-        "mission_id": row.mission_id,
-        "file_number": row.file_number,
-        "recipient_kind": row.recipient_kind,
-        "recipient": row.recipient,
-        "seller": row.seller,
-        "issued_at": row.issued_at.astimezone(UTC).isoformat(),
-        "service_date": row.service_date.isoformat(),
-        "currency": row.currency,
-        "lines": row.lines,
-        "by_rate": row.by_rate,
-        "total": {
-            "excl_vat": wire(from_cents(int(row.total_excl_cents))),
-            "vat": wire(from_cents(int(row.total_vat_cents))),
-            "incl_vat": wire(from_cents(int(row.total_incl_cents))),
-        },
-        "corrects": row.corrects,
-        "reason": row.reason,
-        "valuation_digest": row.valuation_digest,
-        "journal_seq": int(row.journal_seq),
-        "pdf_sha256": _sha256(row.pdf),
-        "facturx_sha256": _sha256(row.facturx),
-        "created_by": row.created_by,
-    }
-
-
-def get_document(conn: sa.Connection, tenant_id: str, number: str) -> dict[str, Any]:
-    """One document; a beneficiary's invoice also carries its `balance`."""
-    row = _document_row(conn, tenant_id, number)
-    out = to_wire(row)
-    if row.kind == INVOICE:
-        out["credited"] = wire(from_cents(_credited(conn, tenant_id, number)[2]))
-        if row.recipient_kind == BENEFICIARY:
-            out["balance"] = beneficiary_balance(conn, tenant_id, number)
-    return out
-
-
-def list_documents(
-    conn: sa.Connection,
-    tenant_id: str,
-    *,
-    mission_id: str | None = None,
-    kind: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """The tenant's documents in the order they were issued."""
-    query = sa.select(documents).where(documents.c.tenant_id == tenant_id)
-    if mission_id is not None:
-        query = query.where(documents.c.mission_id == mission_id)
-    if kind is not None:
-        query = query.where(documents.c.kind == kind)
-    query = query.order_by(documents.c.issued_at, documents.c.series, documents.c.seq)
-    return [to_wire(row) for row in conn.execute(query.limit(limit))]
-
-
-def document_file(
-    conn: sa.Connection, tenant_id: str, number: str, *, facturx: bool = False
-) -> bytes:
-    """The document's PDF, or its Factur-X PDF (ordering parties' documents only)."""
-    row = _document_row(conn, tenant_id, number)
-    if not facturx:
-        return bytes(row.pdf)
-    if row.facturx is None:
-        raise NotFound(
-            f"Le document {number} n'a pas de version Factur-X : seuls les documents des "
-            "donneurs d'ordre en ont une.",
-            f"Document {number} has no Factur-X version: only ordering parties' documents "
-            "have one.",
-            code="no_facturx",
-        )
-    return bytes(row.facturx)
-
-
-# --- what the beneficiary paid ------------------------------------------------------
-
-
-def _credited(conn: sa.Connection, tenant_id: str, invoice_number: str) -> list[int]:
-    """[excl, vat, incl] cents of every credit note on the invoice."""
-    row = conn.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(documents.c.total_excl_cents), 0),
-            sa.func.coalesce(sa.func.sum(documents.c.total_vat_cents), 0),
-            sa.func.coalesce(sa.func.sum(documents.c.total_incl_cents), 0),
-        ).where(
-            documents.c.tenant_id == tenant_id,
-            documents.c.kind == CREDIT_NOTE,
-            documents.c.corrects == invoice_number,
-        )
-    ).one()
-    return [int(row[0]), int(row[1]), int(row[2])]
-
-
-def field_money(conn: sa.Connection, tenant_id: str, mission_id: str, due: Decimal) -> Any:
-    """The mission's money (shared.balance): collections minus reversals, discounts and
-    deferrals, from the tablets' stored journal entries, plus the discounts and deferrals
-    the office decided that no tablet has recorded yet (or could not: a tablet that
-    valued the mission lower sees nothing left to bill later). A decision recorded by a
-    tablet cites it as `office:<decision id>` and is counted once."""
-    rows = conn.execute(
-        sa.select(journal_entries.c.type, journal_entries.c.hash, journal_entries.c.body).where(
-            journal_entries.c.tenant_id == tenant_id,
-            journal_entries.c.mission_id == mission_id,
-            journal_entries.c.type.in_(MONEY_ENTRIES),
-            TABLET_ENTRY,
-        )
-    )
-    events: list[Any] = []
-    recorded: set[str] = set()
-    for row in rows:
-        try:
-            payload = json.loads(row.body)["payload"]
-            event = event_from_entry(row.type, row.hash, payload)
-        except (KeyError, TypeError, ValueError, ArithmeticError):
-            continue  # an unreadable entry is the anomaly catalogue's business, not money
-        if event is not None and event.mission_id == mission_id:
-            events.append(event)
-            recorded.add(str(payload.get("approval_ref", "")))
-    for decided in conn.execute(
-        sa.select(decisions.c.id, decisions.c.type, decisions.c.data).where(
-            decisions.c.tenant_id == tenant_id,
-            decisions.c.mission_id == mission_id,
-            decisions.c.type.in_(("discount", "deferral")),
-        )
-    ):
-        ref = f"office:{decided.id}"
-        if ref in recorded:
-            continue
-        data = json.loads(decided.data) if isinstance(decided.data, str) else decided.data
-        made = Discounted if decided.type == "discount" else Deferred
-        events.append(made(ref, mission_id, parse_amount(data["amount"])))
-    return fold(mission_id, due, events)
-
-
-def beneficiary_balance(conn: sa.Connection, tenant_id: str, invoice_number: str) -> dict[str, Any]:
-    """Where a beneficiary's invoice stands, derived (never stored): `paid` is what the
-    tablets collected on the mission net of reversals, `discounted` the discounts granted
-    on the spot, `deferred` the "bill later" approvals (left to pay), `credited` the
-    credit notes on this invoice; `open` = total − paid − discounted − credited (never
-    below zero; `overpaid` beyond). Status: "paid" when nothing is open, "partly_paid"
-    when something was paid, else "open"."""
-    row = _document_row(conn, tenant_id, invoice_number)
-    if row.kind != INVOICE or row.recipient_kind != BENEFICIARY:
-        raise Unprocessable(
-            f"Le document {invoice_number} n'est pas une facture au bénéficiaire.",
-            f"Document {invoice_number} is not a beneficiary's invoice.",
-            code="not_a_beneficiary_invoice",
-        )
-    total = from_cents(int(row.total_incl_cents))
-    money = field_money(conn, tenant_id, row.mission_id, total)
-    credited = from_cents(_credited(conn, tenant_id, invoice_number)[2])
-    rest = total - money.net_collected - money.discounted - credited
-    open_ = max(rest, ZERO)
-    if open_ == 0:
-        status = "paid"
-    elif money.net_collected > 0:
-        status = "partly_paid"
-    else:
-        status = "open"
-    return {
-        "number": row.number,
-        "total": wire(total),
-        "paid": wire(money.net_collected),
-        "discounted": wire(money.discounted),
-        "deferred": wire(money.deferred),
-        "credited": wire(credited),
-        "open": wire(open_),
-        "overpaid": wire(max(-rest, ZERO)),
-        "status": status,
-    }
 
 
 # --- issuing ------------------------------------------------------------------------
@@ -375,7 +90,8 @@ def _store(
     now: datetime,
     timezone: str,
 ) -> dict[str, Any]:
-    """Number the draft, render it, sign it into the journal, store it, audit it."""
+    """Number the draft, sign it into the journal, store it, audit it, and ask for its
+    files (rendered after the commit: server.office.document_files)."""
     kind = draft["kind"]
     number = numbering.next_number(conn, tenant_id, kind, now, timezone=timezone)
     document = {
@@ -385,12 +101,8 @@ def _store(
         "seq": number.seq,
         "issued_at": number.issued_at,
         "issue_date": _local_date(number.issued_at, timezone),
-        "total": _total(draft["by_rate"]),
+        "total": total_of(draft["by_rate"]),
     }
-    pdf = invoice_render.pdf(document)
-    facturx = None
-    if document["recipient_kind"] == ORDERING_PARTY:
-        facturx = invoice_render.facturx_pdf(pdf, document)
     payload: dict[str, Any] = {
         "number": number.text,
         "kind": kind,
@@ -400,13 +112,10 @@ def _store(
         "issued_at": number.issued_at.isoformat(),
         "by_rate": document["by_rate"],
         "total": document["total"],
-        "pdf_sha256": _sha256(pdf),
     }
     if kind == CREDIT_NOTE:
         payload["corrects"] = document["corrects"]
         payload["reason"] = document["reason"]
-    if facturx is not None:
-        payload["facturx_sha256"] = _sha256(facturx)
     signed = office_journal.append(
         conn,
         tenant_id,
@@ -442,11 +151,12 @@ def _store(
             reason=document.get("reason"),
             valuation_digest=document.get("valuation_digest"),
             journal_seq=signed.entry.seq,
-            pdf=pdf,
-            facturx=facturx,
+            pdf=b"",  # rendered after the commit, into document_files
+            facturx=None,
             created_by=actor[:64],
         )
     )
+    document_files.ask(conn, tenant_id, document, now)
     audit(
         conn,
         tenant_id,
@@ -462,7 +172,7 @@ def _store(
             "corrects": document.get("corrects"),
         },
     )
-    stored = _document_row(conn, tenant_id, number.text)
+    stored = document_row(conn, tenant_id, number.text)
     # Claims and ordering parties' files follow the document (server.reactions).
     events.publish(conn, events.DocumentStored(tenant_id, stored, actor, now))
     return to_wire(stored)
@@ -514,8 +224,16 @@ def _recipient(conn: sa.Connection, tenant_id: str, mission: Any, payer: str) ->
         return {"id": party_id, "name": name or party_id or "Donneur d'ordre"}
     plate = (document.get("vehicle") or {}).get("plate")
     customer = document.get("customer")
-    name = customer or (f"Client (véhicule {plate})" if plate else "Client")
-    return {"customer": customer, "name": name, "vehicle_plate": plate}
+    # Who pays on site: captured by the driver, else as the order gave them.
+    who = beneficiaries.of_mission(conn, tenant_id, mission.id, document)
+    named = who.name if who is not None else None
+    name = named or customer or (f"Client (véhicule {plate})" if plate else "Client")
+    return {
+        "customer": customer,
+        "name": name,
+        "vehicle_plate": plate,
+        **beneficiaries.recipient_fields(who),
+    }
 
 
 def _service_date(mission: Any, timezone: str) -> date:
@@ -553,11 +271,12 @@ def issue(
     ).all()
     same = [row for row in invoices if row.valuation_digest == valuation.digest]
     if same:
-        return [to_wire(row) for row in same], False
+        made = document_files.files(conn, tenant_id, [row.number for row in same])
+        return [to_wire(row, made.get(row.number)) for row in same], False
     open_ = [
         row.number
         for row in invoices
-        if _credited(conn, tenant_id, row.number)[2] < int(row.total_incl_cents)
+        if credited_cents(conn, tenant_id, row.number)[2] < int(row.total_incl_cents)
     ]
     if open_:
         listed = ", ".join(open_)
@@ -591,7 +310,7 @@ def issue(
             "recipient_kind": payer,
             "recipient": _recipient(conn, tenant_id, mission, payer),
             "lines": payer_lines(body, payer),
-            "by_rate": _wire_rows(_rows(body["payers"][payer]["by_rate"])),
+            "by_rate": wire_rows(cents_by_rate(body["payers"][payer]["by_rate"])),
         }
         if payer == BENEFICIARY:
             due = parse_amount(body["payers"][payer]["incl_vat"])
@@ -672,29 +391,6 @@ def on_mission_completed(
 # --- credit notes -------------------------------------------------------------------
 
 
-def _credit_rows(
-    remaining: Mapping[str, Sequence[int]], amount: int | None
-) -> dict[str, list[int]]:
-    """The credit note's [excl, vat, incl] cents per rate: what remains (total), or
-    `amount` incl. VAT split across the rates in proportion to what remains of each
-    (largest remainder), excl. VAT = round half up (incl. / (1 + rate)), the VAT what is
-    left; no cell ever beyond what remains of it."""
-    rates = [rate for rate, cells in remaining.items() if cells[2] > 0]
-    left = sum(remaining[rate][2] for rate in rates)
-    if amount is None or amount == left:
-        return {rate: list(remaining[rate]) for rate in rates}
-    out = {}
-    for rate, incl in zip(rates, allocate(amount, [remaining[r][2] for r in rates]), strict=True):
-        excl_left, vat_left, _ = remaining[rate]
-        part = rate_totals(Decimal(rate), from_cents(incl), prices_include_vat=True)
-        excl = min(to_cents(part.excl), excl_left)
-        vat = incl - excl
-        if vat > vat_left:
-            vat, excl = vat_left, incl - vat_left
-        out[rate] = [excl, vat, incl]
-    return out
-
-
 def credit_note(
     conn: sa.Connection,
     tenant_id: str,
@@ -713,7 +409,7 @@ def credit_note(
         raise Unprocessable(
             "Indiquez le motif de l'avoir.", "Give the credit note's reason.", code="reason_missing"
         )
-    invoice = _document_row(conn, tenant_id, invoice_number, lock=True)
+    invoice = document_row(conn, tenant_id, invoice_number, lock=True)
     if invoice.kind != INVOICE:
         raise Unprocessable(
             f"{invoice_number} est un avoir : seul une facture peut être corrigée par un avoir.",
@@ -733,7 +429,7 @@ def credit_note(
                 code="amount_invalid",
             )
         value = to_cents(parsed)
-    remaining = _rows(invoice.by_rate)
+    remaining = cents_by_rate(invoice.by_rate)
     for note in conn.execute(
         sa.select(documents.c.by_rate).where(
             documents.c.tenant_id == tenant_id,
@@ -741,7 +437,7 @@ def credit_note(
             documents.c.corrects == invoice_number,
         )
     ).scalars():
-        for rate, cells in _rows(note).items():
+        for rate, cells in cents_by_rate(note).items():
             remaining[rate] = [a - b for a, b in zip(remaining[rate], cells, strict=True)]
     left = sum(cells[2] for cells in remaining.values())
     if left <= 0:
@@ -759,7 +455,7 @@ def credit_note(
             f"credit on invoice {invoice_number} ({format_amount(rest, 'en')} incl. VAT).",
             code="credit_exceeds_invoice",
         )
-    by_rate = _wire_rows(_credit_rows(remaining, value))
+    by_rate = wire_rows(credit_rows(remaining, value))
     settings = _settings(conn, tenant_id)
     timezone = timezone_of(settings)
     lines = [

@@ -65,7 +65,9 @@ def reading(engine: Engine) -> Engine:
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    # configparser reads "%" as interpolation: a percent-encoded URL (a password, options)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
