@@ -52,10 +52,17 @@ class EntryType(StrEnum):
     CLOSING = "closing"
     OFFICE_DECISION_APPLIED = "office_decision_applied"
     DEPOSIT_SET = "deposit_set"  # a deposit set by hand in the office
+    SITE_FACTS = "site_facts"  # what the driver found on site, beside what the order said
+    BENEFICIARY_RECORDED = "beneficiary_recorded"  # who pays on site, as the driver captured
+    # Refusals that protect money, counted from the journal so that no table wipes them
+    APPROVAL_REFUSED = "approval_refused"  # a manager's code that fits nothing: counted
+    PIN_REFUSED = "pin_refused"  # a wrong PIN on the tablet
     # The server's own journal (one chain per tenant, signed with the server's key)
     INVOICE_ISSUED = "invoice_issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     OFFICE_DECISION = "office_decision"  # a resolution: void, approval after the fact…
+    OFFICE_PAYMENT = "office_payment"  # money received in the office, a credit applied, a refund
+    DOCUMENT_RENDERED = "document_rendered"  # an issued document's PDF hashes, once rendered
 
 
 class _FrozenMap(Mapping[str, Any]):

@@ -222,9 +222,11 @@ def test_entry_types_are_exactly_the_journal_events() -> None:
     assert {str(t) for t in EntryType} == {
         "register_opened", "register_closed", "collection", "reversal", "discount",
         "deferral", "dispute", "valuation_recorded", "mission_step", "bank_deposit",
-        "closing", "office_decision_applied", "deposit_set",
+        "closing", "office_decision_applied", "deposit_set", "approval_refused", "pin_refused",
+        "site_facts", "beneficiary_recorded",
         # the server's own journal
-        "invoice_issued", "credit_note_issued", "office_decision",
+        "invoice_issued", "credit_note_issued", "office_decision", "office_payment",
+        "document_rendered",
     }  # fmt: skip
 
 

@@ -1,19 +1,24 @@
 """Words the desk shows for the system's codes: anomaly kinds, journal entry types,
-payment methods, file states and log entries, claim statuses, payment outcomes. One
-place, so every page names a thing the same way."""
+payment methods, file states and log entries, claim statuses, payment outcomes, mission
+steps; and `label`, a code's words in the page's language. One place, so every page names
+a thing the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from server.desk.blueprint import t
 from server.parties.claim_documents import DOCUMENT_LABELS as CLAIM_DOCUMENTS
 from server.parties.claim_states import ACTION_LABELS as CLAIM_ACTION_LABELS
 from server.parties.claim_states import STATUS_LABELS as CLAIM_STATUS_LABELS
+from server.platform.web import lang
 from shared.file_lifecycle import EVENT_LABELS, STATE_LABELS
 from shared.i18n import Text
 from shared.payment_terms import Method
 from shared.payments import LABELS as METHODS
+from shared.steps import LABELS as STEP_LABELS
+from shared.steps import Step
 
 ANOMALY_KINDS: Mapping[str, Text] = MappingProxyType(
     {
@@ -40,6 +45,17 @@ ANOMALY_KINDS: Mapping[str, Text] = MappingProxyType(
             "Encaissement sur mission annulée", "Collection on a cancelled mission"
         ),
         "invoicing_pending": Text("Facturation en attente", "Invoicing pending"),
+        "document_render_failed": Text("PDF de facture non fabriqué", "Invoice PDF not made"),
+        "site_fact_beyond_tolerance": Text(
+            "Constat sur place hors tolérance", "Site fact beyond tolerance"
+        ),
+        "vehicle_class_contradicts_weight": Text(
+            "Classe contraire au poids", "Class contradicts weight"
+        ),
+        "site_facts_unreadable": Text("Constats illisibles", "Unreadable site facts"),
+        "entry_unauthorised": Text("Entrée sans droit", "Entry without the right"),
+        "entry_date_implausible": Text("Date d'entrée invraisemblable", "Implausible entry date"),
+        "card_unsettled": Text("Carte sans remise du terminal", "Card payment never settled"),
     }
 )
 
@@ -56,8 +72,32 @@ ENTRY_TYPES: Mapping[str, Text] = MappingProxyType(
         "register_closed": Text("Fermeture de caisse", "Register closed"),
         "bank_deposit": Text("Remise en banque", "Bank deposit"),
         "office_decision_applied": Text("Décision du bureau appliquée", "Office decision applied"),
+        "site_facts": Text("Constats sur place", "Site facts"),
+        "approval_refused": Text("Code d'accord refusé", "Approval code refused"),
+        "pin_refused": Text("Code PIN refusé", "PIN refused"),
     }
 )
+
+
+def label(words: Mapping[str, tuple[str, str]] | Mapping[str, Text], key: str | None) -> str:
+    """A code's label in the page's language; an unknown code shows as itself."""
+    if key is None:
+        return "—"
+    found = words.get(key)
+    if found is None:
+        return key
+    return found(lang()) if isinstance(found, Text) else t(*found)
+
+
+def kind_label(kind: str | None) -> str:
+    return label(ANOMALY_KINDS, kind)
+
+
+def step_label(step: object) -> str:
+    try:
+        return STEP_LABELS[Step(str(step))](lang())
+    except ValueError:
+        return str(step)
 
 
 def method_label(method: object, lang: str) -> str:
@@ -106,6 +146,10 @@ _LOG_EVENTS: dict[str, Text] = {
     "mission_not_created": Text("Mission non créée", "Mission not created"),
     "order_not_applied": Text("Ordre non appliqué à la mission", "Order not applied"),
     "mission_cancelled": Text("Mission annulée", "Mission cancelled"),
+    "mission_assigned": Text("Mission attribuée à un chauffeur", "Mission given to a driver"),
+    "mission_reassigned": Text(
+        "Mission confiée à un autre chauffeur", "Mission given to another driver"
+    ),
     "mission_kept": Text("Mission conservée", "Mission kept"),
     "claim_opened": Text("Demande ouverte (facture émise)", "Claim opened (invoice issued)"),
     "claim_credited": Text("Avoir sur la facture", "Credit note on the invoice"),
@@ -158,9 +202,11 @@ ATTACHMENT_KINDS: Mapping[str, Text] = MappingProxyType(
     }
 )
 
-# A mission's status in the office (server.office.missions).
+# A mission's status in the office (server.office.missions), then the steps its tablet
+# reports, which the status shown follows (server.office.mission_progress.shown_status).
 MISSION_STATUSES: Mapping[str, Text] = MappingProxyType(
     {
+        **{step.value: words for step, words in STEP_LABELS.items()},
         "new": Text("nouvelle, sans chauffeur", "new, no driver"),
         "assigned": Text("attribuée", "assigned"),
         "cancelled": Text("annulée", "cancelled"),
