@@ -304,7 +304,7 @@ PHASES = (
     "_voided",
     "mission_findings",
     "store",
-    "_typed",
+    "typed",
     "_check_cards",
     "_settled_cards",
     "register_findings",
@@ -318,10 +318,13 @@ def phases(profile: Any, reconcile: Any) -> dict[str, tuple[int, float]]:
     so cumulative times add up within one level)."""
     import pstats
 
-    from server.office import reconcile_rules
+    from server.office import reconcile_facts, reconcile_rules
 
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    files = {str(Path(reconcile.__file__).resolve()), str(Path(reconcile_rules.__file__).resolve())}
+    files = {
+        str(Path(module.__file__).resolve())
+        for module in (reconcile, reconcile_rules, reconcile_facts)
+    }
     out: dict[str, tuple[int, float]] = {}
     for (file, _line, name), (_cc, calls, _tt, cumulative, _callers) in stats.items():
         if file in files and name in PHASES:

@@ -14,21 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from shared import calendar
 from shared.canonical import quote, text_digest
-from shared.catalogue import FIRST, FOLLOW_UP, prefixes
-from shared.contract import Amount, Combine, Contract, Discount, Payer, TimeBand
+from shared.catalogue import FIRST, FOLLOW_UP
+from shared.contract import Amount, Contract, Discount, Payer
 from shared.errors import ValuationRefused
+from shared.frozen import maker
 from shared.i18n import Text
 from shared.mission import Mission
 from shared.money import CENT, ZERO, cents
 from shared.split import Covered, largest_within
+from shared.valuation_plan import Plan, no_price, plan_of
 from shared.vat import Totals, combine, totals
+from shared.vehicle_class import classify
 
 _HUNDRED = Decimal(100)
+_ONE = Decimal(1)
 _NO_KM = Decimal(0)
 
 
@@ -45,6 +49,9 @@ class ValuationContext:
     def __post_init__(self) -> None:
         # Equal amounts must give equal digests: 94, 94.0 and 94.00 are one amount.
         object.__setattr__(self, "file_consumed", cents(self.file_consumed))
+
+
+_NO_CONTEXT = ValuationContext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +214,36 @@ def _facts_digest(
     dicts and running json.dumps over them, and this runs for every valuation. A
     property test checks it gives the same digest as the canonical encoder.
     """
-    text = (
+    head = _facts_head(contract_id, contract_version, contract_digest, currency)
+    return _digest_of(
+        head, mission_id, prices_include_vat, lines, ordering_party, beneficiary, total, file_cap
+    )
+
+
+def _facts_head(
+    contract_id: str, contract_version: int, contract_digest: str, currency: str
+) -> str:
+    """The canonical text the money facts begin with: the contract's, the same for each
+    of its valuations (a plan keeps it)."""
+    return (
         f'{{"contract":{{"digest":{quote(contract_digest)},"id":{quote(contract_id)},'
         f'"version":{contract_version!r}}},"currency":{quote(currency)},'
-        f'"file_cap":{file_cap.canonical() if file_cap else "null"},'
+    )
+
+
+def _digest_of(
+    head: str,
+    mission_id: str,
+    prices_include_vat: bool,
+    lines: tuple[Line, ...],
+    ordering_party: Totals,
+    beneficiary: Totals,
+    total: Totals,
+    file_cap: FileCap | None,
+) -> str:
+    """`_facts_digest` after the contract's part (`_facts_head`)."""
+    text = (
+        f'{head}"file_cap":{file_cap.canonical() if file_cap else "null"},'
         f'"lines":[{",".join([line.canonical() for line in lines])}],'
         f'"mission_id":{quote(mission_id)},'
         f'"payers":{{"beneficiary":{beneficiary.canonical()},'
@@ -236,18 +269,36 @@ class _Draft:
     payer: Payer = Payer.BENEFICIARY
 
 
+# The valuation's own values, built without the frozen guard's cost (shared.frozen).
+_step, _line, _file_cap, _valuation = maker(Step), maker(Line), maker(FileCap), maker(Valuation)
+_BENEFICIARY = Payer.BENEFICIARY
+_new_draft = maker(_Draft)
+
+
+def _draft(
+    code: str,
+    kind: str,
+    label: Text,
+    quantity: Decimal,
+    unit_price: Decimal,
+    amount: Decimal,
+    band: str | None = None,
+) -> _Draft:
+    return _new_draft(code, kind, label, quantity, unit_price, amount, band, ZERO, _BENEFICIARY)
+
+
 def value(
     mission: Mission, contract: Contract, context: ValuationContext | None = None
 ) -> Valuation:
     """Value a mission with a contract. Raises `ValuationRefused` when it cannot."""
-    context = context or ValuationContext()
+    context = context or _NO_CONTEXT
+    plan = plan_of(contract)  # what depends on the contract alone, worked out once
     steps: list[Step] = []
-    _check_party_and_date(mission, contract, steps)
-    cat = contract.catalogue
-    vclass = _vehicle_class(mission, contract, steps)
+    called = _check_party_and_date(mission, contract, plan, steps)
+    vclass = _vehicle_class(mission, contract, plan, steps)
     variant = FIRST if mission.file_sequence == 1 else FOLLOW_UP
     if variant == FOLLOW_UP:
-        steps.append(Step("follow_up", {"file_sequence": mission.file_sequence}))
+        steps.append(_step("follow_up", {"file_sequence": mission.file_sequence}))
     facts: dict[str, Any] = {**mission.facts, "vehicle_class": vclass}
 
     list_name: str = contract.price_list
@@ -256,29 +307,21 @@ def value(
     if customer is not None:
         list_name = customer.price_list or list_name
         discounts = customer.discounts
-    steps.append(Step("price_list", {"list": list_name, "customer": mission.customer}))
-    prices = contract.price_lists[list_name]
+    steps.append(_step("price_list", {"list": list_name, "customer": mission.customer}))
+    sep = contract.catalogue.separator
 
     def price(code: str) -> Decimal:
-        for prefix in prefixes(code, cat.separator):
-            if prefix in prices:
-                unit = prices[prefix]
-                break
-        else:
-            raise ValuationRefused(
-                f"Aucun prix pour {code} dans la liste « {list_name} » de la convention "
-                f"{contract.id} v{contract.version} : erreur de paramétrage à corriger.",
-                f"No price for {code} in price list '{list_name}' of contract "
-                f"{contract.id} v{contract.version}: a configuration error to fix.",
-            )
-        matching = [
-            d for d in discounts if code == d.code or code.startswith(d.code + cat.separator)
-        ]
+        unit = plan.unit(list_name, code)
+        if unit is None:
+            raise no_price(contract, list_name, code)
+        if not discounts:
+            return unit
+        matching = [d for d in discounts if code == d.code or code.startswith(d.code + sep)]
         best = max(matching, key=lambda d: len(d.code), default=None)  # most specific wins
         if best is not None and best.percent:
             discounted = _pct_of(unit, _HUNDRED - best.percent)
             steps.append(
-                Step(
+                _step(
                     "customer_discount",
                     {
                         "code": code,
@@ -294,14 +337,14 @@ def value(
     drafts: list[_Draft] = []
     performed = set()
     for service in mission.services:
-        if service.code not in cat.families:
+        product = plan.product(service.code, vclass, variant)
+        if product is None:
             raise ValuationRefused(
                 f"Prestation inconnue : {service.code}.", f"Unknown service: {service.code}."
             )
         performed.add(service.code)
-        code = cat.code(service.code, vclass, variant)
-        label = _label(contract, service.code, variant)
-        if service.code in contract.at_cost:
+        code, label, at_cost = product
+        if at_cost:
             if service.amount is None:
                 raise ValuationRefused(
                     f"{label.fr} est facturé au réel : indiquez le montant du justificatif.",
@@ -309,7 +352,7 @@ def value(
                 )
             amount = service.amount * service.quantity
             drafts.append(
-                _Draft(
+                _draft(
                     code,
                     "at_cost",
                     label,
@@ -318,7 +361,7 @@ def value(
                     amount.quantize(CENT, rounding=ROUND_HALF_UP),
                 )
             )
-            steps.append(Step("at_cost", {"code": code, "amount": str(service.amount)}))
+            steps.append(_step("at_cost", {"code": code, "amount": str(service.amount)}))
             continue
         if service.amount is not None:
             raise ValuationRefused(
@@ -327,7 +370,7 @@ def value(
             )
         unit = price(code)
         drafts.append(
-            _Draft(
+            _draft(
                 code,
                 "service",
                 label,
@@ -338,36 +381,32 @@ def value(
         )
 
     if contract.distance is not None:
-        drafts.extend(_distance_lines(mission, contract, vclass, variant, steps))
+        drafts.extend(_distance_lines(mission, contract, plan, vclass, variant, steps))
 
     for supplement in contract.supplements:
         if supplement.code in performed or not supplement.when.holds(facts):
             continue
-        code = cat.code(supplement.code, vclass, variant)
+        code, label, _ = plan.line(supplement.code, vclass, variant)
         unit = price(code)
-        drafts.append(
-            _Draft(
-                code,
-                "supplement",
-                _label(contract, supplement.code, variant),
-                Decimal(1),
-                unit,
-                unit,
-            )
-        )
-        steps.append(Step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
+        drafts.append(_draft(code, "supplement", label, _ONE, unit, unit))
+        steps.append(_step("supplement", {"code": code, "when": _when(supplement.when.facts)}))
 
-    drafts = _surcharges(drafts, mission, contract, steps)
+    drafts = _surcharges(drafts, mission, contract, plan, called, steps)
 
+    private = contract.ordering_party is None
     for draft in drafts:
-        draft.vat_rate = _vat_rate(draft.code, contract)
-        draft.payer = _payer(draft, contract, facts, steps)
+        draft.vat_rate = plan.vat_rate(draft.code)
+        if not private:  # a private customer pays every line: no rule to look up
+            draft.payer = _payer(draft, plan, facts, steps)
 
-    return _finish(mission, contract, context, drafts, steps)
+    return _finish(mission, contract, plan, context, drafts, steps)
 
 
-def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step]) -> None:
-    party = contract.ordering_party.id if contract.ordering_party else None
+def _check_party_and_date(
+    mission: Mission, contract: Contract, plan: Plan, steps: list[Step]
+) -> datetime:
+    """Checks the contract fits the mission; returns the call's local time."""
+    party = plan.party
     if mission.ordering_party != party:
         raise ValuationRefused(
             f"La mission est commandée par « {mission.ordering_party or 'un particulier'} », "
@@ -375,7 +414,8 @@ def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step
             f"The mission is ordered by '{mission.ordering_party or 'a private customer'}', "
             f"contract {contract.id} belongs to '{party or 'private customer'}'.",
         )
-    day = calendar.local(mission.times["call"], contract.timezone).date()
+    called = _local(mission.times["call"], plan)
+    day = called.date()
     if not contract.is_valid_on(day):
         until_fr = f" au {contract.valid_until:%d/%m/%Y}" if contract.valid_until else ""
         raise ValuationRefused(
@@ -387,45 +427,37 @@ def _check_party_and_date(mission: Mission, contract: Contract, steps: list[Step
             f"{' to ' + contract.valid_until.isoformat() if contract.valid_until else ''}).",
         )
     steps.append(
-        Step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
+        _step("contract", {"id": contract.id, "version": contract.version, "date": day.isoformat()})
     )
+    return called
 
 
-def _vehicle_class(mission: Mission, contract: Contract, steps: list[Step]) -> str:
-    classes = contract.catalogue.segment("class").values
-    vclass = mission.vehicle.vehicle_class
-    if vclass is None:
-        weight = mission.vehicle.weight_kg
-        for band in contract.vehicle_classes:
-            if weight is not None and (band.max_weight_kg is None or weight <= band.max_weight_kg):
-                vclass = band.code
-                steps.append(
-                    Step("vehicle_class_by_weight", {"weight_kg": weight, "class": vclass})
-                )
-                break
-        else:
-            raise ValuationRefused(
-                f"La convention {contract.id} ne classe pas un véhicule de {weight} kg : "
-                "indiquez la classe du véhicule.",
-                f"Contract {contract.id} has no class for a {weight} kg vehicle: give the class.",
-            )
-    if vclass not in classes:
-        raise ValuationRefused(
-            f"Classe de véhicule inconnue : {vclass} (connues : {', '.join(classes)}).",
-            f"Unknown vehicle class: {vclass} (known: {', '.join(classes)}).",
-        )
+def _local(instant: datetime, plan: Plan) -> datetime:
+    """`calendar.local` with the contract's zone at hand."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime: the offset is required")
+    return instant.astimezone(plan.zone)
+
+
+def _vehicle_class(mission: Mission, contract: Contract, plan: Plan, steps: list[Step]) -> str:
+    vehicle = mission.vehicle
+    given = vehicle.vehicle_class
+    if given is not None and vehicle.weight_kg is None and given in plan.classes:
+        return given  # the class typed on the order, no weight to weigh it against
+    vclass, how = classify(vehicle, contract)
+    steps.extend(_step(rule, params) for rule, params in how)
     return vclass
 
 
 def _distance_lines(
-    mission: Mission, contract: Contract, vclass: str, variant: str, steps: list[Step]
+    mission: Mission, contract: Contract, plan: Plan, vclass: str, variant: str, steps: list[Step]
 ) -> list[_Draft]:
     rule = contract.distance
     assert rule is not None
     counted = sum((mission.distance_km.get(leg, _NO_KM) for leg in rule.legs), _NO_KM)
     extra = max(counted - rule.included_km, ZERO)
     steps.append(
-        Step(
+        _step(
             "distance",
             {
                 "legs": list(rule.legs),
@@ -435,8 +467,7 @@ def _distance_lines(
             },
         )
     )
-    code = contract.catalogue.code(rule.code, vclass, variant)
-    label = _label(contract, rule.code, variant)
+    code, label, _ = plan.line(rule.code, vclass, variant)
     out = []
     floor = rule.included_km
     for tier in rule.tiers:
@@ -444,19 +475,24 @@ def _distance_lines(
         km = ceiling - floor
         if km > 0:
             amount = (km * tier.price).quantize(CENT, rounding=ROUND_HALF_UP)
-            out.append(_Draft(code, "distance", label, km, tier.price, amount))
+            out.append(_draft(code, "distance", label, km, tier.price, amount))
         if tier.up_to_km is not None:
             floor = max(floor, tier.up_to_km)
     return out
 
 
 def _surcharges(
-    drafts: list[_Draft], mission: Mission, contract: Contract, steps: list[Step]
+    drafts: list[_Draft],
+    mission: Mission,
+    contract: Contract,
+    plan: Plan,
+    called: datetime,
+    steps: list[Step],
 ) -> list[_Draft]:
     bands = contract.time_bands
     if not bands.bands:
         return drafts
-    instant_name = bands.decided_by.value
+    instant_name = plan.instant
     instant = mission.times.get(instant_name)
     if instant is None:
         raise ValuationRefused(
@@ -465,42 +501,45 @@ def _surcharges(
             f"Contract {contract.id} sets the time band by the arrival time: "
             "record the arrival time.",
         )
-    at = calendar.local(instant, contract.timezone)
-    holiday = calendar.holiday(contract.holiday_country, contract.holiday_subdivision, at.date())
-    matched = [b for b in bands.bands if b.matches(at.weekday(), at.time(), holiday is not None)]
+    at = called if instant_name == "call" else _local(instant, plan)
+    holiday = plan.holiday(at.date())
+    weekday = at.weekday()
+    matched = plan.matched(weekday, at.time(), holiday is not None)
     steps.append(
-        Step(
+        _step(
             "time_band",
             {
                 "instant": instant_name,
-                "local_time": at.strftime("%Y-%m-%d %H:%M"),
-                "weekday": at.weekday(),
+                "local_time": _minute(at),
+                "weekday": weekday,
                 "holiday": {"fr": holiday.fr, "en": holiday.en} if holiday else None,
-                "bands": [b.id for b in matched],
-                "combine": bands.combine.value,
+                "bands": [bands.bands[n].id for n in matched],
+                "combine": plan.combine,
             },
         )
     )
     if not matched:
         return drafts
     out: list[_Draft] = []
-    sep = contract.catalogue.separator
+    every = bands.bands
+    highest = plan.highest
     for draft in drafts:
         out.append(draft)
-        applicable = [b for b in matched if _applies(b, draft.code, sep)]
-        if not applicable or draft.kind == "at_cost":
+        if draft.kind == "at_cost":
             continue
-        if bands.combine is Combine.HIGHEST:
-            applicable = [max(applicable, key=lambda b: b.percent)]  # first wins a tie
-        for band in applicable:
+        fits = plan.bands_for(draft.code)
+        applicable = [n for n in matched if n in fits]
+        if not applicable:
+            continue
+        if highest and len(applicable) > 1:
+            applicable = [max(applicable, key=lambda n: every[n].percent)]  # first wins a tie
+        for n in applicable:
+            band = every[n]
             amount = _pct_of(draft.amount, band.percent)
-            label = Text(
-                f"Majoration {band.label or band.id} +{_pct(band.percent)} % ({draft.label.fr})",
-                f"{band.label or band.id} surcharge +{_pct(band.percent)}% ({draft.label.en})",
-            )
-            out.append(_Draft(draft.code, "surcharge", label, Decimal(1), amount, amount, band.id))
+            label = plan.surcharge_label(n, draft.label)
+            out.append(_draft(draft.code, "surcharge", label, _ONE, amount, amount, band.id))
             steps.append(
-                Step(
+                _step(
                     "surcharge",
                     {
                         "code": draft.code,
@@ -514,53 +553,39 @@ def _surcharges(
     return out
 
 
-def _label(contract: Contract, family: str, variant: str) -> Text:
-    """A line's label: the family's, marked when it is a follow-up mission's price."""
-    name = contract.catalogue.families[family]
-    if variant == FIRST:
-        return name
-    return Text(f"{name.fr} (intervention de suite)", f"{name.en} (follow-up mission)")
+def _minute(at: datetime) -> str:
+    """`at.strftime("%Y-%m-%d %H:%M")`, from isoformat (strftime is slow)."""
+    if at.year < 1000:  # strftime does not pad such a year: leave it the same bytes
+        return at.strftime("%Y-%m-%d %H:%M")
+    return at.isoformat(" ", "minutes")[:16]
 
 
-def _applies(band: TimeBand, code: str, sep: str) -> bool:
-    return any(code == p or code.startswith(p + sep) or p == "*" for p in band.applies_to)
-
-
-def _vat_rate(code: str, contract: Contract) -> Decimal:
-    for prefix in prefixes(code, contract.catalogue.separator):
-        if prefix in contract.vat_rates:
-            return contract.vat_rates[prefix]
-    return contract.vat_rate
-
-
-def _payer(draft: _Draft, contract: Contract, facts: Mapping[str, Any], steps: list[Step]) -> Payer:
-    if contract.ordering_party is None:
-        return Payer.BENEFICIARY
-    for index, rule in enumerate(contract.coverage):
-        if rule.matches(draft.code, contract.catalogue.separator, draft.band) and rule.when.holds(
-            facts
-        ):
-            if rule.payer is Payer.BENEFICIARY or rule.when:
+def _payer(draft: _Draft, plan: Plan, facts: Mapping[str, Any], steps: list[Step]) -> Payer:
+    for cover in plan.coverage(draft.code, draft.band):
+        rule = cover.rule
+        if rule.when.holds(facts):
+            if cover.told:
                 steps.append(
-                    Step(
+                    _step(
                         "coverage",
                         {
                             "code": draft.code,
                             "kind": draft.kind,
                             "band": draft.band,
-                            "rule": index,
-                            "payer": rule.payer.value,
+                            "rule": cover.position,
+                            "payer": cover.payer_value,
                             "when": _when(rule.when.facts),
                         },
                     )
                 )
-            return rule.payer
+            return cover.payer
     return Payer.ORDERING_PARTY
 
 
 def _finish(
     mission: Mission,
     contract: Contract,
+    plan: Plan,
     context: ValuationContext,
     drafts: list[_Draft],
     steps: list[Step],
@@ -580,7 +605,7 @@ def _finish(
         x = largest_within(covered, x, bound, bound_amount.includes_vat, top=before)
         after = covered.measure(x, bound_amount.includes_vat)
         steps.append(
-            Step(
+            _step(
                 rule,
                 {
                     "amount": str(bound_amount.amount),
@@ -609,7 +634,7 @@ def _finish(
             remaining,
             {"consumed_before": str(context.file_consumed), "remaining": str(remaining)},
         )
-        file_cap = FileCap(
+        file_cap = _file_cap(
             cap.amount,
             cap.includes_vat,
             context.file_consumed,
@@ -626,7 +651,7 @@ def _finish(
         op_by_rate[d.vat_rate] = op_by_rate.get(d.vat_rate, ZERO) + op
         ben_by_rate[d.vat_rate] = ben_by_rate.get(d.vat_rate, ZERO) + ben
         lines.append(
-            Line(
+            _line(
                 d.code,
                 d.kind,
                 d.label,
@@ -645,20 +670,15 @@ def _finish(
     ben_totals = totals(ben_by_rate, incl_basis)
     line_values = tuple(lines)
     total = combine((op_totals, ben_totals))
-    digest = _facts_digest(
-        mission.id,
-        contract.id,
-        contract.version,
-        contract.source_digest,
-        contract.currency,
-        incl_basis,
-        line_values,
-        op_totals,
-        ben_totals,
-        total,
-        file_cap,
+    head = plan.head
+    if head is None:
+        head = plan.head = _facts_head(
+            contract.id, contract.version, contract.source_digest, contract.currency
+        )
+    digest = _digest_of(
+        head, mission.id, incl_basis, line_values, op_totals, ben_totals, total, file_cap
     )
-    return Valuation(
+    return _valuation(
         mission_id=mission.id,
         contract_id=contract.id,
         contract_version=contract.version,
@@ -677,10 +697,6 @@ def _finish(
 
 def _pct_of(amount: Decimal, percent: Decimal) -> Decimal:
     return (amount * percent / _HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _pct(percent: Decimal) -> str:
-    return format(percent.normalize(), "f")
 
 
 def _when(facts: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from shared.frozen import maker
 from shared.money import CENT, ZERO
 
 _ONE = Decimal(1)
@@ -67,13 +68,17 @@ class Totals:
         )
 
 
+# Built on every valuation, without the frozen guard's cost (shared.frozen).
+_rate_totals, _totals = maker(RateTotals), maker(Totals)
+
+
 def rate_totals(rate: Decimal, amount: Decimal, prices_include_vat: bool) -> RateTotals:
     """Totals for one payer at one rate, from the sum of its shares in the price basis."""
     if prices_include_vat:
         excl = _excl_of(amount, rate)
-        return RateTotals(rate, excl, amount - excl, amount)
+        return _rate_totals(rate, excl, amount - excl, amount)
     vat = _vat_on(amount, rate)
-    return RateTotals(rate, amount, vat, amount + vat)
+    return _rate_totals(rate, amount, vat, amount + vat)
 
 
 def restated(rate: Decimal, amount: Decimal, prices_include_vat: bool, incl: bool) -> Decimal:
@@ -96,6 +101,10 @@ def _excl_of(incl: Decimal, rate: Decimal) -> Decimal:
 
 def totals(by_rate: Mapping[Decimal, Decimal], prices_include_vat: bool) -> Totals:
     """A payer's totals from its amounts per rate (in the contract's price basis)."""
+    if len(by_rate) == 1:  # the usual case, without sorting and summing one row
+        [(rate, amount)] = by_rate.items()
+        row = rate_totals(rate, amount, prices_include_vat)
+        return _totals(ZERO + row.excl, ZERO + row.vat, ZERO + row.incl, (row,))  # as _summed
     rows = tuple(
         [rate_totals(rate, amount, prices_include_vat) for rate, amount in sorted(by_rate.items())]
     )
@@ -104,6 +113,15 @@ def totals(by_rate: Mapping[Decimal, Decimal], prices_include_vat: bool) -> Tota
 
 def combine(parts: Iterable[Totals]) -> Totals:
     """The sum of several payers' totals, rate by rate (the valuation's grand total)."""
+    parts = tuple(parts)
+    if len(parts) == 2 and len(parts[0].by_rate) == len(parts[1].by_rate) == 1:
+        # The usual valuation: two payers, one rate each.
+        (a,), (b,) = parts[0].by_rate, parts[1].by_rate
+        if a.rate == b.rate:  # the sums as the loop below writes them, from ZERO
+            row = _rate_totals(
+                a.rate, ZERO + a.excl + b.excl, ZERO + a.vat + b.vat, ZERO + a.incl + b.incl
+            )
+            return _totals(ZERO + row.excl, ZERO + row.vat, ZERO + row.incl, (row,))
     acc: dict[Decimal, list[Decimal]] = {}
     for part in parts:
         for row in part.by_rate:
@@ -111,7 +129,7 @@ def combine(parts: Iterable[Totals]) -> Totals:
             cell[0] += row.excl
             cell[1] += row.vat
             cell[2] += row.incl
-    rows = tuple([RateTotals(rate, *acc[rate]) for rate in sorted(acc)])
+    rows = tuple([_rate_totals(rate, *acc[rate]) for rate in sorted(acc)])
     return _summed(rows)
 
 
@@ -123,7 +141,7 @@ def _summed(rows: tuple[RateTotals, ...]) -> Totals:
         excl += row.excl
         vat += row.vat
         incl += row.incl
-    return Totals(excl, vat, incl, rows)
+    return _totals(excl, vat, incl, rows)
 
 
 def vat_split(amount: Decimal, basis: Totals) -> list[dict[str, str]]:

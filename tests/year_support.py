@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import contracts
+from server.office import contracts, reconcile_facts
 from server.people import identity
 from server.people import ordering_parties as parties
 from server.platform.tables import UTCDateTime, card_settlements, devices, drivers
@@ -86,12 +86,24 @@ def stamped(rows: list[tuple[Any, ...]], positions: tuple[int, ...], stamp: Stam
     return out
 
 
+def with_facts(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Journal rows with what reconciliation reads of them, as the push writes it
+    (server.office.reconcile_facts): from each body's type and payload."""
+    kind, body = Rows.JOURNAL.index("type"), Rows.JOURNAL.index("body")
+    out = []
+    for row in rows:
+        made = reconcile_facts.columns(row[kind], json.loads(row[body])["payload"])
+        out.append((*row, made["facts"], made["ref"]))
+    return out
+
+
 def flush(conn: Any, rows: Rows, stamp: Stamps, chunk: str) -> None:
     """The rows, then each month's card settlement file (imported by the office) and the
     trucks' chain heads."""
     bulk(conn, "missions", Rows.MISSIONS, stamped(rows.missions, (8,), stamp))
     bulk(conn, "valuations", Rows.VALUATIONS, stamped(rows.valuations, (8,), stamp))
-    bulk(conn, "journal_entries", Rows.JOURNAL, stamped(rows.journal, (11,), stamp))
+    journal = with_facts(stamped(rows.journal, (11,), stamp))
+    bulk(conn, "journal_entries", (*Rows.JOURNAL, "facts", "ref"), journal)
     bulk(conn, "audit_log", Rows.AUDIT, stamped(rows.audit, (6,), stamp))
     by_month: dict[str, list[tuple[str, str, int]]] = {}
     for line in rows.cards:
@@ -115,8 +127,11 @@ def flush(conn: Any, rows: Rows, stamp: Stamps, chunk: str) -> None:
         bulk(
             conn,
             "card_settlement_lines",
-            Rows.LINES,
-            [(settlement_id, n + 1, TENANT, *line) for n, line in enumerate(lines)],
+            (*Rows.LINES, "ref"),
+            [
+                (settlement_id, n + 1, TENANT, *line, reconcile_facts.card_key(line[1], line[2]))
+                for n, line in enumerate(lines)
+            ],
         )
     heads: dict[str, tuple[int, str]] = {}
     for row in rows.journal:

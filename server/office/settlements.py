@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office.reconcile_facts import card_key
 from server.people.identity import audit
 from server.platform.errors import Conflict
 from server.platform.tables import card_settlement_lines, card_settlements
@@ -154,6 +155,7 @@ def import_file(
                 "day": day.isoformat(),
                 "terminal_ref": reference,
                 "amount_cents": amount,
+                "ref": card_key(reference, amount),
             }
             for index, (day, reference, amount) in enumerate(lines, start=1)
         ],

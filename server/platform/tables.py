@@ -229,9 +229,22 @@ journal_entries = sa.Table(
     sa.Column("sig", sa.String(200), nullable=False),
     sa.Column("body", sa.Text, nullable=False),  # the entry's canonical JSON
     sa.Column("received_at", UTCDateTime, nullable=False),
+    # What reconciliation reads of a tablet's entry, derived from it once when it is
+    # stored (server.office.reconcile_facts): the payload's fields its rules read, and
+    # the key a check finds the entry by. NULL: read the body (the server's own chain).
+    sa.Column("facts", sa.Text),
+    sa.Column("ref", sa.String(200)),
     sa.PrimaryKeyConstraint("device_id", "seq"),
     sa.Index("ix_journal_mission", "tenant_id", "mission_id"),
     sa.Index("ix_journal_type", "tenant_id", "type"),
+    sa.Index("ix_journal_ref", "tenant_id", "ref"),
+    sa.Index(
+        "ix_journal_unread",
+        "tenant_id",
+        "type",
+        sqlite_where=sa.text("facts IS NULL"),
+        postgresql_where=sa.text("facts IS NULL"),
+    ),
 )
 
 quarantine = sa.Table(
@@ -343,8 +356,18 @@ card_settlement_lines = sa.Table(
     sa.Column("day", sa.String(10), nullable=False),
     sa.Column("terminal_ref", sa.String(64), nullable=False),
     sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    # The card key a payment is matched by (server.office.reconcile_facts.card_key), the
+    # same as its journal entry's `ref`. NULL: computed from the line when read.
+    sa.Column("ref", sa.String(200)),
     sa.PrimaryKeyConstraint("settlement_id", "line_no"),
     sa.Index("ix_card_settlement_lines_tenant", "tenant_id"),
+    sa.Index("ix_card_settlement_lines_ref", "tenant_id", "ref"),
+    sa.Index(
+        "ix_card_settlement_lines_unread",
+        "tenant_id",
+        sqlite_where=sa.text("ref IS NULL"),
+        postgresql_where=sa.text("ref IS NULL"),
+    ),
 )
 
 audit_log = sa.Table(
@@ -653,6 +676,200 @@ payment_lines = sa.Table(
     # What matching decided: matched | amount_differs | unknown_reference | already_paid
     sa.Column("outcome", sa.String(24), nullable=False),
     sa.Column("invoice_number", sa.String(32)),  # the claim it was matched to, if any
+    # What matching applied to that claim (a partial payment: all of it; more than owed:
+    # nothing). NULL on lines imported before migration 0003: read as the whole line when
+    # matched, else nothing (server.office.ledger).
+    sa.Column("applied_cents", sa.BigInteger),
     sa.PrimaryKeyConstraint("tenant_id", "import_id", "line_no"),
     sa.Index("ix_payment_lines_invoice", "tenant_id", "invoice_number"),
+)
+
+# Failed tablet enrolments in the last window (migration 0002): what bounds guessing
+# across codes, per client address and per tenant aimed at, for every worker at once.
+# Rows older than the window are deleted (counters, not records; docs/sync-protocol.md).
+enrolment_failures = sa.Table(
+    "enrolment_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),  # IPv4, or an IPv6 /64
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id")),  # None: no code aimed at
+    sa.Index("ix_enrolment_failures_address", "address", "at"),
+    sa.Index("ix_enrolment_failures_tenant", "tenant_id", "at"),
+    sa.Index("ix_enrolment_failures_at", "at"),
+)
+
+# --- money owed by beneficiaries, the accountant's books (issue 15) -------------------------
+# docs/customer-debts.md, docs/accounting.md. These rows are never updated nor deleted:
+# migration 0003 gives them the same triggers as `documents`.
+
+# Settings the office keeps as versioned documents (payment terms and reminder delays, the
+# chart of accounts): a change is a new version, the old ones stay (server.office.office_settings).
+office_settings = sa.Table(
+    "office_settings",
+    metadata,
+    _tenant(),
+    sa.Column("name", sa.String(100), nullable=False),  # debt_terms, accounts, commission:<id>
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("set_at", UTCDateTime, nullable=False),
+    sa.Column("set_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "name", "version"),
+)
+
+# A payment the office received from a beneficiary (transfer, cheque, card by phone,
+# payment link), numbered R2026-000001 (server.office.office_payments).
+office_payments = sa.Table(
+    "office_payments",
+    metadata,
+    _tenant(),
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("reference", sa.String(120)),  # cheque number, transfer reference…
+    sa.Column("customer", sa.String(160), nullable=False),  # the customer's key
+    sa.Column("payer", sa.String(200), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("journal_seq", sa.BigInteger, nullable=False),  # its server journal entry
+    sa.PrimaryKeyConstraint("tenant_id", "number"),
+    sa.Index("ix_office_payments_customer", "tenant_id", "customer"),
+)
+
+# Where a payment's money went: to an invoice (when received, or a credit applied later)
+# or back to the payer (a refund). The payment's amount minus its uses is the credit the
+# payer holds: an overpayment is never lost.
+office_payment_uses = sa.Table(
+    "office_payment_uses",
+    metadata,
+    _tenant(),
+    sa.Column("payment_number", sa.String(32), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # invoice | refund
+    sa.Column("invoice_number", sa.String(32)),  # kind invoice
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("on_date", sa.Date, nullable=False),  # the money's date, in the tenant's time
+    sa.Column("reference", sa.String(120)),  # a refund's transfer reference
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by", sa.String(64), nullable=False),
+    sa.Column("journal_seq", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "payment_number", "line_no"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "payment_number"],
+        ["office_payments.tenant_id", "office_payments.number"],
+        name="fk_office_payment_uses_payment",
+    ),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "invoice_number"],
+        ["documents.tenant_id", "documents.number"],
+        name="fk_office_payment_uses_invoice",
+    ),
+    sa.Index("ix_office_payment_uses_invoice", "tenant_id", "invoice_number"),
+)
+
+# Reminder letters sent for a beneficiary's unpaid invoice, one per level (server.office.reminders).
+payment_reminders = sa.Table(
+    "payment_reminders",
+    metadata,
+    _tenant(),
+    sa.Column("invoice_number", sa.String(32), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),  # 1, 2, 3…: the tenant's delays in order
+    sa.Column("lang", sa.String(2), nullable=False),
+    sa.Column("customer", sa.String(160), nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("sent_on", sa.Date, nullable=False),
+    sa.Column("open_cents", sa.BigInteger, nullable=False),  # what the letter asks for
+    sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("sent_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "invoice_number", "level"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "invoice_number"],
+        ["documents.tenant_id", "documents.number"],
+        name="fk_payment_reminders_invoice",
+    ),
+    sa.Index("ix_payment_reminders_customer", "tenant_id", "customer"),
+)
+
+# --- the office's day: phone orders (issue 14) ----------------------------------------------
+# An order taken on the phone at the desk (server.parties.phone_orders): who called, about
+# which vehicle, from where to where, what they said, and the mission it became. An
+# ordering party's call is also an order of the `orders` table (`order_id`); a private
+# customer's exists only here. Never updated nor deleted (migration 0005's triggers). The
+# plate and phone keys (letters and digits only) are what the lookup at the call searches.
+phone_orders = sa.Table(
+    "phone_orders",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(32), nullable=False),  # "tel_" + 16 hex
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("party_id", sa.String(64)),  # None: a private customer
+    sa.Column("file_number", sa.String(64)),
+    sa.Column("order_id", sa.String(64)),  # the `orders` row of a party's order
+    sa.Column("caller_name", sa.String(200)),
+    sa.Column("caller_phone", sa.String(40)),
+    sa.Column("phone_key", sa.String(20)),  # shared.phones.phone_key
+    sa.Column("plate", sa.String(20)),  # as normalised (shared.plates)
+    sa.Column("plate_key", sa.String(20)),  # shared.plates.plate_key
+    sa.Column("places", sa.JSON, nullable=False, default=dict),  # {"from": place, "to": place}
+    sa.Column("note", sa.Text),  # what the caller said
+    sa.Column("taken_at", UTCDateTime, nullable=False),
+    sa.Column("taken_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index("ix_phone_orders_plate", "tenant_id", "plate_key"),
+    sa.Index("ix_phone_orders_phone", "tenant_id", "phone_key"),
+    sa.Index("ix_phone_orders_mission", "tenant_id", "mission_id"),
+)
+
+# --- work done after the request (issue 18) -------------------------------------------------
+# A job is work a transaction asks for and a worker does after it commits (server.platform.jobs):
+# inserted in the asking transaction, so it exists exactly when what asked for it does. Its
+# row is working state, not a record: a worker leases it (`lease_until`), finishes it or
+# schedules the next attempt (migration 0006). Rows are kept once done, never deleted.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),  # render_document…
+    sa.Column("key", sa.String(200), nullable=False),  # one job per kind and key
+    sa.Column("tenant_id", sa.String(64), sa.ForeignKey("tenants.id")),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | running | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("available_at", UTCDateTime, nullable=False),  # not before
+    sa.Column("lease_until", UTCDateTime),  # running: another worker may take it after this
+    sa.Column("worker", sa.String(120)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.UniqueConstraint("kind", "key", name="uq_jobs_kind_key"),
+    sa.Index("ix_jobs_due", "state", "available_at"),
+)
+
+# An issued document's files, rendered after the issuing transaction by a job
+# (server.office.document_files): the PDF and, for an ordering party, the Factur-X PDF,
+# with their hashes as the `document_rendered` entry of the server journal signs them.
+# Never updated nor deleted (migration 0006's triggers). Documents issued before
+# migration 0006 keep their files in `documents.pdf` / `documents.facturx`; later ones
+# store an empty `documents.pdf` (the column cannot be relaxed without rebuilding the
+# table its triggers protect).
+document_files = sa.Table(
+    "document_files",
+    metadata,
+    _tenant(),
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.Column("facturx", sa.LargeBinary),
+    sa.Column("pdf_sha256", sa.String(64), nullable=False),
+    sa.Column("facturx_sha256", sa.String(64)),
+    sa.Column("journal_seq", sa.BigInteger, nullable=False),  # its document_rendered entry
+    sa.Column("rendered_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "number"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "number"],
+        ["documents.tenant_id", "documents.number"],
+        name="fk_document_files_document",
+    ),
 )
