@@ -182,6 +182,7 @@ def test_a_synced_mission_is_invoiced_once_and_its_documents_served(shop):
         "number": "F2026-000002",
         "total": "164.00",
         "paid": "100.00",
+        "paid_in_office": "0.00",  # payments the office recorded (docs/customer-debts.md)
         "discounted": "0.00",
         "deferred": "0.00",
         "credited": "0.00",
