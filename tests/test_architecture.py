@@ -98,3 +98,12 @@ def test_no_server_module_uses_another_ones_private_names():
         if found := private_reaches(path.read_text("utf-8"), module.removesuffix(".__init__")):
             problems[str(path.relative_to(CORE.parent))] = found
     assert problems == {}
+
+
+def test_every_journal_entry_type_has_words_on_the_desk():
+    """No raw entry type shown to a person (issue 14): a new type needs its label."""
+    from server.desk.labels import ENTRY_TYPES
+    from shared.journal import EntryType
+
+    assert [t.value for t in EntryType if t.value not in ENTRY_TYPES] == []
+    assert all(ENTRY_TYPES[t.value]("fr") != t.value for t in EntryType)

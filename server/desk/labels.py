@@ -74,6 +74,14 @@ ENTRY_TYPES: Mapping[str, Text] = MappingProxyType(
         "office_decision_applied": Text("Décision du bureau appliquée", "Office decision applied"),
         "site_facts": Text("Constats sur place", "Site facts"),
         "approval_refused": Text("Code d'accord refusé", "Approval code refused"),
+        "closing": Text("Clôture", "Closing"),
+        "deposit_set": Text("Acompte fixé par le bureau", "Deposit set by the office"),
+        "beneficiary_recorded": Text("Client sur place noté", "Customer on site recorded"),
+        "invoice_issued": Text("Facture émise", "Invoice issued"),
+        "credit_note_issued": Text("Avoir émis", "Credit note issued"),
+        "office_decision": Text("Décision du bureau", "Office decision"),
+        "office_payment": Text("Paiement reçu au bureau", "Payment received at the office"),
+        "document_rendered": Text("PDF du document établi", "Document's PDF made"),
         "pin_refused": Text("Code PIN refusé", "PIN refused"),
     }
 )
