@@ -35,3 +35,22 @@ def test_missing_columns_and_empty_files_are_refused():
         parse(b"date;reference;amount\n")
     with pytest.raises(InvalidDocument):
         parse("date;reference;amount\n".encode("utf-16"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\r0", b'date;reference;amount\n2026-03-10;"A\rB;1.00\n', b'a;"' + b"x" * 200_000 + b'"\n'],
+)
+def test_bytes_the_csv_module_cannot_read_are_a_refused_file_not_a_crash(content: bytes):
+    with pytest.raises(InvalidDocument) as bad:
+        parse(content)
+    assert bad.value.message("en").startswith("Invalid card settlement file")
+
+
+def test_payment_files_refuse_the_same_unreadable_bytes():
+    from server.parties.payment_files import ADVICE
+    from server.parties.payment_files import parse as parse_payments
+
+    with pytest.raises(InvalidDocument) as bad:
+        parse_payments(b'date;reference;amount\n"' + b"x" * 200_000 + b'"\n', ADVICE)
+    assert "unreadable CSV" in bad.value.message("en")

@@ -11,9 +11,7 @@ of those days are checked against it. A file already imported is refused.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +19,7 @@ import sqlalchemy as sa
 
 from server.office.reconcile_facts import card_key
 from server.people.identity import audit
+from server.platform import csv_files
 from server.platform.errors import Conflict
 from server.platform.tables import card_settlement_lines, card_settlements
 from shared.errors import InvalidDocument, Problem
@@ -34,36 +33,14 @@ _AMOUNT = ("amount", "montant")
 MAX_LINES = 200_000
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    lowered = [h.strip().lower() for h in header]
-    return next((lowered.index(n) for n in names if n in lowered), None)
-
-
-def _day(text: str) -> date:
-    text = text.strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
 def parse(content: bytes) -> list[tuple[date, str, int]]:
     """The file's lines as (day, reference, cents), or every problem with its line."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidDocument(FILE, [Problem("", Text("pas en UTF-8", "not UTF-8"))]) from None
-    dialect = ";" if text.split("\n", 1)[0].count(";") >= 1 else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=dialect))
-    if not rows:
-        raise InvalidDocument(FILE, [Problem("", Text("fichier vide", "empty file"))])
-    header, body = rows[0], rows[1:]
+    lines = csv_files.rows(content, FILE)
+    header, body = lines[0], lines[1:]
     columns = {
-        "date": _column(header, _DATE),
-        "reference": _column(header, _REFERENCE),
-        "amount": _column(header, _AMOUNT),
+        "date": csv_files.column(header, _DATE),
+        "reference": csv_files.column(header, _REFERENCE),
+        "amount": csv_files.column(header, _AMOUNT),
     }
     missing = [name for name, index in columns.items() if index is None]
     if missing:
@@ -90,7 +67,7 @@ def parse(content: bytes) -> list[tuple[date, str, int]]:
             continue
         at_date, at_ref, at_amount = (int(columns[k] or 0) for k in ("date", "reference", "amount"))
         try:
-            day = _day(row[at_date])
+            day = csv_files.day(row[at_date])
             reference = row[at_ref].strip()
             amount = parse_amount(row[at_amount].strip().replace(",", "."))
             if not reference or amount <= 0:

@@ -5,12 +5,11 @@ touches the database."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
+from server.platform import csv_files
 from server.platform.errors import Unprocessable
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
@@ -39,21 +38,6 @@ _LABEL = ("label", "libellé", "libelle", "description", "wording", "motif")
 
 # An invoice number (numbering: "F" + year + "-" + six digits), as people write it.
 INVOICE_IN_TEXT = re.compile(r"(?<![A-Z0-9])F\s?(\d{4})[\s_-]?(\d{6})(?![0-9])", re.IGNORECASE)
-
-
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    lowered = [h.strip().lower() for h in header]
-    return next((lowered.index(n) for n in names if n in lowered), None)
-
-
-def _day(text: str) -> date:
-    text = text.strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def _cell(row: list[str], index: int | None) -> str:
@@ -112,24 +96,11 @@ def parse(content: bytes, source: str) -> tuple[list[Line], int]:
     """The file's payments and how many bank lines were ignored (debits), or every
     problem with its line number."""
     source = checked_source(source)
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidDocument(FILE, [Problem("", Text("pas en UTF-8", "not UTF-8"))]) from None
-    first = text.split("\n", 1)[0]
-    dialect = ";" if first.count(";") >= 1 else ","
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=dialect))
-    except csv.Error as exc:  # a field beyond the csv module's limit, for one
-        raise InvalidDocument(
-            FILE, [Problem("", Text(f"CSV illisible : {exc}", f"unreadable CSV: {exc}"))]
-        ) from None
-    if not rows:
-        raise InvalidDocument(FILE, [Problem("", Text("fichier vide", "empty file"))])
-    header, body = rows[0], rows[1:]
+    lines = csv_files.rows(content, FILE)
+    header, body = lines[0], lines[1:]
     wanted = {"date": _DATE, "amount": _AMOUNT}
     wanted.update({"reference": _REFERENCE} if source == ADVICE else {"label": _LABEL})
-    columns = {name: _column(header, names) for name, names in wanted.items()}
+    columns = {name: csv_files.column(header, names) for name, names in wanted.items()}
     missing = [name for name, index in columns.items() if index is None]
     if missing:
         raise InvalidDocument(
@@ -144,8 +115,8 @@ def parse(content: bytes, source: str) -> tuple[list[Line], int]:
                 )
             ],
         )
-    party_at = _column(header, _PARTY)
-    reference_at = _column(header, _REFERENCE)
+    party_at = csv_files.column(header, _PARTY)
+    reference_at = csv_files.column(header, _REFERENCE)
     if len(body) > MAX_LINES:
         raise InvalidDocument(
             FILE, [Problem("", Text(f"plus de {MAX_LINES} lignes", f"over {MAX_LINES} lines"))]
@@ -157,7 +128,7 @@ def parse(content: bytes, source: str) -> tuple[list[Line], int]:
         if not any(cell.strip() for cell in row):
             continue
         try:
-            day = _day(row[int(columns["date"] or 0)])
+            day = csv_files.day(row[int(columns["date"] or 0)])
         except (ValueError, IndexError):
             problems.append(_problem(number, row, "date", "date"))
             continue
