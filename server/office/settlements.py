@@ -35,8 +35,8 @@ MAX_LINES = 200_000
 
 def parse(content: bytes) -> list[tuple[date, str, int]]:
     """The file's lines as (day, reference, cents), or every problem with its line."""
-    lines = csv_files.rows(content, FILE)
-    header, body = lines[0], lines[1:]
+    table = csv_files.rows(content, FILE)
+    header, body = table[0], table[1:]
     columns = {
         "date": csv_files.column(header, _DATE),
         "reference": csv_files.column(header, _REFERENCE),

@@ -96,8 +96,8 @@ def parse(content: bytes, source: str) -> tuple[list[Line], int]:
     """The file's payments and how many bank lines were ignored (debits), or every
     problem with its line number."""
     source = checked_source(source)
-    lines = csv_files.rows(content, FILE)
-    header, body = lines[0], lines[1:]
+    table = csv_files.rows(content, FILE)
+    header, body = table[0], table[1:]
     wanted = {"date": _DATE, "amount": _AMOUNT}
     wanted.update({"reference": _REFERENCE} if source == ADVICE else {"label": _LABEL})
     columns = {name: csv_files.column(header, names) for name, names in wanted.items()}
