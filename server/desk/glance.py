@@ -6,8 +6,10 @@ last days, today's collections per method and per driver, the cash each open reg
 should hold) only shows to users with the `reconcile` right.
 
 "Today" is the app clock's date, in UTC like every date of the desk. Collections are the
-tablets' entries net of reversals, by the day the tablet recorded them; invoiced is
-invoices minus credit notes, by the day they were issued.
+tablets' entries net of reversals, by the day the tablet recorded them. They are compared
+with what was due on site: the beneficiaries' shares — their invoices minus their credit
+notes, by the day issued — never the ordering parties' invoices, which are paid weeks
+later and would make every assisted day look short.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from server.desk.register_pages import session_link
 from server.desk.session import current, page
 from server.devices.tablets import list_devices
 from server.office import registers
-from server.office.issued_documents import CREDIT_NOTE, INVOICE
+from server.office.issued_documents import BENEFICIARY, CREDIT_NOTE, INVOICE
 from server.people.drivers import list_drivers
 from server.people.rights import Right
 from server.platform.tables import anomalies, documents
@@ -45,14 +47,16 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def invoiced_by_day(
+def due_on_site_by_day(
     conn: sa.Connection, tenant_id: str, since: date, until: date
 ) -> dict[date, int]:
-    """Invoices minus credit notes, incl. VAT, in cents, per day of issue (UTC). Only the
-    totals are read: `issued_documents.list_documents` would load every PDF."""
+    """The beneficiaries' shares: their invoices minus their credit notes, incl. VAT, in
+    cents, per day of issue (UTC). Only the totals are read: `issued_documents.
+    list_documents` would load every PDF."""
     rows = conn.execute(
         sa.select(documents.c.kind, documents.c.issued_at, documents.c.total_incl_cents).where(
             documents.c.tenant_id == tenant_id,
+            documents.c.recipient_kind == BENEFICIARY,
             documents.c.issued_at >= _start(since),
             documents.c.issued_at < _start(until + timedelta(days=1)),
         )
@@ -69,14 +73,14 @@ def invoiced_by_day(
 class MoneyFigures:
     """The money figures of the page (reconcile right only)."""
 
-    days: list[tuple[date, int, int]]  # (day, collected, invoiced), oldest first
+    days: list[tuple[date, int, int]]  # (day, collected, due on site), oldest first
     by_day: charts.ColumnChart
     by_method: list[tuple[str, str, int]]  # (method, label, cents)
     method_chart: charts.BarChart
     by_driver: list[tuple[str, str, int]]  # (driver id, name, cents)
     driver_chart: charts.BarChart
     collected_today: int
-    invoiced_today: int
+    due_today: int
 
 
 def day_label(day: date, language: str) -> str:
@@ -95,9 +99,9 @@ def money_figures(
     since = today - timedelta(days=DAYS - 1)
     moves = registers.movements(conn, tenant_id, since=since, until=today)
     collected = registers.net_by(moves, "day")
-    invoiced = invoiced_by_day(conn, tenant_id, since, today)
+    due = due_on_site_by_day(conn, tenant_id, since, today)
     days = [
-        (day, collected.get(day, 0), invoiced.get(day, 0))
+        (day, collected.get(day, 0), due.get(day, 0))
         for day in (since + timedelta(days=n) for n in range(DAYS))
     ]
     todays = [m for m in moves if m.day == today]
@@ -120,7 +124,7 @@ def money_figures(
         by_driver,
         charts.bars(by_driver),
         collected.get(today, 0),
-        invoiced.get(today, 0),
+        due.get(today, 0),
     )
 
 
