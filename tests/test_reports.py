@@ -113,6 +113,7 @@ def test_per_ordering_party_every_figure_by_hand(engine, month):  # noqa: F811
         "missions": 1,  # M-A-0003, called on Saturday 14 March
         "revenue": "345.00",  # 208.33 to the party + 136.67 to the beneficiary
         "beneficiary_share": "136.67",  # above the 250.00 cap
+        "shifted_by_caps": "136.67",  # all of it: the mission cap (no line excluded)
         "credit_notes": "0.00",
         "credit_notes_count": 0,
         "paid_by_party": "250.00",  # the advice of 30 March
@@ -127,6 +128,7 @@ def test_per_ordering_party_every_figure_by_hand(engine, month):  # noqa: F811
     assert private_["missions"] == 7  # P-0001, 0002, 0003, 0004, 0006, D-0001, D-0002
     # F2026-000002 175.50 + …3 150.00 + …4 203.41 + …7 150.00 − A2026-000001 16.67
     assert private_["revenue"] == "662.24" == private_["beneficiary_share"]
+    assert private_["shifted_by_caps"] == "0.00"  # no cap on a private customer
     assert (private_["credit_notes"], private_["credit_notes_count"]) == ("20.00", 1)
     # on the spot: 180.00 card voided, 50.00 cheque (d2); office: 50.00 + 240.00 + 30.00
     assert private_["paid_by_beneficiaries"] == "370.00"

@@ -1,10 +1,11 @@
 """`towline-server report parties|drivers`: the manager's numbers on the command line
-(docs/reports.md), printed, as JSON, or written as CSV."""
+(docs/reports.md), printed, as JSON, or written as CSV or PDF."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,13 @@ def _options(command: Any) -> Any:
                 default=None,
                 help="Write the table as CSV (UTF-8, ;) to this file.",
             ),
+            click.option(
+                "--pdf",
+                "pdf_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="Write the table as a PDF (in --lang) to this file.",
+            ),
             db_option,
             json_option,
             lang_option,
@@ -69,7 +77,7 @@ def _write(rows: list[list[str]], path: Path) -> None:
 
 @click.group("report")
 def report() -> None:
-    """The manager's numbers, per ordering party and per driver.
+    """The manager's numbers: per ordering party, per driver, profitability.
 
     \b
     Example:
@@ -85,19 +93,24 @@ def parties(
     start: str | None,
     end: str | None,
     csv_path: Path | None,
+    pdf_path: Path | None,
     database_url: str,
     as_json: bool,
     lang: str | None,
 ) -> None:
-    """Per ordering party: missions, revenue excl. VAT, paid by the party and by the
-    beneficiaries, credit notes, days to pay, still owed.
+    """Per ordering party: missions, revenue excl. VAT, what caps and deductibles
+    shifted to beneficiaries, paid by the party and by the beneficiaries, credit notes,
+    days to pay, still owed.
 
     \b
     Example:
       towline-server report parties demo --month 2026-03 --csv parties-2026-03.csv
+      towline-server report parties demo --month 2026-03 --pdf parties.pdf --lang en
 
     Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
     """
+    from server.office import report_render
+    from server.office.seller import get_seller
     from server.parties import party_report
 
     chosen = common.lang(lang)
@@ -106,13 +119,16 @@ def parties(
     def work() -> Any:
         with common.engine(database_url).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return party_report.report(conn, tenant_id, first, last)
+            return party_report.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
 
-    found = common.run(chosen, work)
+    found, seller = common.run(chosen, work)
     rows = party_report.csv_rows(found, chosen)
     if csv_path is not None:
         _write(rows, csv_path)
-    common.emit(found, as_json, _table(rows, [0, 2, 3, 6, 7, 8, 11, 12]))
+    if pdf_path is not None:
+        made = report_render.parties_pdf(found, seller=seller, lang=chosen, made_at=common.now())
+        pdf_path.write_bytes(made)
+    common.emit(found, as_json, _table(rows, [0, 2, 3, 5, 8, 9, 12, 13]))
 
 
 @report.command("drivers")
@@ -123,6 +139,7 @@ def drivers(
     start: str | None,
     end: str | None,
     csv_path: Path | None,
+    pdf_path: Path | None,
     database_url: str,
     as_json: bool,
     lang: str | None,
@@ -132,10 +149,12 @@ def drivers(
     \b
     Example:
       towline-server report drivers demo --from 2026-03-01 --to 2026-03-15
+      towline-server report drivers demo --month 2026-03 --pdf drivers.pdf
 
     Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
     """
-    from server.office import driver_report
+    from server.office import driver_report, report_render
+    from server.office.seller import get_seller
 
     chosen = common.lang(lang)
     first, last = period_from_options(month, start, end, chosen)
@@ -143,13 +162,105 @@ def drivers(
     def work() -> Any:
         with common.engine(database_url).connect() as conn:
             common.require_tenant(conn, tenant_id)
-            return driver_report.report(conn, tenant_id, first, last)
+            return driver_report.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
 
-    found = common.run(chosen, work)
+    found, seller = common.run(chosen, work)
     rows = driver_report.csv_rows(found)
     if csv_path is not None:
         _write(rows, csv_path)
+    if pdf_path is not None:
+        made = report_render.drivers_pdf(found, seller=seller, lang=chosen, made_at=common.now())
+        pdf_path.write_bytes(made)
     common.emit(found, as_json, _table(rows, list(range(len(rows[0])))))
+
+
+@report.command("profitability")
+@_options
+def profitability_command(
+    tenant_id: str,
+    month: str | None,
+    start: str | None,
+    end: str | None,
+    csv_path: Path | None,
+    pdf_path: Path | None,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Per ordering party: revenue excl. VAT against commissions, items at cost and the
+    cost per km (set with `report costs`), and the margin.
+
+    \b
+    Example:
+      towline-server report profitability demo --month 2026-03 --pdf rentabilite.pdf
+
+    Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
+    """
+    from server.office import report_render
+    from server.office.seller import get_seller
+    from server.parties import profitability
+
+    chosen = common.lang(lang)
+    first, last = period_from_options(month, start, end, chosen)
+
+    def work() -> Any:
+        with common.engine(database_url).connect() as conn:
+            common.require_tenant(conn, tenant_id)
+            return profitability.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
+
+    found, seller = common.run(chosen, work)
+    rows = profitability.csv_rows(found, chosen)
+    if csv_path is not None:
+        _write(rows, csv_path)
+    if pdf_path is not None:
+        made = report_render.profitability_pdf(
+            found, seller=seller, lang=chosen, made_at=common.now()
+        )
+        pdf_path.write_bytes(made)
+    common.emit(found, as_json, _table(rows, [0, 2, 3, 6, 7, 8, 9, 10, 11]))
+
+
+@report.command("costs")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option(
+    "--set",
+    "document",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A JSON file with the new costs per km (else: show those in force).",
+)
+@click.option("--by", "actor", default="cli", help="Who sets them (audit log).")
+@db_option
+@lang_option
+def costs_command(
+    tenant_id: str, document: Path | None, actor: str, database_url: str, lang: str | None
+) -> None:
+    """Show, or --set (a new version), the tenant's cost per km per vehicle class.
+
+    \b
+    Example:
+      towline-server report costs demo --set costs.json
+      (costs.json: {"per_km": {"VL": "0.45", "PL": "1.20", "*": "0.60"}})
+
+    Exit codes: 0 done; 2 unreadable or invalid costs (every problem listed); 3 unknown
+    tenant.
+    """
+    from server.office import cost_settings
+    from shared.i18n import Text
+
+    chosen = common.lang(lang)
+
+    def work() -> Any:
+        data = None
+        if document is not None:
+            data = common.read(document, Text("Coûts au km", "Costs per km"))
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            if data is None:
+                return cost_settings.current(conn, tenant_id)
+            return cost_settings.set_costs(conn, tenant_id, data, actor=actor, now=common.now())
+
+    click.echo(json.dumps(common.run(chosen, work), ensure_ascii=False, indent=2))
 
 
 def _table(rows: list[list[str]], columns: list[int]) -> str:

@@ -9,6 +9,9 @@ private customers, who have none), every amount in cents:
   party and to the beneficiaries — minus the credit notes of the period;
 - `beneficiary_share`: the part of that revenue invoiced to the beneficiaries (what the
   caps, the deductible and the exclusions left to them), net of their credit notes;
+- `shifted_by_caps`: of which what the caps and the deductible shifted to them — lines
+  the contract covered but the party did not pay in full (server.office.cap_shifts);
+  exclusions are not in it; a credit note takes back its share;
 - `credit_notes` and `credit_notes_count`: the credit notes of the period, incl. VAT;
 - `paid_by_party`: the party's payments matched to its claims, by the day paid;
 - `paid_by_beneficiaries`: collected on the spot (net of voids, by the day received)
@@ -32,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import debt_terms, ledger, payment_uses
+from server.office import cap_shifts, debt_terms, ledger, payment_uses
 from server.office.invoice_balances import balances, local_day, tenant_zone
 from server.office.issued_documents import CREDIT_NOTE, ORDERING_PARTY, TABLET_ENTRY
 from server.parties import claim_reading
@@ -52,6 +55,7 @@ COLUMNS = (
     "missions",
     "revenue",
     "beneficiary_share",
+    "shifted_by_caps",
     "credit_notes",
     "credit_notes_count",
     "paid_by_party",
@@ -154,8 +158,10 @@ def _documents(
     rows: Rows,
     party_of: Callable[[str | None], str],
 ) -> None:
+    shifted = cap_shifts.by_document(conn, tenant_id, after)
     for doc in conn.execute(
         sa.select(
+            documents.c.number,
             documents.c.mission_id,
             documents.c.kind,
             documents.c.recipient_kind,
@@ -172,6 +178,7 @@ def _documents(
         row["revenue"] += sign * int(doc.total_excl_cents)
         if doc.recipient_kind != ORDERING_PARTY:
             row["beneficiary_share"] += sign * int(doc.total_excl_cents)
+            row["shifted_by_caps"] += shifted.get(doc.number, 0)
         if doc.kind == CREDIT_NOTE:
             row["credit_notes"] += int(doc.total_incl_cents)
             row["credit_notes_count"] += 1

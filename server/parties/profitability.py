@@ -1,0 +1,216 @@
+"""What each ordering party earns the company over a period, against what the company
+records as costs (docs/reports.md "Profitability"). Every amount excl. VAT, in cents
+inside, strings on the way out; one row per party, one for private customers.
+
+Revenue side, from the documents issued in the period on the party's missions (as the
+report per party): `invoiced` (invoices to the party and to the beneficiaries) and
+`credit_notes` (their credit notes), so `revenue` = invoiced − credit notes.
+
+Cost side:
+- `commissions`: the commission lines of the period on the party's missions
+  (server.office.commissions: percentages, fixed amounts, reversals). A monthly tier
+  belongs to a person's whole month, not to a party: it is in the totals only;
+- `at_cost`: tolls, parts and other items re-invoiced at cost (the valuation's
+  `at_cost` lines) — what the company paid out — on the missions called in the period,
+  from each mission's latest server valuation;
+- `km_cost`: the kilometres of the missions called in the period (the mission's legs,
+  as the office holds them) at the tenant's cost per km of the vehicle's class
+  (server.office.cost_settings), rounded half up to the cent per mission.
+
+`costs` = commissions + at cost + km cost; `margin` = revenue − costs. Only missions the
+server has valued (done, as far as the office knows) carry at-cost items and
+kilometres: neither one still waiting for its tablet nor a cancelled one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from server.office import commissions, cost_settings, ledger
+from server.office.invoice_balances import local_day, tenant_zone
+from server.office.issued_documents import CREDIT_NOTE
+from server.parties.party_report import PRIVATE
+from server.platform.tables import documents, missions, ordering_parties, valuations
+from shared.money import from_cents, parse_amount, to_cents, wire
+
+COLUMNS = (
+    "missions",
+    "km",
+    "invoiced",
+    "credit_notes",
+    "revenue",
+    "commissions",
+    "at_cost",
+    "km_cost",
+    "costs",
+    "margin",
+)
+NOT_MONEY = ("missions", "km")
+CANCELLED = "cancelled"
+CENT = Decimal("0.01")
+
+
+def _excl(amount: Decimal, rate: Decimal, includes_vat: bool) -> int:
+    """A valuation line's amount excl. VAT, in cents (half up when taken out of a price
+    incl. VAT)."""
+    if not includes_vat:
+        return to_cents(amount)
+    return to_cents((amount / (1 + rate / 100)).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _at_cost(body: Mapping[str, Any]) -> int:
+    basis = bool(body.get("prices_include_vat"))
+    return sum(
+        _excl(parse_amount(line["amount"]), Decimal(str(line["vat_rate"])), basis)
+        for line in body.get("lines") or []
+        if line.get("kind") == "at_cost"
+    )
+
+
+def _km(document: Mapping[str, Any]) -> Decimal:
+    legs = document.get("distance_km") or {}
+    total = Decimal(0)
+    for value in legs.values() if isinstance(legs, Mapping) else ():
+        try:
+            total += Decimal(str(value))
+        except ArithmeticError:
+            continue
+    return total
+
+
+def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[str, Any]:
+    """One row per party with anything in the period, then the totals."""
+    first, after = ledger.day_bounds(conn, tenant_id, start, end)
+    zone = tenant_zone(conn, tenant_id)
+    costs = cost_settings.for_period(conn, tenant_id, after)
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {c: Decimal(0) if c == "km" else 0 for c in COLUMNS}
+    )
+    party_of: dict[str, str] = {}
+    called: dict[str, dict[str, Any]] = {}  # the period's missions, not cancelled
+    for row in conn.execute(
+        sa.select(
+            missions.c.id, missions.c.ordering_party_id, missions.c.document, missions.c.status
+        ).where(missions.c.tenant_id == tenant_id)
+    ):
+        document = json.loads(row.document)
+        party = str(row.ordering_party_id or document.get("ordering_party") or PRIVATE)
+        party_of[row.id] = party
+        try:
+            day = local_day(datetime.fromisoformat(document["times"]["call"]), zone)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not start <= day <= end:
+            continue
+        sums = rows[party]
+        sums["missions"] += 1
+        if row.status == CANCELLED:
+            continue
+        called[row.id] = document
+    for mission_id, body in _latest_valuations(conn, tenant_id, list(called)).items():
+        sums = rows[party_of[mission_id]]
+        sums["at_cost"] += _at_cost(body)
+        document = called[mission_id]
+        km = _km(document)
+        sums["km"] += km
+        rate = cost_settings.rate_for(costs, (document.get("vehicle") or {}).get("class"))
+        sums["km_cost"] += to_cents((km * rate).quantize(CENT, rounding=ROUND_HALF_UP))
+    for doc in conn.execute(
+        sa.select(documents.c.mission_id, documents.c.kind, documents.c.total_excl_cents).where(
+            documents.c.tenant_id == tenant_id,
+            documents.c.issued_at >= first,
+            documents.c.issued_at < after,
+        )
+    ):
+        column = "credit_notes" if doc.kind == CREDIT_NOTE else "invoiced"
+        rows[party_of.get(doc.mission_id, PRIVATE)][column] += int(doc.total_excl_cents)
+    earned = commissions.report(conn, tenant_id, start, end)
+    unattributed = 0
+    for line in earned["lines"]:
+        cents = to_cents(parse_amount(line["commission"]))
+        if line["mission_id"] is None:
+            unattributed += cents
+        else:
+            rows[party_of.get(line["mission_id"], PRIVATE)]["commissions"] += cents
+    for sums in rows.values():
+        _derive(sums)
+    totals: dict[str, Any] = {c: sum(r[c] for r in rows.values()) for c in COLUMNS}
+    totals["commissions"] += unattributed
+    _derive(totals)
+    names = {
+        str(r.id): str(r.name)
+        for r in conn.execute(
+            sa.select(ordering_parties.c.id, ordering_parties.c.name).where(
+                ordering_parties.c.tenant_id == tenant_id
+            )
+        )
+    }
+    listed = [
+        {"party_id": party or None, "name": names.get(party) if party else None, **_wire(sums)}
+        for party, sums in sorted(rows.items(), key=lambda item: (item[0] == PRIVATE, item[0]))
+        if any(sums.values())
+    ]
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "cost_per_km": costs,
+        "unattributed_commissions": wire(from_cents(unattributed)),
+        "parties": listed,
+        "totals": _wire(totals),
+    }
+
+
+def _derive(sums: dict[str, Any]) -> None:
+    sums["revenue"] = sums["invoiced"] - sums["credit_notes"]
+    sums["costs"] = sums["commissions"] + sums["at_cost"] + sums["km_cost"]
+    sums["margin"] = sums["revenue"] - sums["costs"]
+
+
+def _wire(sums: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in COLUMNS:
+        value = sums[column]
+        if column == "missions":
+            out[column] = int(value)
+        elif column == "km":
+            out[column] = f"{Decimal(value).normalize():f}"
+        else:
+            out[column] = wire(from_cents(int(value)))
+    return out
+
+
+def _latest_valuations(
+    conn: sa.Connection, tenant_id: str, mission_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Each mission's latest server valuation (the one invoiced, or to be)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(mission_ids), 500):
+        chunk = mission_ids[start : start + 500]
+        for row in conn.execute(
+            sa.select(valuations.c.mission_id, valuations.c.body)
+            .where(
+                valuations.c.tenant_id == tenant_id,
+                valuations.c.source == "server",
+                valuations.c.mission_id.in_(chunk),
+            )
+            .order_by(valuations.c.id)
+        ):
+            found[row.mission_id] = json.loads(row.body)
+    return found
+
+
+def csv_rows(found: Mapping[str, Any], lang: str) -> list[list[str]]:
+    """The report as CSV rows (a header, one row per party, the totals)."""
+    private = "Particuliers" if lang == "fr" else "Private customers"
+    out = [["party_id", "name", *COLUMNS]]
+    for row in [*found["parties"], {"party_id": "TOTAL", "name": "", **found["totals"]}]:
+        name = row.get("name") or ("" if row.get("party_id") else private)
+        out.append([str(row.get("party_id") or ""), str(name), *(str(row[c]) for c in COLUMNS)])
+    return out
