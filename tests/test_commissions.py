@@ -227,7 +227,9 @@ def test_commissions_through_the_api_the_desk_and_the_command_line(
     )
     assert made.status_code == 200 and made.get_json()["version"] == 2
     people = client.get("/api/v1/commissions/rules", headers=manager).get_json()
-    assert [(p["person"], p["version"]) for p in people] == [("d1", 2), ("d2", 2)]
+    drivers = [(p["person"], p["version"]) for p in people if p["kind"] == "driver"]
+    assert drivers == [("d1", 2), ("d2", 2)]
+    assert {p["kind"] for p in people[2:]} == {"user"}  # the office users, on calls taken
 
     desk = app.test_client()
     assert sign_in(desk, "gerant", tenant=TENANT, password=PASSWORD).status_code == 302

@@ -94,6 +94,10 @@ class RulesIO(Strict):
 class PersonRulesOut(Strict):
     person = fields.String()
     name = fields.String()
+    kind = fields.String(
+        validate=validate.OneOf(["driver", "user"]),
+        metadata={"description": "driver: on the missions driven; user: on those taken"},
+    )
     version = fields.Integer()
     rules = fields.Dict()
 

@@ -53,7 +53,8 @@ def rules(
     database_url: str,
     lang: str | None,
 ) -> None:
-    """Show, or --set (a new version), the commission rules of PERSON (a driver).
+    """Show, or --set (a new version), the commission rules of PERSON: a driver
+    (paid on the missions driven) or an office user (on the missions taken), by id.
 
     \b
     Example:
@@ -89,7 +90,7 @@ def rules(
 @click.option("--month", default=None, help="YYYY-MM.")
 @click.option("--from", "start", default=None, help="First day, YYYY-MM-DD.")
 @click.option("--to", "end", default=None, help="Last day, YYYY-MM-DD.")
-@click.option("--person", default=None, help="One person (a driver's id).")
+@click.option("--person", default=None, help="One person (a driver's or an office user's id).")
 @click.option(
     "--csv",
     "csv_path",

@@ -1,5 +1,7 @@
-"""Commissions of the people the company pays on results — here its drivers (seed 003's
-agents; docs/commissions.md).
+"""Commissions of the people the company pays on results (seed 003's agents;
+docs/commissions.md): its drivers, on the missions they drove, and its office users — a
+dispatcher, an agent taking calls — on the missions they took (the mission's
+`created_by`: whoever took the call or made the mission on the desk or the API).
 
 **Rules per person, as versioned data** (`office_settings`, name `commission:<person>`;
 a change is a new version, the old ones stay, and a document is commissioned with the
@@ -10,7 +12,8 @@ version in force when it was issued):
      "tiers": [{"from": "3000.00", "percent": "1"}]}   more % once the month's base reaches
 
 **The report**, line by line, for the invoices and credit notes of a period on the
-missions the person drove:
+missions the person drove or took (a mission can earn both its driver and whoever took
+the call, each by their own rules):
 
 - `percent`: one line per invoice line — the mission, the day, the document number, the
   line's code, its base (the invoice line excl. VAT), the rate of its family (its code's
@@ -44,7 +47,7 @@ from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import INVOICE
 from server.office.seller import get_seller
 from server.platform.errors import not_found
-from server.platform.tables import documents, drivers, missions
+from server.platform.tables import documents, drivers, missions, users
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import from_cents, parse_amount, to_cents, wire
@@ -131,12 +134,37 @@ def validate(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _person(conn: sa.Connection, tenant_id: str, person: str) -> str:
+    """The person's name: a driver (by id), else an office user (by id)."""
     name = conn.execute(
         sa.select(drivers.c.name).where(drivers.c.tenant_id == tenant_id, drivers.c.id == person)
     ).scalar_one_or_none()
     if name is None:
-        raise not_found("Chauffeur", "Driver", person)
+        name = conn.execute(
+            sa.select(users.c.name).where(users.c.tenant_id == tenant_id, users.c.id == person)
+        ).scalar_one_or_none()
+    if name is None:
+        raise not_found("Personne (chauffeur ou utilisateur)", "Person (driver or user)", person)
     return str(name)
+
+
+def earners(conn: sa.Connection, tenant_id: str) -> dict[str, list[str]]:
+    """{mission: the people it may earn}: its driver, and the office user who took it
+    (a mission a tablet made, or one its own driver took, earns once)."""
+    known_users = set(
+        conn.execute(sa.select(users.c.id).where(users.c.tenant_id == tenant_id)).scalars()
+    )
+    out: dict[str, list[str]] = {}
+    for r in conn.execute(
+        sa.select(missions.c.id, missions.c.driver_id, missions.c.created_by).where(
+            missions.c.tenant_id == tenant_id
+        )
+    ):
+        found = [r.driver_id] if r.driver_id else []
+        if r.created_by in known_users and r.created_by not in found:
+            found.append(r.created_by)
+        if found:
+            out[r.id] = found
+    return out
 
 
 def set_rules(
@@ -214,14 +242,9 @@ def report(
     missions), and the totals per person."""
     zone = tenant_zone(conn, tenant_id)
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
-    driven = {
-        r.id: r.driver_id
-        for r in conn.execute(
-            sa.select(missions.c.id, missions.c.driver_id).where(
-                missions.c.tenant_id == tenant_id, missions.c.driver_id.is_not(None)
-            )
-        )
-        if person is None or r.driver_id == person
+    earning = {
+        mission: [p for p in people_ if person is None or p == person]
+        for mission, people_ in earners(conn, tenant_id).items()
     }
     if person is not None:
         _person(conn, tenant_id, person)
@@ -236,12 +259,10 @@ def report(
         if r.kind == INVOICE:
             first_invoice.setdefault(r.mission_id, r.number)
     lines: list[Line] = []
-    taken: dict[str, int] = defaultdict(int)  # invoice → commission taken back so far
-    credited: dict[str, int] = defaultdict(int)  # invoice → excl. VAT credited so far
-    for r in rows:
-        who = driven.get(r.mission_id)
-        if who is None:
-            continue
+    # (person, invoice) → commission taken back so far, excl. VAT credited so far
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    credited: dict[tuple[str, str], int] = defaultdict(int)
+    for r, who in ((row, who) for row in rows for who in earning.get(row.mission_id, ())):
         in_period = r.issued_at >= first
         day = local_day(r.issued_at, zone)
         if r.kind == INVOICE:
@@ -296,15 +317,16 @@ def report(
         fixed = to_cents(parse_amount(rules.get("per_mission", "0.00")))
         if first_invoice.get(invoice.mission_id) != invoice.number:
             fixed = 0
-        credited[invoice.number] += int(r.total_excl_cents)
-        whole = credited[invoice.number] >= base
+        key = (who, invoice.number)
+        credited[key] += int(r.total_excl_cents)
+        whole = credited[key] >= base
         due_back = (
             earned + fixed
             if whole
-            else _cents(from_cents(earned) * Decimal(credited[invoice.number]) / Decimal(base or 1))
+            else _cents(from_cents(earned) * Decimal(credited[key]) / Decimal(base or 1))
         )
-        back = due_back - taken[invoice.number]
-        taken[invoice.number] = due_back
+        back = due_back - taken[key]
+        taken[key] = due_back
         if in_period and back:
             effective = (Decimal(earned) * HUNDRED / Decimal(base)) if base else Decimal(0)
             lines.append(
@@ -324,8 +346,9 @@ def report(
     lines += _tiers(conn, tenant_id, lines)
     names = {
         str(r.id): str(r.name)
+        for table in (users, drivers)  # a driver's name wins over a user's of the same id
         for r in conn.execute(
-            sa.select(drivers.c.id, drivers.c.name).where(drivers.c.tenant_id == tenant_id)
+            sa.select(table.c.id, table.c.name).where(table.c.tenant_id == tenant_id)
         )
     }
     per_person: dict[str, dict[str, int]] = defaultdict(
@@ -399,22 +422,29 @@ def _tiers(conn: sa.Connection, tenant_id: str, lines: list[Line]) -> list[Line]
 
 
 def people(conn: sa.Connection, tenant_id: str) -> list[dict[str, Any]]:
-    """The drivers with their rules' version in force (0: none)."""
+    """The drivers, then the office users (on the missions they took), each with their
+    rules' version in force (0: none)."""
     out = []
-    for row in conn.execute(
-        sa.select(drivers.c.id, drivers.c.name)
-        .where(drivers.c.tenant_id == tenant_id)
-        .order_by(drivers.c.id)
-    ):
-        found = office_settings.latest(conn, tenant_id, PREFIX + row.id)
-        out.append(
-            {
-                "person": row.id,
-                "name": row.name,
-                "version": 0 if found is None else found["version"],
-                "rules": validate({}) if found is None else found["document"],
-            }
-        )
+    seen: set[str] = set()
+    for kind, table in (("driver", drivers), ("user", users)):
+        for row in conn.execute(
+            sa.select(table.c.id, table.c.name)
+            .where(table.c.tenant_id == tenant_id)
+            .order_by(table.c.id)
+        ):
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            found = office_settings.latest(conn, tenant_id, PREFIX + row.id)
+            out.append(
+                {
+                    "person": row.id,
+                    "name": row.name,
+                    "kind": kind,
+                    "version": 0 if found is None else found["version"],
+                    "rules": validate({}) if found is None else found["document"],
+                }
+            )
     return out
 
 
