@@ -54,13 +54,20 @@ def user_out(user: User) -> dict[str, Any]:
 class Login(MethodView):
     @blp.arguments(LoginIn)
     @blp.response(200, LoginOut)
+    @blp.alt_response(401, response="Unauthenticated", description="login_failed")
+    @blp.alt_response(429, response="RateLimited", description="account_locked")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Sign in with a password; five failures lock the account for 15 minutes."""
         moment = now()
         user = authenticate(engine(), data["tenant"], data["login"], data["password"], moment)
         seconds = int(current_app.config["USER_TOKEN_SECONDS"])
         token = tokens.issue(
-            token_key(), tokens.USER, user.id, user.tenant_id, moment + timedelta(seconds=seconds)
+            token_key(),
+            tokens.USER,
+            user.id,
+            user.tenant_id,
+            moment + timedelta(seconds=seconds),
+            issued=moment,
         )
         return {"token": token, "expires_in": seconds, "user": user_out(user)}
 

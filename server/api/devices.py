@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import fields, validate
@@ -17,6 +18,9 @@ from server.devices import tablets as devices
 from server.devices.enrolment_proof import signature_for
 from server.people import tokens
 from server.people.rights import Right
+from server.platform.errors import not_found
+from server.platform.public_ids import ENROLMENT_CODE, Ref, fits_column, to_ref
+from server.platform.tables import enrolment_codes
 from server.platform.web import (
     Blueprint,
     Strict,
@@ -153,6 +157,55 @@ class EnrolmentCodes(MethodView):
             )
 
 
+class OpenCodeOut(Strict):
+    id = Ref(
+        ENROLMENT_CODE,
+        metadata={"description": "what withdrawing names (the code is not kept); a ref"},
+    )
+    label = fields.String()
+    driver_ids = fields.List(fields.String())
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    expires_at = fields.AwareDateTime()
+    attempts_left = fields.Integer()
+
+
+@blp.route("/enrolment-codes/open")
+class OpenCodes(MethodView):
+    @require_user(Right.MANAGE_DEVICES)
+    @blp.response(200, OpenCodeOut(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The codes that could still enrol a tablet: unused, not withdrawn nor expired."""
+        with reader().connect() as conn:
+            return devices.open_codes(conn, current_user().tenant_id, now())
+
+
+def withdraw_code(tenant_id: str, code_id: int, actor: str) -> None:
+    """`devices.withdraw_code` for a code named by its ref: a 404 names the ref, never the
+    row id behind it, and an id no row can have is refused before any query."""
+    unknown = not_found("Code d'enrôlement", "Enrolment code", str(to_ref(ENROLMENT_CODE, code_id)))
+    if not fits_column(code_id):
+        raise unknown
+    with engine().begin() as conn:
+        mine = sa.select(enrolment_codes.c.id).where(
+            enrolment_codes.c.tenant_id == tenant_id, enrolment_codes.c.id == code_id
+        )
+        if conn.execute(mine).first() is None:
+            raise unknown
+        devices.withdraw_code(conn, tenant_id, code_id, actor=actor, now=now())
+
+
+@blp.route("/enrolment-codes/<enrolment_code_ref:code_id>/withdraw")
+class WithdrawCode(MethodView):
+    @require_user(Right.MANAGE_DEVICES)
+    @blp.response(204)
+    def post(self, code_id: int) -> None:
+        """Withdraw an unused code (logged): it can no longer enrol; 409 if it is used,
+        expired or withdrawn already. The id is the `id` the open codes give (a ref)."""
+        user = current_user()
+        withdraw_code(user.tenant_id, code_id, user.id)
+
+
 def client_address() -> str:
     """The caller's address as the enrolment limits count it. Behind reverse proxies,
     `FORWARDED_HOPS` (TOWLINE_FORWARDED_HOPS) says how many append to X-Forwarded-For:
@@ -173,8 +226,11 @@ def client_address() -> str:
 class Enrol(MethodView):
     @blp.arguments(EnrolIn)
     @blp.response(201, EnrolOut)
+    @blp.alt_response(401, response="Unauthenticated", description="enrolment_code_…")
+    @blp.alt_response(409, response="Conflict", description="key_already_enrolled")
     @blp.alt_response(
         429,
+        response="RateLimited",
         description="rate_limited: too many failed enrolments from this address or aimed at "
         "this company in the last 15 minutes; Retry-After in seconds",
     )
@@ -196,6 +252,7 @@ class Enrol(MethodView):
 class Challenge(MethodView):
     @blp.arguments(ChallengeIn)
     @blp.response(200, ChallengeOut)
+    @blp.alt_response(401, response="Unauthenticated")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """A single-use nonce (2 minutes) for the tablet to sign; signed by the server,
         stored nowhere (docs/sync-protocol.md "Sessions")."""
@@ -206,6 +263,7 @@ class Challenge(MethodView):
 class Session(MethodView):
     @blp.arguments(SessionIn)
     @blp.response(200, SessionOut)
+    @blp.alt_response(401, response="Unauthenticated")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """A 15-minute bearer token for a correctly signed challenge."""
         moment = now()

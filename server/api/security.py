@@ -27,6 +27,7 @@ from server.people import tokens
 from server.people.identity import User, get_user
 from server.people.rights import Right, missing_right
 from server.platform.errors import Forbidden, Unauthenticated
+from server.platform.openapi_refusals import RIGHT_NEEDED
 from server.platform.web import now, reader, token_key
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,11 +53,14 @@ def bearer() -> str:
     return token.strip()
 
 
-def _document(wrapper: Any, scheme: str) -> None:
-    """Mark the operation as needing a bearer token in the OpenAPI document."""
+def _document(wrapper: Any, scheme: str, right: Right | None = None) -> None:
+    """Mark the operation as needing a bearer token in the OpenAPI document (and a
+    right: its 403 is listed, server/platform/openapi_refusals.py)."""
     apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
     manual = apidoc.setdefault("manual_doc", {})
     manual["security"] = [{scheme: []}]
+    if right is not None:
+        manual[RIGHT_NEEDED] = str(right)
     wrapper._apidoc = apidoc
 
 
@@ -70,17 +74,26 @@ def require_user(right: Right | None = None) -> Callable[[F], F]:
             claims = tokens.check(token_key(), bearer(), tokens.USER, now())
             with reader().connect() as conn:
                 user = get_user(conn, claims.tenant_id, claims.subject)
-            if user is None:
+            if user is None or not user.active or _ended(user, claims):
                 raise NO_TOKEN
             if right is not None and right not in user.rights:
                 raise missing_right(right)
             g.user = user
             return view(*args, **kwargs)
 
-        _document(wrapper, "user")
+        _document(wrapper, "user", right)
         return cast(F, wrapper)
 
     return decorator
+
+
+def _ended(user: User, claims: tokens.Claims) -> bool:
+    """A token begun before the user's sessions were ended (password reset,
+    deactivation); one without an issue time counts as begun before. `iat` is in whole
+    seconds: a token of the very second of the end is refused too (sign in again)."""
+    if user.sessions_ended_at is None:
+        return False
+    return claims.issued is None or claims.issued <= int(user.sessions_ended_at.timestamp())
 
 
 def current_user() -> User:

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from server.api.auth import UserOut, user_out
-from server.api.fields import IDENT, NAME, PASSWORD
+from server.api.fields import IDENT, NAME, PASSWORD, REASON
 from server.api.security import current_user, require_user
-from server.people import identity
+from server.people import identity, user_admin
 from server.people.rights import ALL_RIGHTS, Right
 from server.platform.errors import not_found
 from server.platform.web import Blueprint, Strict, engine, now, reader
@@ -41,14 +41,44 @@ class RoleIn(Strict):
     )
 
 
+class UserAccountOut(UserOut):
+    active = fields.Boolean(metadata={"description": "false: deactivated, cannot sign in"})
+    locked_until = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "set while a lock-out lasts (UTC)"}
+    )
+    password_change_required = fields.Boolean(
+        metadata={"description": "true: a reset password must be replaced at next sign-in"}
+    )
+    deactivated_at = fields.AwareDateTime(allow_none=True)
+
+
+def account_out(account: user_admin.Account) -> dict[str, Any]:
+    moment = now()
+    return {
+        **user_out(account.user),
+        "active": account.user.active,
+        "locked_until": account.locked_until if account.locked(moment) else None,
+        "password_change_required": account.password_change_required,
+        "deactivated_at": account.deactivated_at,
+    }
+
+
+def _account(user_id: str) -> dict[str, Any]:
+    with reader().connect() as conn:
+        found = user_admin.list_accounts(conn, current_user().tenant_id)
+    return account_out(next(a for a in found if a.user.id == user_id))
+
+
 @blp.route("/users")
 class Users(MethodView):
     @require_user(Right.MANAGE_USERS)
-    @blp.response(200, UserOut(many=True))
+    @blp.response(200, UserAccountOut(many=True))
     def get(self) -> list[dict[str, Any]]:
-        """The tenant's office users, with the rights their role really gives."""
+        """The tenant's office users, with the rights their role really gives, whether
+        they are active, locked out, or must replace a reset password."""
         with reader().connect() as conn:
-            return [user_out(u) for u in identity.list_users(conn, current_user().tenant_id)]
+            found = user_admin.list_accounts(conn, current_user().tenant_id)
+        return [account_out(a) for a in found]
 
     @require_user(Right.MANAGE_USERS)
     @blp.arguments(UserIn)
@@ -128,3 +158,107 @@ class Role(MethodView):
                 raise not_found("Société", "Tenant", user.tenant_id)
             identity.set_role(conn, tenant, name, wanted, actor=user.id, now=now())
         return {"name": name, "rights": sorted(wanted)}
+
+
+@blp.route("/users/<string:user_id>/unlock")
+class UserUnlock(MethodView):
+    @require_user(Right.MANAGE_USERS)
+    @blp.response(200, UserAccountOut)
+    def post(self, user_id: str) -> dict[str, Any]:
+        """End a lock-out now (logged); 409 `user_not_locked` if there is none."""
+        user = current_user()
+        with engine().begin() as conn:
+            user_admin.unlock_user(conn, user.tenant_id, user_id, actor=user, now=now())
+        return _account(user_id)
+
+
+class PasswordResetIn(Strict):
+    password = fields.String(
+        load_default=None,
+        load_only=True,
+        validate=PASSWORD,
+        metadata={"description": "the temporary password; omitted: the server makes one"},
+    )
+
+
+class PasswordResetOut(Strict):
+    temporary_password = fields.String(
+        metadata={"description": "shown once: hand it to the user, who must replace it"}
+    )
+    user = fields.Nested(UserAccountOut)
+
+
+@blp.route("/users/<string:user_id>/password-reset")
+class UserPasswordReset(MethodView):
+    @require_user(Right.MANAGE_USERS)
+    @blp.arguments(PasswordResetIn)
+    @blp.response(200, PasswordResetOut)
+    def post(self, data: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """Give a user a temporary password (logged, never stored in clear): their sessions
+        end now and they must choose a new one at the next sign-in. Nobody resets their
+        own, nor that of a user with rights they lack."""
+        user = current_user()
+        with engine().begin() as conn:
+            temporary = user_admin.reset_password(
+                conn, user.tenant_id, user_id, actor=user, now=now(), password=data["password"]
+            )
+        return {"temporary_password": temporary, "user": _account(user_id)}
+
+
+class DeactivateIn(Strict):
+    reason = fields.String(required=True, validate=REASON)
+
+
+@blp.route("/users/<string:user_id>/deactivate")
+class UserDeactivate(MethodView):
+    @require_user(Right.MANAGE_USERS)
+    @blp.arguments(DeactivateIn)
+    @blp.response(200, UserAccountOut)
+    def post(self, data: dict[str, Any], user_id: str) -> dict[str, Any]:
+        """Deactivate a user (reason logged): they cannot sign in and their sessions end
+        now; nothing about them is deleted. Nobody deactivates themselves nor the last
+        active user who can manage users."""
+        user = current_user()
+        with engine().begin() as conn:
+            user_admin.deactivate_user(
+                conn, user.tenant_id, user_id, actor=user, now=now(), reason=data["reason"].strip()
+            )
+        return _account(user_id)
+
+
+@blp.route("/users/<string:user_id>/reactivate")
+class UserReactivate(MethodView):
+    @require_user(Right.MANAGE_USERS)
+    @blp.response(200, UserAccountOut)
+    def post(self, user_id: str) -> dict[str, Any]:
+        """Let a deactivated user sign in again (logged)."""
+        user = current_user()
+        with engine().begin() as conn:
+            user_admin.reactivate_user(conn, user.tenant_id, user_id, actor=user, now=now())
+        return _account(user_id)
+
+
+class PasswordChangeIn(Strict):
+    tenant = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    login = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=200)
+    )
+    new_password = fields.String(required=True, load_only=True, validate=PASSWORD)
+
+
+@blp.route("/auth/password")
+class PasswordChange(MethodView):
+    @blp.arguments(PasswordChangeIn)
+    @blp.response(200, UserOut)
+    # No token: the rules of openapi_refusals.py add none of these; they are login's.
+    @blp.alt_response(401, response="Unauthenticated", description="login_failed")
+    @blp.alt_response(403, response="Forbidden", description="account_deactivated")
+    @blp.alt_response(429, response="RateLimited", description="account_locked")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Choose a new password, proving the current one (a temporary one included; a
+        wrong one counts towards the lock-out). Then sign in with the new one."""
+        user = user_admin.change_password(
+            engine(), data["tenant"], data["login"], data["password"], data["new_password"], now()
+        )
+        return user_out(user)

@@ -142,4 +142,60 @@ def devices_revoke(device_id: str, reason: str, database_url: str, lang: str | N
     click.echo(f"{device_id} révoquée." if chosen == "fr" else f"{device_id} revoked.")
 
 
+@devices.command("codes")
+@click.argument("tenant_id")
+@db_option
+@json_option
+def devices_codes(tenant_id: str, database_url: str, as_json: bool) -> None:
+    """List the enrolment codes that could still enrol a tablet (unused, not withdrawn,
+    not expired). The codes themselves are never kept: each is named by its number.
+
+    \b
+    Example:
+      towline-server devices codes acme
+    """
+    from server.devices.tablets import open_codes
+    from server.platform.db import reading
+
+    with reading(common.engine(database_url)).connect() as conn:
+        found = open_codes(conn, tenant_id, common.now())
+    human = "\n".join(
+        f"{c['id']:<6} {c['expires_at'].strftime('%Y-%m-%d %H:%M UTC')}  "
+        f"{','.join(c['driver_ids']):<20} {c['label']}"
+        for c in found
+    )
+    common.emit(found, as_json, human)
+
+
+@devices.command("withdraw-code")
+@click.argument("tenant_id")
+@click.argument("code_id", type=int)
+@db_option
+@lang_option
+def devices_withdraw_code(
+    tenant_id: str, code_id: int, database_url: str, lang: str | None
+) -> None:
+    """Withdraw an unused enrolment code (its number from `devices codes`): it can no
+    longer enrol a tablet. Logged; the code's row stays.
+
+    \b
+    Example:
+      towline-server devices withdraw-code acme 12
+
+    Exit codes: 0 withdrawn; 3 unknown tenant or code, or the code is used, expired or
+    withdrawn already.
+    """
+    from server.devices.tablets import withdraw_code
+
+    chosen = common.lang(lang)
+
+    def work() -> None:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            withdraw_code(conn, tenant_id, code_id, actor="cli", now=common.now())
+
+    common.run(chosen, work)
+    click.echo(f"Code {code_id} retiré." if chosen == "fr" else f"Code {code_id} withdrawn.")
+
+
 COMMANDS: list[click.Command] = [enroll_code, devices]

@@ -196,23 +196,190 @@ def users_create(
 @db_option
 @json_option
 def users_list(tenant_id: str, database_url: str, as_json: bool) -> None:
-    """List a tenant's office users with their role and rights.
+    """List a tenant's office users with their role, rights and state (active,
+    deactivated, locked, temporary password).
 
     \b
     Example:
       towline-server users list acme
     """
-    from server.people.identity import list_users
+    from server.people.user_admin import list_accounts
     from server.platform.db import reading
 
+    moment = common.now()
     with reading(common.engine(database_url)).connect() as conn:
-        found = list_users(conn, tenant_id)
+        found = list_accounts(conn, tenant_id)
     rows = [
-        {"id": u.id, "login": u.login, "name": u.name, "role": u.role, "rights": sorted(u.rights)}
-        for u in found
+        {
+            "id": a.user.id,
+            "login": a.user.login,
+            "name": a.user.name,
+            "role": a.user.role,
+            "rights": sorted(a.user.rights),
+            "active": a.user.active,
+            "locked": a.locked(moment),
+            "password_change_required": a.password_change_required,
+        }
+        for a in found
     ]
-    human = "\n".join(f"{u.login:<20} {u.role:<10} {u.name}" for u in found)
+    human = "\n".join(f"{r['login']:<20} {r['role']:<10} {_state(r):<12} {r['name']}" for r in rows)
     common.emit(rows, as_json, human)
+
+
+def _state(row: dict[str, Any]) -> str:
+    if not row["active"]:
+        return "deactivated"
+    if row["locked"]:
+        return "locked"
+    return "temporary-pw" if row["password_change_required"] else "active"
+
+
+def _user_act(tenant_id: str, login: str, database_url: str, chosen: str, act: Any) -> Any:
+    """Run `act(conn, user_id)` on the user named by login, in one transaction."""
+    from server.people.user_admin import user_id_by_login
+
+    def work() -> Any:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            return act(conn, user_id_by_login(conn, tenant_id, login))
+
+    return common.run(chosen, work)
+
+
+@users.command("unlock")
+@click.argument("tenant_id")
+@click.argument("login")
+@db_option
+@lang_option
+def users_unlock(tenant_id: str, login: str, database_url: str, lang: str | None) -> None:
+    """End a user's lock-out (after five wrong passwords) now; logged.
+
+    \b
+    Example:
+      towline-server users unlock acme marie
+
+    Exit codes: 0 unlocked; 3 unknown tenant or user, or the account is not locked.
+    """
+    from server.people.user_admin import unlock_user
+
+    chosen = common.lang(lang)
+    _user_act(
+        tenant_id,
+        login,
+        database_url,
+        chosen,
+        lambda conn, uid: unlock_user(conn, tenant_id, uid, actor=None, now=common.now()),
+    )
+    click.echo(f"{login} déverrouillé." if chosen == "fr" else f"{login} unlocked.")
+
+
+@users.command("reset-password")
+@click.argument("tenant_id")
+@click.argument("login")
+@click.option(
+    "--password",
+    default=None,  # not TOWLINE_PASSWORD: that one is for `users create`
+    help="The temporary password (10 characters at least); omitted: one is made and printed once.",
+)
+@db_option
+@json_option
+@lang_option
+def users_reset_password(
+    tenant_id: str,
+    login: str,
+    password: str | None,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Give a user a temporary password: their sessions end now, and they must choose a
+    new one at the next sign-in (desk or POST /api/v1/auth/password). Logged.
+
+    \b
+    Example:
+      towline-server users reset-password acme marie
+
+    Exit codes: 0 reset; 2 password too short; 3 unknown tenant or user.
+    """
+    from server.people.user_admin import reset_password
+
+    chosen = common.lang(lang)
+    temporary = _user_act(
+        tenant_id,
+        login,
+        database_url,
+        chosen,
+        lambda conn, uid: reset_password(
+            conn, tenant_id, uid, actor=None, now=common.now(), password=password
+        ),
+    )
+    human = (
+        f"Mot de passe provisoire de {login} (à changer à la prochaine connexion) :\n{temporary}"
+        if chosen == "fr"
+        else f"Temporary password of {login} (to change at next sign-in):\n{temporary}"
+    )
+    common.emit({"login": login, "temporary_password": temporary}, as_json, human)
+
+
+@users.command("deactivate")
+@click.argument("tenant_id")
+@click.argument("login")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@db_option
+@lang_option
+def users_deactivate(
+    tenant_id: str, login: str, reason: str, database_url: str, lang: str | None
+) -> None:
+    """Deactivate a user: they cannot sign in and their sessions end now; nothing they
+    did is deleted. The last active user who can manage users is never deactivated.
+
+    \b
+    Example:
+      towline-server users deactivate acme marie --reason "Left the company"
+
+    Exit codes: 0 deactivated; 2 empty reason; 3 unknown tenant or user, already
+    deactivated, or the last administrator.
+    """
+    from server.people.user_admin import deactivate_user
+    from server.platform.errors import Unprocessable
+
+    chosen = common.lang(lang)
+    why = reason.strip()
+
+    def act(conn: Any, uid: str) -> Any:
+        if not why:
+            raise Unprocessable("Indiquez une raison.", "Give a reason.", code="reason_missing")
+        return deactivate_user(conn, tenant_id, uid, actor=None, now=common.now(), reason=why)
+
+    _user_act(tenant_id, login, database_url, chosen, act)
+    click.echo(f"{login} désactivé." if chosen == "fr" else f"{login} deactivated.")
+
+
+@users.command("reactivate")
+@click.argument("tenant_id")
+@click.argument("login")
+@db_option
+@lang_option
+def users_reactivate(tenant_id: str, login: str, database_url: str, lang: str | None) -> None:
+    """Let a deactivated user sign in again with their password; logged.
+
+    \b
+    Example:
+      towline-server users reactivate acme marie
+
+    Exit codes: 0 reactivated; 3 unknown tenant or user, or the account is active.
+    """
+    from server.people.user_admin import reactivate_user
+
+    chosen = common.lang(lang)
+    _user_act(
+        tenant_id,
+        login,
+        database_url,
+        chosen,
+        lambda conn, uid: reactivate_user(conn, tenant_id, uid, actor=None, now=common.now()),
+    )
+    click.echo(f"{login} réactivé." if chosen == "fr" else f"{login} reactivated.")
 
 
 @click.group()

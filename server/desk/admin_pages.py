@@ -17,12 +17,13 @@ from flask import flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from server.api.devices import withdraw_code
 from server.api.fields import IDENT, NAME, REASON
 from server.api.users import UserIn
 from server.desk.blueprint import desk, not_found, t
 from server.desk.session import current, page
 from server.devices import tablets as devices
-from server.people import identity
+from server.people import identity, user_admin
 from server.people.drivers import list_drivers
 from server.people.rights import ALL_RIGHTS, LABELS, PAYMENT_RIGHTS, Right
 from server.platform.errors import ApiError
@@ -31,6 +32,7 @@ from shared.errors import TowlineError
 from shared.schema_tools import problems
 
 CODE_KEY = "desk_enrolment_code"  # the code just made, shown once on the next page
+PASSWORD_KEY = "desk_temporary_password"  # a reset's temporary password, shown once
 TTL_CHOICES = (15, 60, 240, 1440)  # minutes a new enrolment code lives
 
 
@@ -52,12 +54,14 @@ def _devices_page(
     tenant_id = current().tenant_id
     with reader().connect() as conn:
         tablets = devices.list_devices(conn, tenant_id)
+        codes = devices.open_codes(conn, tenant_id, now())
         drivers = list_drivers(conn, tenant_id)
         names = {u.id: u.name for u in identity.list_users(conn, tenant_id)}
     fresh = session.pop(CODE_KEY, None) if not errors else None
     html = render_template(
         "desk/devices.html",
         tablets=tablets,
+        codes=codes,
         drivers=drivers,
         driver_names={d["id"]: d["name"] for d in drivers},
         names=names,
@@ -132,6 +136,31 @@ def devices_code() -> Any:
     return redirect(url_for("desk.devices"))
 
 
+@desk.route(
+    "/devices/codes/<enrolment_code_ref:code_id>/withdraw",
+    methods=["POST"],
+    endpoint="devices_code_withdraw",
+)
+@page(Right.MANAGE_DEVICES)
+def devices_code_withdraw(code_id: int) -> Any:
+    """Withdraw an unused enrolment code, as POST /api/v1/enrolment-codes/<id>/withdraw."""
+    user = current()
+    try:
+        withdraw_code(user.tenant_id, code_id, user.id)  # the API's: checks the ref first
+    except ApiError as refused:
+        if refused.status == 404:
+            return not_found()
+        return _devices_page([_refusal(refused)], status=refused.status)
+    flash(
+        t(
+            "Code d'enrôlement retiré : il ne peut plus enrôler de tablette.",
+            "Enrolment code withdrawn: it can no longer enrol a tablet.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.devices"))
+
+
 @desk.route("/devices/<string:device_id>/revoke", methods=["POST"], endpoint="devices_revoke")
 @page(Right.MANAGE_DEVICES)
 def devices_revoke(device_id: str) -> Any:
@@ -184,12 +213,22 @@ def _users_page(
     me = current()
     with reader().connect() as conn:
         tenant = identity.get_tenant(conn, me.tenant_id)
-        people = identity.list_users(conn, me.tenant_id)
+        accounts = user_admin.list_accounts(conn, me.tenant_id)
         roles = identity.list_roles(conn, me.tenant_id)
+        above = {
+            a.user.id
+            for a in accounts
+            if identity.rights_above(conn, dict(roles).get(a.user.role, ()), me)
+        }
     payments = bool(tenant and tenant.payments_enabled)
+    moment = now()
     html = render_template(
         "desk/users.html",
-        people=people,
+        people=[a.user for a in accounts],
+        accounts={a.user.id: a for a in accounts},
+        locked={a.user.id for a in accounts if a.locked(moment)},
+        above=above,
+        temporary=session.pop(PASSWORD_KEY, None) if not errors else None,
         roles=roles,
         rights=grantable(payments),
         labels={r: t(*LABELS[r]) for r in Right},
@@ -332,3 +371,153 @@ def roles_set() -> Any:
         "ok",
     )
     return redirect(url_for("desk.users"))
+
+
+# --- an office user's account: unlock, reset, deactivate, reactivate ----------------
+
+
+def _account_act(user_id: str, act: Any, done: tuple[str, str]) -> Any:
+    """Run `act(conn, me)` on `user_id` with the function the API calls; a refusal shows
+    the page again with the reason (nothing changed), another tenant's user is a 404."""
+    me = current()
+    try:
+        with engine().begin() as conn:
+            result = act(conn, me)
+    except ApiError as refused:
+        if refused.status == 404:
+            return not_found()
+        return _users_page([_refusal(refused)], {"account": user_id}, refused.status)
+    flash(t(*done), "ok")
+    return result
+
+
+@desk.route("/users/<string:user_id>/unlock", methods=["POST"], endpoint="users_unlock")
+@page(Right.MANAGE_USERS)
+def users_unlock(user_id: str) -> Any:
+    """As POST /api/v1/users/<id>/unlock."""
+    out = _account_act(
+        user_id,
+        lambda conn, me: user_admin.unlock_user(conn, me.tenant_id, user_id, actor=me, now=now()),
+        ("Compte déverrouillé.", "Account unlocked."),
+    )
+    return redirect(url_for("desk.users")) if isinstance(out, identity.User) else out
+
+
+@desk.route("/users/<string:user_id>/password", methods=["POST"], endpoint="users_reset")
+@page(Right.MANAGE_USERS)
+def users_reset(user_id: str) -> Any:
+    """As POST /api/v1/users/<id>/password-reset, with a password made here: shown once
+    on the next page, to hand over; the user must replace it at the next sign-in."""
+    if request.form.get("confirm") != "yes":
+        refusal = t(
+            "Cochez la confirmation pour réinitialiser le mot de passe.",
+            "Tick the confirmation to reset the password.",
+        )
+        return _users_page([refusal], {"account": user_id})
+    out = _account_act(
+        user_id,
+        lambda conn, me: user_admin.reset_password(
+            conn, me.tenant_id, user_id, actor=me, now=now()
+        ),
+        (
+            "Mot de passe réinitialisé : les sessions de l'utilisateur sont terminées.",
+            "Password reset: the user's sessions have ended.",
+        ),
+    )
+    if not isinstance(out, str):
+        return out
+    # Shown once, on the next page only (the administrator's own signed cookie, as the
+    # enrolment codes); never stored in clear on the server.
+    session[PASSWORD_KEY] = {"user_id": user_id, "password": out}
+    return redirect(url_for("desk.users"))
+
+
+@desk.route("/users/<string:user_id>/deactivate", methods=["POST"], endpoint="users_deactivate")
+@page(Right.MANAGE_USERS)
+def users_deactivate(user_id: str) -> Any:
+    """As POST /api/v1/users/<id>/deactivate: reason and confirmation."""
+    reason = request.form.get("reason", "").strip()
+    errors = []
+    try:
+        for check in REASON:
+            check(reason)
+    except ValidationError:
+        errors.append(
+            t("Indiquez le motif de la désactivation.", "Give the reason for the deactivation.")
+        )
+    if request.form.get("confirm") != "yes":
+        errors.append(
+            t("Cochez la confirmation pour désactiver.", "Tick the confirmation to deactivate.")
+        )
+    if errors:
+        return _users_page(errors, {"account": user_id, "reason": reason})
+    out = _account_act(
+        user_id,
+        lambda conn, me: user_admin.deactivate_user(
+            conn, me.tenant_id, user_id, actor=me, now=now(), reason=reason
+        ),
+        (
+            "Compte désactivé : l'utilisateur ne peut plus se connecter et ses sessions sont "
+            "terminées.",
+            "Account deactivated: the user can no longer sign in and their sessions have ended.",
+        ),
+    )
+    return redirect(url_for("desk.users")) if isinstance(out, identity.User) else out
+
+
+@desk.route("/users/<string:user_id>/reactivate", methods=["POST"], endpoint="users_reactivate")
+@page(Right.MANAGE_USERS)
+def users_reactivate(user_id: str) -> Any:
+    """As POST /api/v1/users/<id>/reactivate."""
+    out = _account_act(
+        user_id,
+        lambda conn, me: user_admin.reactivate_user(
+            conn, me.tenant_id, user_id, actor=me, now=now()
+        ),
+        ("Compte réactivé.", "Account reactivated."),
+    )
+    return redirect(url_for("desk.users")) if isinstance(out, identity.User) else out
+
+
+# --- the user's own new password (after a reset) ------------------------------------
+
+
+@desk.route("/password", methods=["GET", "POST"], endpoint="password")
+def password() -> Any:
+    """Choose a new password, proving the current (temporary) one, as POST
+    /api/v1/auth/password; the sign-in page sends a user here when theirs was reset.
+    Then back to the sign-in page, to sign in with the new one."""
+    form = {"tenant": request.values.get("tenant", ""), "login": request.values.get("login", "")}
+    error = None
+    status = 200
+    if request.method == "POST":
+        status = 400
+        current_password = request.form.get("password", "")
+        new = request.form.get("new_password", "")
+        if not all((form["tenant"], form["login"], current_password, new)):
+            error = t(
+                "Indiquez la société, l'identifiant, le mot de passe actuel et le nouveau.",
+                "Enter the company, the login, the current password and the new one.",
+            )
+        elif new != request.form.get("confirm", ""):
+            error = t(
+                "Les deux saisies du nouveau mot de passe diffèrent.",
+                "The two entries of the new password differ.",
+            )
+        else:
+            try:
+                user_admin.change_password(
+                    engine(), form["tenant"], form["login"], current_password, new, now()
+                )
+            except ApiError as refused:
+                error, status = refused.text(lang()), refused.status
+            else:
+                flash(
+                    t(
+                        "Mot de passe changé : connectez-vous avec le nouveau.",
+                        "Password changed: sign in with the new one.",
+                    ),
+                    "ok",
+                )
+                return redirect(url_for("desk.login", tenant=form["tenant"]))
+    return render_template("desk/password.html", form=form, error=error), status

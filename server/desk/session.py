@@ -62,8 +62,13 @@ def signed_in_user() -> User | None:
                 users.c.tenant_id == str(state["tenant"]), users.c.id == str(state["user"])
             )
         ).scalar()
-    if user is None or (out is not None and out.timestamp() > float(state["since"])):
-        session.pop(KEY, None)  # removed, or signed out since (this cookie may be a copy)
+    if (
+        user is None
+        or not user.active
+        or (out is not None and out.timestamp() > float(state["since"]))
+    ):
+        # removed, deactivated, or signed out since (this cookie may be a copy)
+        session.pop(KEY, None)
         return None
     state["seen"] = moment.timestamp()
     session[KEY] = state
@@ -120,6 +125,10 @@ def login() -> Any:
             try:
                 user = authenticate(engine(), form["tenant"], form["login"], password, now())
             except ApiError as refused:
+                if refused.code == "password_change_required":  # server.desk.admin_pages
+                    return redirect(
+                        url_for("desk.password", tenant=form["tenant"], login=form["login"])
+                    )
                 error = refused.text(lang())
             else:
                 session.clear()  # a fresh session: no fixation

@@ -109,6 +109,7 @@ def create_enrolment_code(
             sa.select(enrolment_codes.c.id).where(
                 enrolment_codes.c.lookup == lookup,
                 enrolment_codes.c.used_at.is_(None),
+                enrolment_codes.c.withdrawn_at.is_(None),
                 enrolment_codes.c.expires_at > now,
             )
         ).first()
@@ -146,6 +147,77 @@ def create_enrolment_code(
     }
 
 
+def open_codes(conn: sa.Connection, tenant_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The tenant's codes that could still enrol a tablet: unused, not withdrawn, not
+    expired, attempts left. The code itself is not among them: it is never stored."""
+    rows = conn.execute(
+        sa.select(enrolment_codes)
+        .where(
+            enrolment_codes.c.tenant_id == tenant_id,
+            enrolment_codes.c.used_at.is_(None),
+            enrolment_codes.c.withdrawn_at.is_(None),
+            enrolment_codes.c.expires_at > now,
+            enrolment_codes.c.attempts_left > 0,
+        )
+        .order_by(enrolment_codes.c.created_at, enrolment_codes.c.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "label": r.label,
+            "driver_ids": list(r.driver_ids or []),
+            "created_by": r.created_by,
+            "created_at": r.created_at,
+            "expires_at": r.expires_at,
+            "attempts_left": r.attempts_left,
+        }
+        for r in rows
+    ]
+
+
+def withdraw_code(
+    conn: sa.Connection, tenant_id: str, code_id: int, *, actor: str, now: datetime
+) -> None:
+    """Withdraw an unused code: it can no longer enrol. The row stays (set once, never
+    deleted); the audit log says who and when."""
+    row = conn.execute(
+        sa.select(enrolment_codes)
+        .where(enrolment_codes.c.tenant_id == tenant_id, enrolment_codes.c.id == code_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise not_found("Code d'enrôlement", "Enrolment code", str(code_id))
+    state = (
+        ("déjà retiré", "already withdrawn")
+        if row.withdrawn_at is not None
+        else ("déjà utilisé", "already used")
+        if row.used_at is not None
+        else ("expiré", "expired")
+        if row.expires_at <= now or row.attempts_left <= 0
+        else None
+    )
+    if state is not None:
+        raise Conflict(
+            f"Le code « {row.label} » est {state[0]} : il n'y a rien à retirer.",
+            f"Code '{row.label}' is {state[1]}: there is nothing to withdraw.",
+            code="enrolment_code_closed",
+        )
+    conn.execute(
+        sa.update(enrolment_codes)
+        .where(enrolment_codes.c.id == code_id, enrolment_codes.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=now, withdrawn_by=actor)
+    )
+    audit(
+        conn,
+        tenant_id,
+        actor,
+        "enrolment_code.withdraw",
+        row.label,
+        now,
+        detail={"code_id": code_id, "driver_ids": list(row.driver_ids or [])},
+    )
+
+
 def _code_refused(code: str, fr: str, en: str) -> Unauthenticated:
     return Unauthenticated(fr, en, code=code)
 
@@ -164,6 +236,11 @@ CODE_EXPIRED = _code_refused(
     "enrolment_code_expired",
     "Ce code d'enrôlement a expiré : demandez-en un nouveau au bureau.",
     "This enrolment code has expired: ask the office for a new one.",
+)
+CODE_WITHDRAWN = _code_refused(
+    "enrolment_code_withdrawn",
+    "Ce code d'enrôlement a été retiré par le bureau : demandez-en un nouveau.",
+    "This enrolment code was withdrawn by the office: ask for a new one.",
 )
 CODE_EXHAUSTED = _code_refused(
     "enrolment_code_exhausted",
@@ -187,7 +264,9 @@ def _claim_code(conn: sa.Connection, typed: str, now: datetime) -> tuple[Any, Ex
     wanted = code_hash(code)
     match = next((r for r in rows if secrets.compare_digest(r.code_hash, wanted)), None)
     if match is None:
-        live = [r for r in rows if r.used_at is None and r.expires_at > now]
+        live = [
+            r for r in rows if r.used_at is None and r.withdrawn_at is None and r.expires_at > now
+        ]
         for row in live:
             conn.execute(
                 sa.update(enrolment_codes)
@@ -197,6 +276,8 @@ def _claim_code(conn: sa.Connection, typed: str, now: datetime) -> tuple[Any, Ex
         return None, CODE_WRONG
     if match.used_at is not None:
         return match, CODE_USED  # the caller may recognise a retry of its own enrolment
+    if match.withdrawn_at is not None:
+        return None, CODE_WITHDRAWN
     if match.expires_at <= now:
         return None, CODE_EXPIRED
     if match.attempts_left <= 0:
@@ -320,7 +401,11 @@ def _enrol_with(
     device_id = "dev_" + secrets.token_hex(10)
     spent = conn.execute(
         sa.update(enrolment_codes)
-        .where(enrolment_codes.c.id == code_row.id, enrolment_codes.c.used_at.is_(None))
+        .where(
+            enrolment_codes.c.id == code_row.id,
+            enrolment_codes.c.used_at.is_(None),
+            enrolment_codes.c.withdrawn_at.is_(None),
+        )
         .values(used_at=now, device_id=device_id)
     )
     if spent.rowcount != 1:  # another request spent it first

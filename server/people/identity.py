@@ -54,6 +54,10 @@ class User:
     name: str
     role: str
     rights: frozenset[Right]
+    # server.people.user_admin: a deactivated user is refused everywhere; sessions and
+    # tokens begun before `sessions_ended_at` are over.
+    active: bool = True
+    sessions_ended_at: datetime | None = None
 
 
 def audit(
@@ -260,7 +264,19 @@ def _user(row: Any, tenant: Tenant, rights: Collection[str]) -> User:
         row.name,
         row.role,
         effective_rights(tenant.payments_enabled, rights),
+        active=row.deactivated_at is None,
+        sessions_ended_at=row.sessions_ended_at,
     )
+
+
+_USER_COLUMNS = (
+    users.c.id,
+    users.c.login,
+    users.c.name,
+    users.c.role,
+    users.c.deactivated_at,
+    users.c.sessions_ended_at,
+)
 
 
 def create_user(
@@ -320,9 +336,7 @@ def list_users(conn: sa.Connection, tenant_id: str) -> list[User]:
         return []
     all_roles = dict(list_roles(conn, tenant_id))
     rows = conn.execute(
-        sa.select(users.c.id, users.c.login, users.c.name, users.c.role)
-        .where(users.c.tenant_id == tenant_id)
-        .order_by(users.c.login)
+        sa.select(*_USER_COLUMNS).where(users.c.tenant_id == tenant_id).order_by(users.c.login)
     )
     return [_user(r, tenant, all_roles.get(r.role, ())) for r in rows]
 
@@ -332,9 +346,7 @@ def get_user(conn: sa.Connection, tenant_id: str, user_id: str) -> User | None:
     if tenant is None:
         return None
     row = conn.execute(
-        sa.select(users.c.id, users.c.login, users.c.name, users.c.role).where(
-            users.c.tenant_id == tenant_id, users.c.id == user_id
-        )
+        sa.select(*_USER_COLUMNS).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
     ).first()
     if row is None:
         return None
@@ -359,11 +371,32 @@ def _locked(until: datetime) -> TooManyRequests:
     )
 
 
+ACCOUNT_DEACTIVATED = Forbidden(
+    "Ce compte a été désactivé : demandez à un administrateur de le réactiver.",
+    "This account has been deactivated: ask an administrator to reactivate it.",
+    code="account_deactivated",
+)
+PASSWORD_CHANGE_REQUIRED = Forbidden(
+    "Mot de passe provisoire : choisissez un nouveau mot de passe pour vous connecter.",
+    "Temporary password: choose a new password to sign in.",
+    code="password_change_required",
+)
+
+
 def authenticate(
-    engine: sa.Engine, tenant_id: str, login: str, password: str, now: datetime
+    engine: sa.Engine,
+    tenant_id: str,
+    login: str,
+    password: str,
+    now: datetime,
+    *,
+    changing_password: bool = False,
 ) -> User:
     """The user if the password is right. Five failures in a row lock the account for 15
-    minutes; failures are committed even though the sign-in is refused."""
+    minutes; failures are committed even though the sign-in is refused. Only once the
+    password is right does the caller learn that the account is deactivated, or that a
+    temporary password must be replaced first (`changing_password`: the caller is doing
+    that, server.people.user_admin.change_password)."""
     with engine.begin() as conn:
         row = conn.execute(
             sa.select(
@@ -374,6 +407,8 @@ def authenticate(
                 users.c.password_hash,
                 users.c.failed_logins,
                 users.c.locked_until,
+                users.c.deactivated_at,
+                users.c.password_change_required,
             )
             .where(users.c.tenant_id == tenant_id, users.c.login == login)
             .with_for_update()  # two wrong passwords at once both count (PostgreSQL)
@@ -399,8 +434,15 @@ def authenticate(
             if locked:
                 audit(conn, tenant_id, row.id, "user.locked", row.id, now)
             error = _locked(now + LOCK_OUT) if locked else BAD_LOGIN
-        elif row.failed_logins or row.locked_until is not None:
-            conn.execute(sa.update(users).where(where).values(failed_logins=0, locked_until=None))
+        else:
+            if row.failed_logins or row.locked_until is not None:
+                conn.execute(
+                    sa.update(users).where(where).values(failed_logins=0, locked_until=None)
+                )
+            if row.deactivated_at is not None:
+                error = ACCOUNT_DEACTIVATED
+            elif row.password_change_required and not changing_password:
+                error = PASSWORD_CHANGE_REQUIRED
         user = None if error else get_user(conn, tenant_id, row.id)
     if error is not None:
         raise error

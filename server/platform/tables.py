@@ -86,6 +86,19 @@ users = sa.Table(
     # Desk sessions signed in before this instant are over (the cookie alone proves nothing).
     sa.Column("signed_out_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Migration 0008 (server.people.user_admin): a deactivated user cannot sign in; a reset
+    # password must be replaced at the next sign-in.
+    sa.Column("deactivated_at", UTCDateTime),
+    sa.Column("deactivated_by", sa.String(64)),
+    # Desk sessions and API tokens begun before this instant are over (reset, deactivation).
+    sa.Column("sessions_ended_at", UTCDateTime),
+    sa.Column(
+        "password_change_required",
+        sa.Boolean,
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+    ),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.UniqueConstraint("tenant_id", "login"),
 )
@@ -165,6 +178,9 @@ enrolment_codes = sa.Table(
     # so a wrong guess spends that code's attempts (the rest is only stored hashed).
     sa.Column("lookup", sa.String(16), nullable=False),
     sa.Column("driver_ids", sa.JSON, nullable=False, default=list),
+    # Set once when the office withdraws an unused code (migration 0008): it cannot enrol.
+    sa.Column("withdrawn_at", UTCDateTime),
+    sa.Column("withdrawn_by", sa.String(64)),
     sa.Index("ix_enrolment_codes_lookup", "lookup"),
 )
 
