@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import flask_smorest
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from server.platform import job_runtime, keys
+from server.platform import job_runtime, keys, openapi_refusals, public_ids
 from server.platform.db import DEFAULT_URL, make_engine
 from server.platform.errors import CORE_STATUS, ApiError
 from server.platform.gzip_body import ERROR, GUNZIPPED, GzipRequests
+from server.platform.json_depth import MAX_DEPTH, too_deep
+from server.platform.problems import MEDIA_TYPE, problem, respond
 from server.platform.web import ENGINE, lang
 from shared.errors import InvalidDocument, TowlineError
 from shared.i18n import Text
@@ -83,10 +86,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = keys.secret_key(Path(app.config["VAR_DIR"]))
     app.extensions[ENGINE] = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
     job_runtime.install(app)
+    # Refs for rows numbered across tenants, in URLs and on pages (public_ids.py).
+    app.url_map.converters.update(public_ids.CONVERTERS)
+    for name, converter in public_ids.CONVERTERS.items():  # `{{ a.id|anomaly_ref }}`
+        app.add_template_filter(
+            lambda row_id, kind=converter.kind: public_ids.to_ref(kind, row_id), name
+        )
 
-    api = TowlineApi(app)
+    api = TowlineApi(app, spec_kwargs={"extra_plugins": [openapi_refusals.RefusalsPlugin()]})
+    for converter in public_ids.CONVERTERS.values():
+        api.register_converter(
+            converter,
+            lambda _: {"type": "integer", "minimum": 0, "maximum": public_ids.LIMIT - 1},
+        )
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
+    for name, response in openapi_refusals.components().items():
+        api.spec.components.response(name, response)
     from server import reactions  # noqa: F401  # areas subscribe to each other's events
     from server.api import BLUEPRINTS  # the views need the app's helpers, not the reverse
 
@@ -111,24 +127,54 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-# --- errors ------------------------------------------------------------------------
+# --- errors: one problem document (server/platform/problems.py) --------------------
 
 
-def error_body(code: str, text: Text, **extra: Any) -> dict[str, Any]:
-    return {"code": code, "message": text(lang()), **extra}
+def error_body(
+    code: str, text: Text, status: int = 400, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    """A refusal of the JSON API, in the request's language; a 401 names its scheme."""
+    body = problem(code, text(lang()), status, lang(), extra)
+    sent = dict(headers or {})
+    if status == 401:  # one spelling for the three schemes, whoever raised it
+        sent["WWW-Authenticate"] = challenge()
+    return respond(body, status, sent)
 
 
-def towline_error(error: TowlineError) -> tuple[dict[str, Any], int, dict[str, str]]:
+def challenge() -> str:
+    """The `WWW-Authenticate` of a 401 (RFC 6750): the bearer scheme the operation takes,
+    as its realm, named like the OpenAPI document's security schemes; `invalid_token`
+    when a token was sent."""
+    realm = bearer_scheme()
+    sent = request.headers.get("Authorization", "").strip()
+    return f'Bearer realm="{realm}"' + (', error="invalid_token"' if sent else "")
+
+
+def bearer_scheme() -> str:
+    """Which of the three bearer tokens the matched operation takes (its OpenAPI
+    `security`); an operation that takes none is a tablet's (enrolment, session) or an
+    office user's (sign-in)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    security = getattr(method, "_apidoc", {}).get("manual_doc", {}).get("security") or [{}]
+    named = next(iter(security[0]), None)
+    if named in SECURITY_SCHEMES:
+        return str(named)
+    return "device" if request.path.startswith(f"{API_PREFIX}/devices/") else "user"
+
+
+def towline_error(error: TowlineError) -> Response:
     """Every refusal of the core or the server: 4xx with its code and message."""
     status = error.status if isinstance(error, ApiError) else CORE_STATUS.get(error.code, 400)
     headers = error.headers if isinstance(error, ApiError) else {}
     extra: dict[str, Any] = {}
     if isinstance(error, InvalidDocument):
         extra["problems"] = [{"path": p.path, "message": p.text(lang())} for p in error.problems]
-    return error_body(error.code, error.text, **extra), status, headers
+    return error_body(error.code, error.text, status, headers, **extra)
 
 
-def invalid_request(messages: Any, status: int = 422) -> tuple[dict[str, Any], int]:
+def invalid_request(messages: Any, status: int = 422) -> Response:
     """marshmallow's errors as path-named problems; the location (`json`, `query`) is
     dropped from the path when it is the body."""
     if isinstance(messages, Mapping) and set(messages) <= {"json"}:
@@ -139,13 +185,11 @@ def invalid_request(messages: Any, status: int = 422) -> tuple[dict[str, Any], i
         f"Requête invalide : {count} erreur{'s' if count > 1 else ''}",
         f"Invalid request: {count} error{'s' if count > 1 else ''}",
     )
-    return (
-        error_body(
-            "invalid_request",
-            head,
-            problems=[{"path": p.path, "message": p.text(lang())} for p in found],
-        ),
+    return error_body(
+        "invalid_request",
+        head,
         status,
+        problems=[{"path": p.path, "message": p.text(lang())} for p in found],
     )
 
 
@@ -166,6 +210,13 @@ _HTTP_TEXTS: dict[int, tuple[str, Text]] = {
         ),
     ),
 }
+TOO_DEEP = Text(
+    f"Corps JSON trop imbriqué (au plus {MAX_DEPTH} niveaux de [ ] ou {{ }}) : il n'a pas été lu.",
+    f"JSON body nested too deeply (at most {MAX_DEPTH} levels of [ ] or {{ }}): it was not read.",
+)
+INVALID_JSON = Text(
+    "Corps JSON invalide : vérifiez la syntaxe.", "Invalid JSON body: check the syntax."
+)
 
 
 def _too_large(limit: int) -> Text:
@@ -177,7 +228,21 @@ def _too_large(limit: int) -> Text:
 
 
 class TowlineApi(flask_smorest.Api):  # type: ignore[misc]  # untyped library
-    """flask-smorest's Api with our error payload: `{"code", "message"[, "problems"]}`."""
+    """flask-smorest's Api with our error payload: a problem document
+    (server/platform/problems.py), documented as such."""
+
+    ERROR_SCHEMA = openapi_refusals.Problem
+
+    def _register_responses(self) -> None:
+        """flask-smorest's responses per status, as problem documents."""
+        self.spec.components.schema("Problem", schema=openapi_refusals.Problem)
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {MEDIA_TYPE: {"schema": "Problem"}}
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "A refusal", "content": {MEDIA_TYPE: {"schema": "Problem"}}}
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         status = error.code or 500
@@ -185,20 +250,18 @@ class TowlineApi(flask_smorest.Api):  # type: ignore[misc]  # untyped library
         if status == 422 and "messages" in data:
             return invalid_request(data["messages"])
         if status == 400 and data.get("messages") == {"json": ["Invalid JSON body."]}:
-            text = Text(
-                "Corps JSON invalide : vérifiez la syntaxe.", "Invalid JSON body: check the syntax."
-            )
-            return error_body("invalid_json", text), 400
+            return error_body("invalid_json", INVALID_JSON, 400)
         if status == 413:
-            return error_body("too_large", _too_large(request.max_content_length or 0)), 413
+            return error_body(BODY_TOO_LARGE, _too_large(request.max_content_length or 0), 413)
         code, text = _HTTP_TEXTS.get(
             status, (error.name.lower().replace(" ", "_"), Text(error.name, error.name))
         )
         if status >= 500:
             code, text = _HTTP_TEXTS[500]
-        return error_body(code, text), status, dict(data.get("headers") or {})
+        return error_body(code, text, status, dict(data.get("headers") or {}))
 
 
+BODY_TOO_LARGE = "body_too_large"  # the code docs/sync-protocol.md gives, on every endpoint
 _BODY_ERRORS: dict[str, tuple[int, str, Text]] = {
     "unsupported_encoding": (
         415,
@@ -222,27 +285,33 @@ _BODY_ERRORS: dict[str, tuple[int, str, Text]] = {
 
 
 def check_body() -> Any:
-    """Answer the gzip middleware's refusals; a gunzipped body gets its own limit."""
-    from flask import current_app
-
-    if request.blueprint == "desk":
-        pass  # the desk answers these itself, with a page (server/desk/blueprint.py)
-    elif any("\x00" in str(v) for v in (request.view_args or {}).values()) or any(
-        "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
+    """Before any view, any token check and any parser: the gzip middleware's refusals, a
+    body over its limit (413 `body_too_large`, even where the view would never read it) and
+    a JSON body nested too deeply for Python's parser (400 `json_too_deep`). The desk
+    answers these itself, with a page (server/desk/blueprint.py)."""
+    desk = request.blueprint == "desk"
+    if not desk and (
+        any("\x00" in str(v) for v in (request.view_args or {}).values())
+        or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
     ):
         text = Text("Caractère nul refusé dans l'adresse.", "Null character refused in the URL.")
-        return error_body("bad_request", text), 400
+        return error_body("bad_request", text, 400)
     reason = request.environ.get(ERROR)
+    wire_limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    if reason is None and (request.content_length or 0) > wire_limit:
+        reason = "too_large"  # refused now, not when (or if) the view reads it
     if reason in ("too_large", "too_large_decompressed"):
-        if request.blueprint == "desk":
-            abort(413)  # the desk's own page (server/desk/blueprint.py)
+        if desk:
+            abort(413)
         limit = current_app.config[
             "MAX_CONTENT_LENGTH" if reason == "too_large" else "MAX_DECOMPRESSED_LENGTH"
         ]
-        return error_body("too_large", _too_large(int(limit))), 413
+        return error_body(BODY_TOO_LARGE, _too_large(int(limit)), 413)
     if reason in _BODY_ERRORS:
         status, code, text = _BODY_ERRORS[reason]
-        return error_body(code, text), status
+        return error_body(code, text, status)
     if request.environ.get(GUNZIPPED):
         request.max_content_length = int(current_app.config["MAX_DECOMPRESSED_LENGTH"])
+    if not desk and request.is_json and too_deep(request.get_data(cache=True)):
+        return error_body("json_too_deep", TOO_DEEP, 400)
     return None

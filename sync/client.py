@@ -4,7 +4,9 @@ its attachments.
 Built on `requests`. Every call is a POST of JSON (gzip-compressed from GZIP_MIN_BYTES),
 or of raw bytes for an attachment's chunk, with timeouts, and retried with bounded
 exponential backoff when the network drops or the server answers 5xx or 429: push, pull
-and chunks are idempotent by design, so a retry after a lost response is harmless. What
+and chunks are idempotent by design, so a retry after a lost response is harmless. An
+enrolment's 429 is not retried: the server holds back a guessed code for minutes, so its
+sentence (and `Retry-After`) is raised at once as `Refused("rate_limited")`. What
 cannot succeed by retrying raises a clear exception: `ServerUnreachable` (try later),
 `UpdateRequired` (update the app), `Refused` (the server said no, with its code and its
 words).
@@ -454,6 +456,8 @@ class SyncClient:
                 attempt += 1
                 continue
             self._note_date(response.headers.get("Date"))
+            if response.status_code == 429 and path == ENROL_PATH:
+                raise self._rate_limited(response)  # waiting seconds would not do: minutes
             if response.status_code in _RETRY_STATUS:
                 if attempt >= self.retries or waited >= self.retry_budget:
                     raise ServerUnreachable(UNREACHABLE)
@@ -485,6 +489,25 @@ class SyncClient:
         waited = float(max(min(delay, left), 0.0))
         self.sleep(waited)
         return waited
+
+    def _rate_limited(self, response: requests.Response) -> Refused:
+        """An enrolment the server holds back (too many failed codes): its sentence, which
+        says how long to wait, and the `Retry-After` seconds, at once."""
+        refused = self._refusal(response)
+        wait = response.headers.get("Retry-After", "")
+        if wait.isdigit():
+            after = (
+                f" (Retry-After : {wait} s)" if self.lang == "fr" else f" (Retry-After: {wait} s)"
+            )
+            refused = Refused(refused.code, refused.message() + after, status=429)
+        return refused
+
+    def _refusal(self, response: requests.Response) -> Refused:
+        try:
+            self._answer(response)
+        except Refused as refused:
+            return refused
+        return Refused(ErrorCode.RATE_LIMITED, response.reason or "429", status=429)
 
     def _answer(self, response: requests.Response) -> Any:
         try:

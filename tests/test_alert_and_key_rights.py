@@ -13,6 +13,7 @@ from server.office.anomalies import open_anomaly
 from server.people import identity
 from server.people import ordering_parties as parties
 from server.platform.tables import anomalies
+from tests.anomaly_refs import anomaly_ref
 from tests.server_support import PASSWORD, START, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
 
@@ -44,7 +45,7 @@ def status_of(w, anomaly_id):
 
 def acknowledge(w, anomaly_id, headers):
     return w.client.post(
-        f"/api/v1/anomalies/{anomaly_id}/resolve",
+        f"/api/v1/anomalies/{anomaly_ref(w.client.application, anomaly_id)}/resolve",
         json={"action": "acknowledge", "reason": "Vu avec le chauffeur"},
         headers=headers,
     )
@@ -54,7 +55,12 @@ def acknowledge(w, anomaly_id, headers):
 def test_the_reconcile_right_alone_does_not_acknowledge_a_security_alert(world, kind):  # noqa: F811
     clerk = sign_in_as(world, "bureau", "office")  # reconcile, not acknowledge_alerts
     anomaly_id = alert(world, kind)
-    assert world.client.get(f"/api/v1/anomalies/{anomaly_id}", headers=clerk).status_code == 200
+    assert (
+        world.client.get(
+            f"/api/v1/anomalies/{anomaly_ref(world.client.application, anomaly_id)}", headers=clerk
+        ).status_code
+        == 200
+    )
     refused = acknowledge(world, anomaly_id, {**clerk, "Accept-Language": "en"})
     assert (refused.status_code, refused.json["code"]) == (403, "right_missing")
     assert "'handle security alerts'" in refused.json["message"]

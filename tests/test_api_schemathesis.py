@@ -3,6 +3,7 @@ signed in as an admin or as nobody, the API answers without a 5xx."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,3 +44,47 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP)
 def test_no_input_makes_the_api_fail_with_a_server_error(case):
     for headers in ({"Authorization": f"Bearer {TOKEN}"}, {}):
         case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+
+PROBLEM_KEYS = {"type", "title", "detail", "instance", "code", "message"}
+
+
+def _operations_with_a_body() -> list[tuple[str, str]]:
+    """(method, path) of every operation the document says takes a body, its path
+    parameters filled with `1` (digits fit every converter, refs included)."""
+    document = APP.test_client().get("/api/v1/openapi.json").get_json()
+    return [
+        (method, re.sub(r"\{[^}]+\}", "1", path))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    ]
+
+
+BODY_OPERATIONS = _operations_with_a_body()
+
+
+def _problem(answer, status: int, code: str, path: str) -> None:
+    assert answer.status_code == status, (path, answer.status_code, answer.get_data()[:200])
+    assert answer.content_type.startswith("application/problem+json"), path
+    body = answer.get_json()
+    assert set(body) >= PROBLEM_KEYS and body["code"] == code, (path, body)
+    assert body["instance"] == path
+
+
+def test_every_body_nested_2000_deep_or_over_the_limit_is_a_problem_not_a_5xx():
+    """Schemathesis only sends bodies its schemas describe: these two are added by hand,
+    to every operation that takes one, signed in and not."""
+    assert len(BODY_OPERATIONS) > 20  # the document lists them: none was missed by a typo
+    deep = ("[" * 2000 + "]" * 2000).encode()
+    huge = b'{"x": "' + b"a" * int(APP.config["MAX_CONTENT_LENGTH"]) + b'"}'
+    client = APP.test_client()
+    for method, path in BODY_OPERATIONS:
+        for headers in ({"Authorization": f"Bearer {TOKEN}"}, {}):
+            sent = {"headers": {**headers, "Content-Type": "application/json"}}
+            _problem(
+                client.open(path, method=method, data=deep, **sent), 400, "json_too_deep", path
+            )
+            _problem(
+                client.open(path, method=method, data=huge, **sent), 413, "body_too_large", path
+            )

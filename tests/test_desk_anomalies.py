@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from server.people import identity
 from server.platform.tables import anomalies, decisions
+from tests.anomaly_refs import anomaly_ref
 from tests.desk_support import post, sign_in
 from tests.office_world import START, World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -96,16 +97,19 @@ def day(world, tmp_path):  # noqa: F811
     return a_day(world, tmp_path)
 
 
-def test_the_list_shows_open_anomalies_with_their_sentence_and_counts(world, day):  # noqa: F811
+@pytest.fixture
+def refs(world, day):  # noqa: F811
+    """The number the desk shows and takes for each anomaly of `day` (not its row id)."""
+    return {kind: str(anomaly_ref(world.app, row_id)) for kind, row_id in day.items()}
+
+
+def test_the_list_shows_open_anomalies_with_their_sentence_and_counts(world, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
     answer = client.get("/desk/anomalies")
     assert answer.status_code == 200
     page = text(answer)
-    assert rows_of(page) == [
-        str(day["discount_without_approval"]),
-        str(day["fictitious_collection"]),
-    ]
+    assert rows_of(page) == [refs["discount_without_approval"], refs["fictitious_collection"]]
     assert "Encaissement fictif" in page and "Remise sans accord" in page
     assert "Encaissement fictif : 40,00 € encaissé alors que le bénéficiaire ne devait rien" in page
     assert 'href="/desk/missions/FICT-1"' in page
@@ -113,10 +117,10 @@ def test_the_list_shows_open_anomalies_with_their_sentence_and_counts(world, day
     assert drivers_of(page) == ["Julie", "Karim"]
 
 
-def test_filters_by_kind_driver_mission_and_status(world, day):  # noqa: F811
+def test_filters_by_kind_driver_mission_and_status(world, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
-    fict, disc = str(day["fictitious_collection"]), str(day["discount_without_approval"])
+    fict, disc = refs["fictitious_collection"], refs["discount_without_approval"]
     assert rows_of(text(client.get("/desk/anomalies?kind=fictitious_collection"))) == [fict]
     by_julie = text(client.get("/desk/anomalies?driver_id=d2"))
     assert rows_of(by_julie) == [disc] and drivers_of(by_julie) == ["Julie"]
@@ -139,40 +143,40 @@ def test_a_bad_filter_is_refused_with_a_message(world, day):  # noqa: F811
     assert client.get("/desk/anomalies?kind=nonsense").status_code == 400
 
 
-def test_english_labels_on_request(world, day):  # noqa: F811
+def test_english_labels_on_request(world, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
     page = text(client.get("/desk/anomalies?lang=en"))
     assert "Fictitious collection" in page and "Discount without approval" in page
     assert "Fictitious collection: €40.00 collected although the beneficiary owed nothing" in page
     assert "Encaissement fictif" not in page
-    detail = text(client.get(f"/desk/anomalies/{day['fictitious_collection']}"))
+    detail = text(client.get(f"/desk/anomalies/{refs['fictitious_collection']}"))
     assert "Void the collection" in detail and "Reason (required)" in detail
 
 
-def test_the_detail_shows_the_evidence_and_only_the_actions_that_fit(world, day):  # noqa: F811
+def test_the_detail_shows_the_evidence_and_only_the_actions_that_fit(world, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
-    fict = text(client.get(f"/desk/anomalies/{day['fictitious_collection']}"))
+    fict = text(client.get(f"/desk/anomalies/{refs['fictitious_collection']}"))
     assert 'name="action" value="void"' in fict
     assert re.findall(r'name="action" value="(\w+)"', fict) == ["void"]
     assert "Encaissement" in fict and "40,00 €" in fict and "Espèces" in fict
-    disc = text(client.get(f"/desk/anomalies/{day['discount_without_approval']}"))
+    disc = text(client.get(f"/desk/anomalies/{refs['discount_without_approval']}"))
     # The office role may refuse it; approving needs the manager's right.
     assert re.findall(r'name="action" value="(\w+)"', disc) == ["refuse"]
     assert "Droit requis : « accorder une remise »" in disc
     assert "1:0000" in disc  # the code the driver cited
     manager = world.app.test_client()
     sign_in(manager, "gerant")
-    disc = text(manager.get(f"/desk/anomalies/{day['discount_without_approval']}"))
+    disc = text(manager.get(f"/desk/anomalies/{refs['discount_without_approval']}"))
     assert re.findall(r'name="action" value="(\w+)"', disc) == ["approve", "refuse"]
 
 
-def test_voiding_asks_for_confirmation_then_goes_to_the_mission(world, day):  # noqa: F811
+def test_voiding_asks_for_confirmation_then_goes_to_the_mission(world, day, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
-    anomaly_id = day["fictitious_collection"]
-    path = f"/desk/anomalies/{anomaly_id}/resolve"
+    anomaly_id, ref = day["fictitious_collection"], refs["fictitious_collection"]
+    path = f"/desk/anomalies/{ref}/resolve"
     first = post(client, path, {"action": "void", "reason": "Le client n'a rien payé"})
     assert first.status_code == 200
     page = text(first)
@@ -186,22 +190,23 @@ def test_voiding_asks_for_confirmation_then_goes_to_the_mission(world, day):  # 
     assert done.status_code == 302 and done.headers["Location"] == "/desk/missions/FICT-1"
     assert status_of(world, anomaly_id) == "resolved" and decision_count(world) == 1
     mission = text(client.get("/desk/missions/FICT-1"))
-    assert f"Anomalie n° {anomaly_id} (Encaissement fictif) résolue" in mission
+    assert f"Anomalie n° {ref} (Encaissement fictif) résolue" in mission
     assert "Décision envoyée à la tablette de Karim (dec_" in mission
-    assert "Aucun avoir" in mission  # nothing was invoiced on this mission
-    after = text(client.get(f"/desk/anomalies/{anomaly_id}"))
+    # Nothing was invoiced on this mission: the customer gets a refund receipt.
+    assert "Documents émis : RR2026-000001 (reçu de remboursement, 40,00 €)" in mission
+    after = text(client.get(f"/desk/anomalies/{ref}"))
     assert "Résolue par Béatrice Bureau" in after and "Le client n'a rien payé" in after
     assert 'name="action"' not in after  # no action on a resolved anomaly
 
 
-def test_a_wrong_action_for_the_kind_is_refused_and_changes_nothing(world, day):  # noqa: F811
+def test_a_wrong_action_for_the_kind_is_refused_and_changes_nothing(world, day, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "admin")
-    anomaly_id = day["fictitious_collection"]
+    anomaly_id, ref = day["fictitious_collection"], refs["fictitious_collection"]
     for confirm in ("", "1"):
         answer = post(
             client,
-            f"/desk/anomalies/{anomaly_id}/resolve",
+            f"/desk/anomalies/{ref}/resolve",
             {"action": "approve", "reason": "Pourquoi pas", "confirm": confirm},
         )
         assert answer.status_code == 409
@@ -209,19 +214,19 @@ def test_a_wrong_action_for_the_kind_is_refused_and_changes_nothing(world, day):
             "« Approuver » ne s'applique pas à une anomalie « Encaissement fictif » : rien n'a"
             " été fait. Possibles : Annuler l'encaissement." in text(answer)
         )
-    unknown = post(client, f"/desk/anomalies/{anomaly_id}/resolve", {"action": "delete"})
+    unknown = post(client, f"/desk/anomalies/{ref}/resolve", {"action": "delete"})
     assert unknown.status_code == 422 and "Action inconnue" in text(unknown)
     assert status_of(world, anomaly_id) == "open" and decision_count(world) == 0
 
 
-def test_a_missing_reason_shows_the_form_again_and_changes_nothing(world, day):  # noqa: F811
+def test_a_missing_reason_shows_the_form_again_and_changes_nothing(world, day, refs):  # noqa: F811
     client = world.app.test_client()
     sign_in(client, "bureau")
-    anomaly_id = day["fictitious_collection"]
+    anomaly_id, ref = day["fictitious_collection"], refs["fictitious_collection"]
     for reason in ("", "   "):
         answer = post(
             client,
-            f"/desk/anomalies/{anomaly_id}/resolve",
+            f"/desk/anomalies/{ref}/resolve",
             {"action": "void", "reason": reason, "confirm": "1"},
         )
         assert answer.status_code == 422
@@ -246,10 +251,10 @@ def test_approving_what_is_owed_offers_deferral_or_discount(world, tmp_path):  #
     gate = next(r for r in open_rows(world) if r.kind == "gate_bypassed")
     client = world.app.test_client()
     sign_in(client, "gerant")
-    page = text(client.get(f"/desk/anomalies/{gate.id}"))
+    page = text(client.get(f"/desk/anomalies/{anomaly_ref(world.app, gate.id)}"))
     assert re.findall(r'name="action" value="(\w+)"', page) == ["approve", "refuse", "acknowledge"]
     assert '<option value="deferral"' in page and '<option value="discount"' in page
-    path = f"/desk/anomalies/{gate.id}/resolve"
+    path = f"/desk/anomalies/{anomaly_ref(world.app, gate.id)}/resolve"
     bad = post(client, path, {"action": "approve", "reason": "Accord", "as_kind": "gift"})
     assert bad.status_code == 422 and decision_count(world) == 0
     asked = post(client, path, {"action": "approve", "reason": "Accord", "as_kind": "discount"})
@@ -265,7 +270,7 @@ def test_approving_what_is_owed_offers_deferral_or_discount(world, tmp_path):  #
     assert [(r.type, r.mission_id) for r in made] == [("discount", "GATE-1")]
 
 
-def test_without_the_void_right_voiding_is_forbidden(world, day):  # noqa: F811
+def test_without_the_void_right_voiding_is_forbidden(world, day, refs):  # noqa: F811
     with world.engine.begin() as conn:
         tenant = identity.get_tenant(conn, "demo")
         assert tenant is not None
@@ -275,14 +280,14 @@ def test_without_the_void_right_voiding_is_forbidden(world, day):  # noqa: F811
         )
     client = world.app.test_client()
     sign_in(client, "cora", password="pass-cora-1")
-    anomaly_id = day["fictitious_collection"]
-    page = text(client.get(f"/desk/anomalies/{anomaly_id}"))
+    anomaly_id, ref = day["fictitious_collection"], refs["fictitious_collection"]
+    page = text(client.get(f"/desk/anomalies/{ref}"))
     assert 'name="action" value="void"' not in page
     assert "Droit requis : « annuler un encaissement »" in page
     for confirm in ("", "1"):
         answer = post(
             client,
-            f"/desk/anomalies/{anomaly_id}/resolve",
+            f"/desk/anomalies/{ref}/resolve",
             {"action": "void", "reason": "Essai", "confirm": confirm},
         )
         assert answer.status_code == 403
@@ -290,7 +295,7 @@ def test_without_the_void_right_voiding_is_forbidden(world, day):  # noqa: F811
     assert status_of(world, anomaly_id) == "open" and decision_count(world) == 0
 
 
-def test_another_tenants_anomaly_is_not_found(world, day):  # noqa: F811
+def test_another_tenants_anomaly_is_not_found(world, day, refs):  # noqa: F811
     with world.engine.begin() as conn:
         identity.create_tenant(conn, "autre", "Autre SARL", payments_enabled=True, now=START)
         identity.create_user(
@@ -298,11 +303,11 @@ def test_another_tenants_anomaly_is_not_found(world, day):  # noqa: F811
         )
     client = world.app.test_client()
     sign_in(client, "chef", tenant="autre", password="pass-autre-1")
-    anomaly_id = day["fictitious_collection"]
-    assert client.get(f"/desk/anomalies/{anomaly_id}").status_code == 404
+    anomaly_id, ref = day["fictitious_collection"], refs["fictitious_collection"]
+    assert client.get(f"/desk/anomalies/{ref}").status_code == 404
     answer = post(
         client,
-        f"/desk/anomalies/{anomaly_id}/resolve",
+        f"/desk/anomalies/{ref}/resolve",
         {"action": "void", "reason": "Essai", "confirm": "1"},
     )
     assert answer.status_code == 404

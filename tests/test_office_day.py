@@ -21,6 +21,7 @@ from server.platform.tables import anomalies, journal_entries
 from shared.payment_terms import Method
 from shared.register import Opened, Register, Reversed, Status, apply
 from shared.register import event_from_entry as register_event
+from tests.anomaly_refs import anomaly_ref
 from tests.conftest import example
 from tests.office_world import World, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -103,7 +104,7 @@ def resolve(
     w: World, anomaly_id: int, action: str, reason: str, who: str = "admin", **extra: Any
 ) -> dict:
     answer = w.office.post(
-        f"/api/v1/anomalies/{anomaly_id}/resolve",
+        f"/api/v1/anomalies/{anomaly_ref(w.office.application, anomaly_id)}/resolve",
         json={"action": action, "reason": reason, **extra},
         headers=w.as_user(who),
     )

@@ -80,7 +80,7 @@ def test_malformed_bodies_get_a_clear_4xx(client, data, content_type, status, co
 def test_an_oversized_body_is_refused_with_413(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     answer = client.post("/api/v1/auth/login", json={"tenant": "a" * 2000})
-    assert (answer.status_code, answer.json["code"]) == (413, "too_large")
+    assert (answer.status_code, answer.json["code"]) == (413, "body_too_large")
     assert "1000" in answer.json["message"]
 
 
@@ -106,7 +106,7 @@ def test_a_gzip_bomb_is_refused_once_it_inflates_past_the_limit(app, client):
         content_type="application/json",
         headers={"Content-Encoding": "gzip"},
     )
-    assert (answer.status_code, answer.json["code"]) == (413, "too_large")
+    assert (answer.status_code, answer.json["code"]) == (413, "body_too_large")
 
 
 @pytest.mark.parametrize(

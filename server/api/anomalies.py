@@ -19,6 +19,8 @@ from server.api.fields import REASON
 from server.api.security import current_user, require_user
 from server.office import reconcile, resolutions, settlements
 from server.people.rights import Right, missing_right
+from server.platform.errors import Conflict, not_found
+from server.platform.public_ids import ANOMALY, SETTLEMENT, Ref, to_ref
 from server.platform.tables import anomalies
 from server.platform.web import Blueprint, Strict, engine, now, reader, server_private_key
 
@@ -56,7 +58,7 @@ class AnomalyQuery(Strict):
 
 
 class AnomalyOut(Strict):
-    id = fields.Integer()
+    id = fields.Integer(metadata={"description": "a ref, not a count: use it in the path"})
     kind = fields.String()
     subject = fields.String(allow_none=True)
     status = fields.String()
@@ -79,7 +81,7 @@ class ResolveIn(Strict):
 
 
 class ResolutionOut(Strict):
-    anomaly = fields.Integer()
+    anomaly = fields.Integer(metadata={"description": "the anomaly's ref, as in its path"})
     kind = fields.String()
     action = fields.String()
     journal_seq = fields.Integer(metadata={"description": "the entry in the server journal"})
@@ -104,7 +106,7 @@ class SettlementIn(Strict):
 
 
 class SettlementOut(Strict):
-    id = fields.Integer()
+    id = Ref(SETTLEMENT, metadata={"description": "the import's ref (not its row id)"})
     file_name = fields.String()
     lines = fields.Integer()
     period_from = fields.String()
@@ -118,7 +120,7 @@ def wire_cents(cents: int) -> str:
 def wire(row: Any) -> dict[str, Any]:
     cents = row.amount_cents
     return {
-        "id": row.id,
+        "id": to_ref(ANOMALY, row.id),  # never the row id: it counts every tenant's
         "kind": row.kind,
         "subject": row.subject,
         "status": row.status,
@@ -148,32 +150,55 @@ class Anomalies(MethodView):
             return [wire(r) for r in conn.execute(select)]
 
 
-@blp.route("/anomalies/<int:anomaly_id>")
+def _anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
+    """The tenant's anomaly, else 404; refusals name its ref, never its row id."""
+    row = None
+    if 0 < anomaly_id < 2**31:  # the column is a 32-bit integer
+        row = conn.execute(
+            sa.select(anomalies).where(
+                anomalies.c.tenant_id == tenant_id, anomalies.c.id == anomaly_id
+            )
+        ).first()
+    if row is None:
+        raise not_found("Anomalie", "Anomaly", str(to_ref(ANOMALY, anomaly_id)))
+    return row
+
+
+@blp.route("/anomalies/<anomaly_ref:anomaly_id>")
 class Anomaly(MethodView):
     @require_user(Right.RECONCILE)
     @blp.response(200, AnomalyOut)
     def get(self, anomaly_id: int) -> dict[str, Any]:
-        """One anomaly with its evidence."""
+        """One anomaly with its evidence. The id in the path is the anomaly's `id` as the
+        list gives it (a ref: it tells nothing of other companies' anomalies)."""
         user = current_user()
         with reader().connect() as conn:
-            return wire(resolutions.get_anomaly(conn, user.tenant_id, anomaly_id))
+            return wire(_anomaly(conn, user.tenant_id, anomaly_id))
 
 
-@blp.route("/anomalies/<int:anomaly_id>/resolve")
+@blp.route("/anomalies/<anomaly_ref:anomaly_id>/resolve")
 class Resolve(MethodView):
     @require_user(Right.RECONCILE)
     @blp.arguments(ResolveIn)
     @blp.response(200, ResolutionOut)
     def post(self, data: dict[str, Any], anomaly_id: int) -> dict[str, Any]:
         """Resolve the anomaly in one action (void, approve, refuse, acknowledge,
-        accept_dispute, invoice_overrun), with the reason; logged and journaled."""
+        accept_dispute, invoice_overrun), with the reason; logged and journaled. 409
+        `anomaly_not_open` once resolved, or for an action that does not fit its kind."""
         user = current_user()
         with engine().begin() as conn:
-            row = resolutions.get_anomaly(conn, user.tenant_id, anomaly_id)
+            row = _anomaly(conn, user.tenant_id, anomaly_id)
             needed = missing_for(data["action"], row.kind, user.rights)
             if needed is not None:
                 raise missing_right(needed)
-            return resolutions.resolve(
+            if row.status != reconcile.OPEN:  # said here, with the ref (not the row id)
+                ref = to_ref(ANOMALY, anomaly_id)
+                raise Conflict(
+                    f"L'anomalie {ref} n'est plus ouverte ({row.status}).",
+                    f"Anomaly {ref} is no longer open ({row.status}).",
+                    code="anomaly_not_open",
+                )
+            done = resolutions.resolve(
                 conn,
                 user.tenant_id,
                 anomaly_id,
@@ -184,6 +209,7 @@ class Resolve(MethodView):
                 now=now(),
                 as_kind=data["as_kind"],
             )
+        return {**done, "anomaly": to_ref(ANOMALY, anomaly_id)}
 
 
 @blp.route("/reconcile")

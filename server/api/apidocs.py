@@ -93,8 +93,9 @@ def render(spec: dict[str, Any]) -> str:
         f"<title>{escape(info.get('title', 'API'))} API</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(info.get('title', 'API'))} API {escape(info.get('version', ''))}</h1>"
         f"<p>{escape(info.get('description', ''))}</p>"
-        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a>. Errors are "
-        '<code>{"code", "message"}</code>, with <code>problems</code> for invalid input.</p>'
+        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a>. Errors are RFC 9457 "
+        "problem documents (<code>application/problem+json</code>) with <code>code</code> "
+        "and <code>message</code>, and <code>problems</code> for invalid input.</p>"
         f"{sections}</body></html>"
     )
 

@@ -27,6 +27,7 @@ from server.parties import (
 )
 from server.parties import payments as payments_in
 from server.people.rights import Right
+from server.platform.public_ids import FILE_EVENT, Ref
 from server.platform.web import Blueprint, Strict, engine, now, reader
 
 claims_blp = Blueprint(
@@ -71,7 +72,7 @@ class DocumentItemOut(Strict):
 
 
 class LogEntryOut(Strict):
-    id = fields.Integer()
+    id = Ref(FILE_EVENT, metadata={"description": "the log entry's ref (not its row id)"})
     source = fields.String()
     event = fields.String()
     message_id = fields.String(allow_none=True)

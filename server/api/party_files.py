@@ -11,9 +11,11 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from server.api.fields import IDENT
+from server.api.final_facts import OfficeFinalFactsOut
 from server.api.security import current_user, require_user
 from server.parties import file_views
 from server.people.rights import Right
+from server.platform.public_ids import FILE_EVENT, Ref
 from server.platform.web import Blueprint, Strict, reader
 from shared.file_lifecycle import State
 
@@ -46,7 +48,7 @@ class FileOut(Strict):
 
 
 class LogOut(Strict):
-    id = fields.Integer()
+    id = Ref(FILE_EVENT, metadata={"description": "the log entry's ref (not its row id)"})
     source = fields.String()
     event = fields.String()
     message_id = fields.String(allow_none=True)
@@ -71,6 +73,7 @@ class FileMissionOut(Strict):
     status = fields.String()
     driver_id = fields.String(allow_none=True)
     valued_by_tablet = fields.Boolean()
+    final_facts = fields.Nested(OfficeFinalFactsOut, allow_none=True)
 
 
 class FileDetailOut(FileOut):

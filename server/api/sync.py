@@ -17,6 +17,7 @@ from flask.views import MethodView
 from server.api.security import current_device, require_device
 from server.devices import integrity_reports, pull, push
 from server.platform.errors import ApiError, Forbidden
+from server.platform.problems import problem, respond
 from server.platform.tables import devices
 from server.platform.web import Blueprint, engine, lang, now, reader, server_private_key
 from shared.i18n import Text
@@ -59,7 +60,7 @@ class Push(MethodView):
     @blp.response(200, schemas.PushResponse)
     @blp.alt_response(202, schema=schemas.PushResponse, description="Kept in quarantine")
     @blp.alt_response(409, schema=schemas.PushResponse, description="Gap or fork")
-    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
         """Store a batch of journal entries, in device order, in one transaction."""
         device = current_device()
         if data["device_id"] != device.device_id:
@@ -103,6 +104,9 @@ class Push(MethodView):
         body = result.to_wire(lang())
         if report_id is not None:
             body["integrity_report"] = {"id": report_id}
+        if result.http_status == 409:  # a gap or a fork: a refusal, in the one shape
+            code = str(result.status)
+            return respond(problem(code, body.get("message", ""), 409, lang(), body), 409)
         return body, result.http_status
 
 

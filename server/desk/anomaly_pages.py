@@ -24,7 +24,7 @@ from server.people.drivers import list_drivers
 from server.people.identity import User, list_users
 from server.people.rights import Right, missing_right
 from server.platform.errors import NotFound
-from server.platform.tables import anomalies, audit_log, journal_entries
+from server.platform.tables import anomalies, audit_log, devices, journal_entries
 from server.platform.web import lang, reader
 
 LIMIT = 200  # rows on one page, newest first; the counts per kind cover them all
@@ -47,10 +47,12 @@ ACTION_LABELS: Mapping[str, tuple[str, str]] = {
 ACTION_HELP: Mapping[str, tuple[str, str]] = {
     "void": (
         "La tablette enregistre l'annulation à sa prochaine synchronisation et la caisse du"
-        " chauffeur suit ; un avoir est émis si la facture au bénéficiaire facture plus que"
-        " ce qui est dû.",
-        "The tablet records the reversal at its next sync and the driver's register follows;"
-        " a credit note is issued if the beneficiary's invoice bills more than what is due.",
+        " chauffeur suit. Le client reçoit un reçu de remboursement si aucune facture ne le"
+        " facture, sinon un avoir pour ce que sa facture facture au-delà du dû (aucun"
+        " document si elle ne facture pas plus que ce qui est dû).",
+        "The tablet records the reversal at its next sync and the driver's register follows."
+        " The customer gets a refund receipt if no invoice bills them, else a credit note for"
+        " what their invoice bills beyond what is due (no document if it bills no more).",
     ),
     "approve": (
         "La remise ou la facturation ultérieure du chauffeur est approuvée après coup.",
@@ -80,8 +82,10 @@ AS_KINDS: Mapping[str, tuple[str, str]] = {
     "deferral": ("Facturer plus tard", "Bill later"),
     "discount": ("Remise", "Discount"),
 }
-OWED_KINDS = frozenset({"under_collection", "gate_bypassed"})  # `approve` grants as_kind
+OWED_KINDS = resolutions.OWED  # `approve` grants as_kind
 EVIDENCE_REFS = ("collections", "entry", "entries", "step")  # journal references
+# Alerts about a tablet that its revocation answers (the desk offers it beside the actions).
+REVOKE_FITS = frozenset({"journal_fork", "journal_invalid", "entry_unauthorised"})
 
 
 def method_label(method: object) -> str:
@@ -349,6 +353,35 @@ def _action_view(row: Any, action: str, user: User) -> dict[str, Any]:
     }
 
 
+def _revocable(conn: sa.Connection, tenant_id: str, row: Any) -> bool:
+    """A security alert about a tablet still in service: revoking it is an action that
+    fits (the tablets page's own form; the alert is then acknowledged with its reason)."""
+    if row.kind not in REVOKE_FITS or not row.device_id:
+        return False
+    revoked = conn.execute(
+        sa.select(devices.c.revoked_at).where(
+            devices.c.tenant_id == tenant_id, devices.c.id == row.device_id
+        )
+    ).first()
+    return revoked is not None and revoked.revoked_at is None
+
+
+def _revoke_view(
+    row: Any, detail: Mapping[str, Any], user: User, revocable: bool
+) -> dict[str, Any] | None:
+    if not revocable:
+        return None
+    tablet = detail.get("tablet")
+    named = tablet.get("label") if isinstance(tablet, Mapping) else None
+    allowed = Right.MANAGE_DEVICES in user.rights
+    return {
+        "device_id": row.device_id,
+        "label": named or row.device_id,
+        "allowed": allowed,
+        "needs": None if allowed else missing_right(Right.MANAGE_DEVICES).text(lang()),
+    }
+
+
 def detail_page(
     row: Any,
     *,
@@ -364,10 +397,12 @@ def detail_page(
         entries = journal_rows(conn, user.tenant_id, [r for _, r in refs])
         names = driver_names(conn, user.tenant_id)
         done = _resolution(conn, user.tenant_id, int(row.id))
+        revocable = _revocable(conn, user.tenant_id, row)
     evidence = [
         (role, entries.get((str(r.get("device_id")), int(r["seq"]))), r) for role, r in refs
     ]
     actions = [_action_view(row, a, user) for a in fitting_actions(row.kind)]
+    revoke = _revoke_view(row, detail, user, revocable)
     html = render_template(
         "desk/anomaly.html",
         row=row,
@@ -386,11 +421,12 @@ def detail_page(
         error=error,
         confirm=confirm,
         action_label=lambda a: label(ACTION_LABELS, a),
+        revoke=revoke if row.status == reconcile.OPEN else None,
     )
     return html, status
 
 
-@desk.route("/anomalies/<int:anomaly_id>")
+@desk.route("/anomalies/<anomaly_ref:anomaly_id>")
 @page(Right.RECONCILE)
 def anomaly(anomaly_id: int) -> Any:
     with reader().connect() as conn:

@@ -35,6 +35,7 @@ from server.office import reconcile, resolutions
 from server.people.identity import User
 from server.people.rights import Right, missing_right
 from server.platform.errors import Conflict, Unprocessable
+from server.platform.public_ids import ANOMALY, to_ref
 from server.platform.web import engine, now, reader, server_private_key
 from shared.money import ZERO, parse_amount
 
@@ -65,10 +66,11 @@ def _check(row: Any, action: str, user: User) -> None:
     if needed is not None:
         raise missing_right(needed)
     if row.status != reconcile.OPEN:
+        number = to_ref(ANOMALY, row.id)  # the number the office was shown, not the row id
         raise Conflict(
-            f"L'anomalie n° {row.id} n'est plus ouverte ({label(STATUS_LABELS, row.status)}) :"
+            f"L'anomalie n° {number} n'est plus ouverte ({label(STATUS_LABELS, row.status)}) :"
             " rien n'a été fait.",
-            f"Anomaly no. {row.id} is no longer open ({row.status}): nothing was done.",
+            f"Anomaly no. {number} is no longer open ({row.status}): nothing was done.",
             code="anomaly_not_open",
         )
     if row.kind not in resolutions.ACTIONS[action]:
@@ -132,8 +134,12 @@ def _question(row: Any, action: str, as_kind: str) -> str:
     if action == "void":
         total = sum((parse_amount(e["amount"]) for e in targets if e["amount"]), ZERO)
         return t(
-            f"Confirmer : annuler l'encaissement de {money(total)} de {who} ?",
-            f"Confirm: void {who}'s collection of {money(total)}?",
+            f"Confirmer : annuler l'encaissement de {money(total)} de {who} ? Le client reçoit"
+            " un reçu de remboursement si aucune facture ne le facture, sinon un avoir pour ce"
+            " que sa facture facture au-delà du dû.",
+            f"Confirm: void {who}'s collection of {money(total)}? The customer gets a refund"
+            " receipt if no invoice bills them, else a credit note for what their invoice"
+            " bills beyond what is due.",
         )
     if action == "approve" and row.kind in OWED_KINDS:
         fr = "une remise" if as_kind == "discount" else "« facturer plus tard »"
@@ -170,9 +176,14 @@ def _question(row: Any, action: str, as_kind: str) -> str:
 
 
 def _document_words(documents: Sequence[Mapping[str, Any]]) -> str:
-    kinds = {"invoice": ("facture", "invoice"), "credit_note": ("avoir", "credit note")}
+    kinds = {
+        "invoice": ("facture", "invoice"),
+        "credit_note": ("avoir", "credit note"),
+        "refund_receipt": ("reçu de remboursement", "refund receipt"),
+    }
     return ", ".join(
-        f"{d['number']} ({label(kinds, d['kind'])}, {money(d['total']['incl_vat'])})"
+        f"{d['number']} ({label(kinds, d['kind'])},"
+        f" {money(d['total']['incl_vat'] if 'total' in d else d.get('amount'))})"
         for d in documents
     )
 
@@ -180,10 +191,11 @@ def _document_words(documents: Sequence[Mapping[str, Any]]) -> str:
 def done_message(row: Any, done: Mapping[str, Any], driver: str) -> str:
     """What happened, for the flash: the act, the decisions sent, the documents issued."""
     what = label(ACTION_DONE, str(done["action"]))
+    number = to_ref(ANOMALY, row.id)
     parts = [
         t(
-            f"Anomalie n° {row.id} ({kind_label(row.kind)}) résolue : {what}.",
-            f"Anomaly no. {row.id} ({kind_label(row.kind)}) resolved: {what}.",
+            f"Anomalie n° {number} ({kind_label(row.kind)}) résolue : {what}.",
+            f"Anomaly no. {number} ({kind_label(row.kind)}) resolved: {what}.",
         )
     ]
     sent = list(done.get("decisions") or [])
@@ -217,14 +229,16 @@ def done_message(row: Any, done: Mapping[str, Any], driver: str) -> str:
     elif done.get("action") == "void":
         parts.append(
             t(
-                "Aucun avoir : aucune facture au bénéficiaire ne facture plus que ce qui est dû.",
-                "No credit note: no beneficiary invoice bills more than what is due.",
+                "Aucun document : la facture au bénéficiaire ne facture pas plus que ce qui est"
+                " dû ; elle redevient due pour ce qui n'est plus payé.",
+                "No document: the beneficiary's invoice bills no more than what is due; it is"
+                " due again for what is no longer paid.",
             )
         )
     return " ".join(parts)
 
 
-@desk.route("/anomalies/<int:anomaly_id>/resolve", methods=["POST"])
+@desk.route("/anomalies/<anomaly_ref:anomaly_id>/resolve", methods=["POST"])
 @page(Right.RECONCILE)
 def resolve_anomaly(anomaly_id: int) -> Any:
     user = current()

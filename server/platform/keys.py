@@ -8,6 +8,8 @@ them linked into place.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -51,3 +53,9 @@ def server_key(var_dir: Path) -> PrivateKey:
     """The installation's Ed25519 key (raw 32-byte seed in `var/server_ed25519.key`)."""
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
     return private_key_from_bytes(_read_or_create(var_dir / SERVER_KEY_FILE, seed))
+
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key of its own for `purpose`, derived from the app's secret key (HMAC-SHA256):
+    one secret to keep, and no use of it can be turned against another."""
+    return hmac.new(secret.encode("utf-8"), f"towline/{purpose}".encode(), hashlib.sha256).digest()
