@@ -121,7 +121,14 @@ class Scenario:
                 conn, TENANT, type_, payload, key=KEY, actor="bureau", now=when
             )
             insert_document(
-                conn, number, signed.seq, "credit_note" if credit else "invoice", pdf, facturx, when
+                conn,
+                number,
+                signed.seq,
+                "credit_note" if credit else "invoice",
+                pdf,
+                facturx,
+                when,
+                share,
             )
         return signed
 
@@ -161,8 +168,10 @@ def insert_document(
     pdf: bytes,
     facturx: bytes | None,
     when: datetime,
+    share: dict[str, str] | None = None,
 ) -> None:
-    """A row of the invoicing module's `documents` table, whatever its other columns."""
+    """A row of the invoicing module's `documents` table, whatever its other columns;
+    with `share`, the columns its issuing entry signs say what the entry says."""
     table = archive.documents_table(conn)
     if table is None:
         return
@@ -183,9 +192,26 @@ def insert_document(
         "pdf": pdf,
         "facturx": facturx,
         "issued_at": when,
+        **(signed_columns(number, share, "bureau") if share is not None else {}),
     }
     values.update({k: v for k, v in wanted.items() if k in table.c})
     conn.execute(sa.insert(table).values(**values))
+
+
+def signed_columns(number: str, share: dict[str, str], actor: str) -> dict[str, Any]:
+    """The columns the verifier compares with the issuing entry (server.office.stored_columns),
+    as the entry says them."""
+    series, _, digits = number.rpartition("-")
+    cents = {k: int(Decimal(share[k]) * 100) for k in ("excl_vat", "vat", "incl_vat")}
+    return {
+        "series": series,
+        "seq": int(digits),
+        "created_by": actor,
+        "by_rate": [share],
+        "total_excl_cents": cents["excl_vat"],
+        "total_vat_cents": cents["vat"],
+        "total_incl_cents": cents["incl_vat"],
+    }
 
 
 def build(engine: sa.Engine) -> Scenario:

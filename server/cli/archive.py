@@ -228,6 +228,9 @@ def verify_command(
 
     Checks the manifest's signature and every file's hash, every journal entry's hash,
     link and signature, every closing recomputed from the journals, every document's PDF.
+    Live, also every column copied from a signed body (an entry's mission, an invoice's or
+    credit note's totals and payer, an office payment and its uses): a changed value, a
+    value of the wrong type, NULL or unreadable JSON is a finding with its table and row.
 
     \b
     Example:
@@ -287,6 +290,8 @@ def verify_command(
             (report.entries, "entrée", "entry"),
             (report.closings, "clôture recalculée", "closing recomputed"),
             (report.documents, "document", "document"),
+            # live only: the rows whose columns were checked against their signed body
+            *([(report.rows, "ligne contrôlée", "row checked")] if report.rows else []),
         )
     )
     n = len(report.findings)
@@ -306,6 +311,7 @@ def verify_command(
             "entries": report.entries,
             "closings": report.closings,
             "documents": report.documents,
+            "rows": report.rows,
         },
         "findings": [f.to_wire(chosen) for f in report.findings],
     }

@@ -10,7 +10,12 @@ totals. A tenant closing (scope `tenant:<id>`, docs/archives.md) totals:
   head of every chain, as `shared.closings` does;
 - the invoices and credit notes the server journal issued in the period
   (`invoice_issued` / `credit_note_issued` entries): `invoiced` and `credited`, per VAT
-  rate, with their perpetual grand totals.
+  rate, with their perpetual grand totals;
+- from format 2 on (`"format": 2`), the payments the office received and refunded
+  (`office_payment` entries of the server journal): `office_payments`, per method, with
+  a perpetual grand total. A closing without `format` is of format 1, made before the
+  office's payments were counted: it is recomputed as it was made, so it verifies as
+  before (docs/archives.md).
 
 Each closing is appended to the tenant's server journal as a `closing` entry, signed by
 the server; nothing else is stored, so the journal is the only truth and running the
@@ -51,8 +56,17 @@ ISSUED = {
     EntryType.INVOICE_ISSUED.value: "invoiced",
     EntryType.CREDIT_NOTE_ISSUED.value: "credited",
 }
+OFFICE_PAYMENT = EntryType.OFFICE_PAYMENT.value
+# Acts of an `office_payment` entry that move money (server.office.office_payments): in,
+# per method; out, a refund. Applying a credit moves none: the money came in already.
+RECEIVED_ACTS = ("received",)
+REFUNDED_ACTS = ("refunded", "overpayment_refunded")
+# The closing format: 1 (no `format` field) before the office's payments were counted, 2
+# since. Read at call time, so that a test can make a closing of format 1.
+FORMAT = 2
+FORMATS = (1, 2)
 # Entry types whose payload a tenant closing reads; the others only count.
-_READ_PAYLOAD = ("collection", "reversal", *ISSUED)
+_READ_PAYLOAD = ("collection", "reversal", OFFICE_PAYMENT, *ISSUED)
 _UPPER = {Level.DAY: Level.MONTH, Level.MONTH: Level.YEAR}
 
 
@@ -193,32 +207,155 @@ def _issued_roll_up(lower: Sequence[Issued], previous: Issued | None, what: str)
     return Issued(sum(p.count for p in lower), tuple(rates[r] for r in sorted(rates)), total, grand)
 
 
+# --- format 2: the payments the office received and refunded --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfficePayments:
+    """The `office_payment` entries of a period: received per method, refunded, net, and
+    the perpetual net grand total. Amounts as their signed entries say them."""
+
+    count: int = 0  # payments received
+    by_method: tuple[tuple[str, Decimal], ...] = ()
+    received: Decimal = ZERO
+    refunded: Decimal = ZERO
+    grand_total: Decimal = ZERO  # perpetual: previous grand total + total
+
+    @property
+    def total(self) -> Decimal:
+        return self.received - self.refunded
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "by_method": {m: wire(a) for m, a in self.by_method},
+            "received": wire(self.received),
+            "refunded": wire(self.refunded),
+            "total": wire(self.total),
+            "grand_total": wire(self.grand_total),
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> OfficePayments:
+        read = cls(
+            count=int(data["count"]),
+            by_method=tuple(
+                (str(m), parse_amount(a)) for m, a in sorted(data["by_method"].items())
+            ),
+            received=parse_amount(data["received"]),
+            refunded=parse_amount(data["refunded"]),
+            grand_total=parse_amount(data["grand_total"]),
+        )
+        if parse_amount(data["total"]) != read.total:
+            raise ValueError("office_payments: total is not received − refunded")
+        return read
+
+
+def _office_payments(
+    entries: Sequence[closings.Entry], previous: OfficePayments | None
+) -> OfficePayments:
+    methods: dict[str, Decimal] = {}
+    count, refunded = 0, ZERO
+    for entry in entries:
+        act = entry.payload.get("act")
+        try:
+            if act in RECEIVED_ACTS:
+                method = str(entry.payload["method"])
+                methods[method] = methods.get(method, ZERO) + parse_amount(entry.payload["amount"])
+                count += 1
+            elif act in REFUNDED_ACTS:
+                refunded += parse_amount(entry.payload["amount"])
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(
+                f"entry {entry.device_id} #{entry.seq} ({entry.type}): unreadable amount: {exc}"
+            ) from None
+    received = sum(methods.values(), ZERO)
+    base = previous.grand_total if previous else ZERO
+    return OfficePayments(
+        count, tuple(sorted(methods.items())), received, refunded, base + received - refunded
+    )
+
+
+def _office_roll_up(
+    lower: Sequence[TenantClosing], previous: TenantClosing | None, what: str
+) -> OfficePayments:
+    """Σ of the lower closings' office payments; those of format 1 count as none (their
+    period's payments were not counted, and the perpetual total starts after them)."""
+    methods: dict[str, Decimal] = {}
+    count, received, refunded = 0, ZERO, ZERO
+    for part in (c.office for c in lower if c.office is not None):
+        for method, amount in part.by_method:
+            methods[method] = methods.get(method, ZERO) + amount
+        count += part.count
+        received += part.received
+        refunded += part.refunded
+    first = lower[0].office
+    if previous is not None and previous.office is not None:
+        base = previous.office.grand_total
+    else:
+        base = first.grand_total - first.total if first is not None else ZERO
+    grand = base + received - refunded
+    last = lower[-1].office
+    if last is not None and grand != last.grand_total:
+        raise ValueError(
+            f"the grand total of the office's payments {what} ({grand}) differs from its last"
+            f" closing's ({last.grand_total}): the chains of closings disagree"
+        )
+    return OfficePayments(count, tuple(sorted(methods.items())), received, refunded, grand)
+
+
+def _check_format(version: int, previous: TenantClosing | None) -> None:
+    if version not in FORMATS:
+        raise ValueError(f"unknown closing format {version}")
+    if previous is not None and previous.version > version:
+        raise ValueError(
+            f"a closing of format {version} after one of format {previous.version}: the"
+            " format never goes back"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class TenantClosing:
     """A closing of the tenant scope: shared.closings' closing, plus what was invoiced and
-    credited. `payload()` is what the `closing` entry of the server journal holds."""
+    credited, and (format 2) the office's payments. `payload()` is what the `closing` entry
+    of the server journal holds."""
 
     closing: Closing
     invoiced: Issued = field(default_factory=Issued)
     credited: Issued = field(default_factory=Issued)
+    office: OfficePayments | None = None  # None: format 1, made before they were counted
 
     @property
     def period(self) -> Period:
         return self.closing.period
 
+    @property
+    def version(self) -> int:
+        return 1 if self.office is None else 2
+
     def payload(self) -> dict[str, Any]:
-        return {
+        made = {
             **self.closing.payload(),
             "invoiced": self.invoiced.payload(),
             "credited": self.credited.payload(),
         }
+        if self.office is not None:  # format 1 stays byte for byte what it was
+            made["format"] = 2
+            made["office_payments"] = self.office.payload()
+        return made
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> TenantClosing:
+        version = payload.get("format", 1)
+        if version not in FORMATS or isinstance(version, bool):
+            raise ValueError(f"unknown closing format {version!r}")
+        if version == 1 and "office_payments" in payload:
+            raise ValueError("office_payments in a closing of format 1")
         return cls(
             closings.closing_from_payload(payload),
             Issued.from_payload(payload["invoiced"]),
             Issued.from_payload(payload["credited"]),
+            OfficePayments.from_payload(payload["office_payments"]) if version == 2 else None,
         )
 
 
@@ -229,11 +366,15 @@ def close_period(
     period: Period,
     timezone: str,
     previous: TenantClosing | None,
+    version: int | None = None,
 ) -> TenantClosing:
     """Close a period from entries dated by reception (pure: the verifier uses it too).
 
     `previous`: the closing of the period just before, same level (None for the first).
+    `version`: the closing format (default `FORMAT`); the verifier gives the stored one.
     """
+    version = FORMAT if version is None else version
+    _check_format(version, previous)
     kept = list(records)
     closing = closings.close(
         kept,
@@ -245,21 +386,39 @@ def close_period(
     start, end = closing.starts_at, closing.ends_at
     issuer = office_journal.chain_id(tenant_id)  # only the server issues documents
     documents: dict[str, list[closings.Entry]] = {name: [] for name in ISSUED.values()}
+    paid: list[closings.Entry] = []
     for entry in kept:
+        if entry.device_id != issuer or not start <= entry.at < end:
+            continue
         what = ISSUED.get(entry.type)
-        if what is not None and entry.device_id == issuer and start <= entry.at < end:
+        if what is not None:
             documents[what].append(entry)
+        elif entry.type == OFFICE_PAYMENT:
+            paid.append(entry)
+    office = None
+    if version >= 2:
+        office = _office_payments(paid, previous.office if previous else None)
     return TenantClosing(
         closing,
         _issued(documents["invoiced"], previous.invoiced if previous else None),
         _issued(documents["credited"], previous.credited if previous else None),
+        office,
     )
 
 
 def roll_up_period(
-    lower: Sequence[TenantClosing], *, period: Period, previous: TenantClosing | None
+    lower: Sequence[TenantClosing],
+    *,
+    period: Period,
+    previous: TenantClosing | None,
+    version: int | None = None,
 ) -> TenantClosing:
-    """A month from its days, a year from its months (shared.closings.roll_up)."""
+    """A month from its days, a year from its months (shared.closings.roll_up); `version`
+    as `close_period`. A month of format 1 cannot sum days of format 2."""
+    version = FORMAT if version is None else version
+    _check_format(version, previous)
+    if lower and max(c.version for c in lower) > version:
+        raise ValueError(f"a closing of format {version} rolls up closings of a later format")
     closing = closings.roll_up(
         [c.closing for c in lower], period=period, previous=previous.closing if previous else None
     )
@@ -275,6 +434,7 @@ def roll_up_period(
             previous.credited if previous else None,
             f"credited of {period.key}",
         ),
+        _office_roll_up(lower, previous, f"of {period.key}") if version >= 2 else None,
     )
 
 

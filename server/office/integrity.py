@@ -11,7 +11,9 @@ English with its place (file and line, chain and entry number, closing, document
   up to the head the manifest names (live: the head the server acknowledged);
 - every closing, recomputed from the journal entries (dated by reception) and compared
   with the closing entry stored: totals, heads, previous digests; a missing closing;
-- every document: its PDFs against the hashes its issuing journal entry recorded.
+- every document: its PDFs against the hashes its issuing journal entry recorded;
+- live, every column copied from a signed body (server.office.stored_columns): a value
+  or a type an insider changed is a finding with its table and row, never a traceback.
 
 `verify_archive` and `verify_live` give the findings; `check_archive` and `check_live`
 also count what was checked (for the command line's summary).
@@ -36,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import archive, closing, office_journal
+from server.office import archive, closing, office_journal, stored_columns
 from server.platform.tables import devices, journal_entries, tenants
 from shared import archive_format as fmt
 from shared import chain_verifier, signing
@@ -62,6 +64,7 @@ class Report:
     entries: int = 0
     closings: int = 0
     documents: int = 0
+    rows: int = 0  # live: rows whose columns were checked against their signed body
 
     @property
     def clean(self) -> bool:
@@ -250,6 +253,7 @@ def _one_closing(
                 period=period,
                 timezone=timezone,
                 previous=previous,
+                version=current.version,  # a closing is recomputed in its own format
             )
         else:
             lower = [
@@ -257,7 +261,9 @@ def _one_closing(
                 for c in read[_LOWER[period.level]]
                 if period.first <= c.period.first <= period.last
             ]
-            expected = closing.roll_up_period(lower, period=period, previous=previous)
+            expected = closing.roll_up_period(
+                lower, period=period, previous=previous, version=current.version
+            )
     except (TowlineError, ValueError, KeyError) as exc:
         text = exc.message("fr") if isinstance(exc, TowlineError) else str(exc)
         text_en = exc.message("en") if isinstance(exc, TowlineError) else str(exc)
@@ -790,11 +796,14 @@ def check_live(
             raise ValueError("the server's public key must be 64 hex digits")
     else:
         server_key = server_public_key
-    journal_seq = conn.execute(
-        sa.select(tenants.c.journal_seq).where(tenants.c.id == tenant_id)
-    ).scalar_one_or_none()
-    if journal_seq is None:
+    tenant = conn.execute(
+        sa.select(sa.type_coerce(tenants.c.journal_seq, sa.types.NullType())).where(
+            tenants.c.id == tenant_id
+        )
+    ).first()
+    if tenant is None:
         raise LookupError(f"unknown tenant {tenant_id!r}")
+    journal_seq = _whole(report, tenant[0], "tenants", "journal_seq", tenant_id)
     known = {
         row.id: row
         for row in conn.execute(
@@ -811,7 +820,9 @@ def check_live(
         if chain == server_chain:
             key: signing.PublicKey | None = server_key
             acknowledged = None
-            if int(journal_seq) != max((i.signed.seq for i in items), default=0):
+            if journal_seq is not None and journal_seq != max(
+                (i.signed.seq for i in items), default=0
+            ):
                 report.add(
                     Kind.TRUNCATED,
                     Where(chain=chain, seq=int(journal_seq)),
@@ -822,9 +833,14 @@ def check_live(
         else:
             device = known.get(chain)
             key = parse_public_key(device.public_key) if device is not None else None
+            head_seq = (
+                _whole(report, device.head_seq, "devices", "head_seq", chain)
+                if device is not None
+                else None
+            )
             acknowledged = (
-                Head(chain, int(device.head_seq), device.head_hash)
-                if device is not None and device.head_seq and device.head_hash
+                Head(chain, head_seq, str(device.head_hash))
+                if device is not None and head_seq and device.head_hash
                 else None
             )
         if items or acknowledged is not None:
@@ -833,21 +849,57 @@ def check_live(
     records = _records([i for items in chains.values() for i in items])
     _closings(report, tenant_id, records, _stored(tenant_id, server), through=None)
     _live_documents(report, conn, tenant_id, server)
+    columns = stored_columns.check(
+        conn, tenant_id, {chain: [i.signed for i in items] for chain, items in chains.items()}
+    )
+    report.findings.extend(columns.findings)
+    report.rows += columns.rows
     return report
+
+
+def _whole(report: Report, value: object, table: str, column: str, key: str) -> int | None:
+    """A counter column that must hold a whole number; None (and a finding) otherwise."""
+    if type(value) is int:
+        return value
+    report.add(
+        Kind.ROW_MISMATCH,
+        stored_columns.RowWhere(table=table, row=key),
+        f"la colonne {column} est illisible ({value!r} n'est pas un nombre entier) : la "
+        "ligne a été modifiée.",
+        f"column {column} is unreadable ({value!r} is not a whole number): the row was changed.",
+    )
+    return None
 
 
 _COLUMNS = ("device_id", "seq", "type", "at", "driver_id", "prev_hash")
 
 
 def _live_entries(report: Report, conn: sa.Connection, tenant_id: str) -> dict[str, list[_Entry]]:
-    rows = conn.execute(
-        sa.select(journal_entries)
+    rows = conn.execute(  # as stored: a corrupt value is a finding, not a traceback
+        sa.select(*stored_columns.raw(journal_entries))
         .where(journal_entries.c.tenant_id == tenant_id)
         .order_by(journal_entries.c.device_id, journal_entries.c.seq)
     )
     chains: dict[str, list[_Entry]] = defaultdict(list)
     for row in rows:
-        where = Where(chain=row.device_id, seq=int(row.seq))
+        received = stored_columns.instant_or_none(row.received_at)
+        readable = {"seq": type(row.seq) is int, "body": isinstance(row.body, str)}
+        readable["received_at"] = received is not None
+        if not all(readable.values()) or not isinstance(row.device_id, str):
+            names = ", ".join(name for name, ok in readable.items() if not ok) or "device_id"
+            report.add(
+                Kind.ROW_MISMATCH,
+                stored_columns.RowWhere(
+                    table="journal_entries",
+                    row=f"{row.device_id} n° {row.seq}",
+                    chain=str(row.device_id),
+                ),
+                f"colonne(s) {names} illisible(s) : la ligne a été modifiée.",
+                f"unreadable column(s) {names}: the row was changed.",
+            )
+            continue
+        assert received is not None
+        where = Where(chain=row.device_id, seq=row.seq)
         try:
             data = fmt.load_json(row.body.encode("utf-8"))
             signed = from_wire({**data, "hash": row.hash, "sig": row.sig})
@@ -874,7 +926,7 @@ def _live_entries(report: Report, conn: sa.Connection, tenant_id: str) -> dict[s
                 f"the row's columns {names} are not those of the signed entry: the row was "
                 "changed.",
             )
-        chains[row.device_id].append(_Entry(signed, where, row.received_at))
+        chains[row.device_id].append(_Entry(signed, where, received))
     return chains
 
 
@@ -888,12 +940,15 @@ def _live_documents(
     rendered = _rendered(server)
     blobs = archive.blob_columns(table)
     stored: set[str] = set()
-    rows = conn.execute(
-        sa.select(table).where(table.c.tenant_id == tenant_id).order_by(table.c.number)
+    names = ["number", *blobs, *(["journal_seq"] if "journal_seq" in table.c else [])]
+    rows = conn.execute(  # only these columns, as stored: stored_columns reads the others
+        sa.select(*stored_columns.raw(table, names))
+        .where(table.c.tenant_id == tenant_id)
+        .order_by(table.c.number)
     ).mappings()
     for row in rows:
         number = str(row["number"])
-        made = archive.rendered_files(conn, tenant_id, [number]).get(number)
+        made = stored_columns.rendered_files(conn, tenant_id, number)
         stored.add(number)
         report.documents += 1
         place = Where(document=number)
@@ -907,7 +962,7 @@ def _live_documents(
             )
             continue
         linked = row.get("journal_seq")
-        if linked is not None and int(linked) != issuer.signed.seq:
+        if type(linked) is int and linked != issuer.signed.seq:  # unreadable: stored_columns
             report.add(
                 Kind.DOCUMENT_DIFFERS,
                 place,
@@ -923,7 +978,7 @@ def _live_documents(
                 report,
                 number,
                 column,
-                None if data is None else bytes(data),
+                None if data is None else stored_columns.as_bytes(data),
                 signer or issuer,
                 place,
             )
