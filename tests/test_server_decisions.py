@@ -159,7 +159,11 @@ def test_a_void_reaches_the_collecting_drivers_tablets_and_no_other(world, fleet
         "reason": "Encaissé deux fois",
         "decided_by": user_id(world, "acme.office"),
         "decided_at": DECIDED_AT,
+        # No invoice bills the customer: the office's answer names their refund receipt,
+        # which is not the tablets' business.
+        "refund_receipt": "RR2026-000001",
     }
+    decision.pop("refund_receipt")
     assert decisions_of(world, a) == {decision["id"]: decision}
     assert decisions_of(world, fleet["a2"]) == {decision["id"]: decision}  # D1's other tablet
     assert decisions_of(world, fleet["b"]) == {}

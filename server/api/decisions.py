@@ -1,6 +1,7 @@
 # mypy: disable-error-code="untyped-decorator"
 """Office decisions the tablets apply at their next pull: void a collection (right
-`void_collection`), approve a discount or a deferral after the fact (`approve_discount`),
+`void_collection`; a refund receipt for the customer when no invoice bills them), approve
+a discount or a deferral after the fact (`approve_discount`),
 unlock a tablet's approval codes (`manage_devices`)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from server.api.fields import AMOUNT, REASON
 from server.api.security import current_user, require_user
 from server.office import decisions
 from server.people.rights import Right
-from server.platform.web import Blueprint, Strict, engine, now
+from server.platform.web import Blueprint, Strict, engine, now, server_private_key
 
 blp = Blueprint("decisions", __name__, url_prefix="/api/v1", description="Office decisions")
 
@@ -59,6 +60,13 @@ class DecisionOut(Strict):
     reason = fields.String()
     decided_by = fields.String()
     decided_at = fields.String(metadata={"description": "ISO 8601, UTC"})
+    refund_receipt = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a void: the refund receipt issued to the customer (no invoice"
+            " bills them), e.g. RR2026-000001; null when an invoice bills them"
+        },
+    )
 
 
 @blp.route("/collections/<string:device_id>/<int:seq>/void")
@@ -68,7 +76,10 @@ class VoidCollection(MethodView):
     @blp.response(201, DecisionOut)
     def post(self, data: dict[str, Any], device_id: str, seq: int) -> dict[str, Any]:
         """Void the collection recorded as entry `seq` of tablet `device_id`; that tablet
-        records the reversal at its next sync. Once per collection."""
+        records the reversal at its next sync. Once per collection. Issues a refund
+        receipt to the customer (`refund_receipt`, its PDF at
+        /refund-receipts/<number>/pdf) when no invoice bills them; when one does, the
+        invoice is open again for what is no longer paid (no document is issued)."""
         user = current_user()
         with engine().begin() as conn:
             return decisions.void_collection(
@@ -79,6 +90,7 @@ class VoidCollection(MethodView):
                 data["reason"].strip(),
                 actor=user.id,
                 now=now(),
+                key=server_private_key(),
             )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from server.cli import common
-from server.cli.common import db_option, json_option, lang_option
+from server.cli.common import db_option, json_option, lang_option, var_option
 
 
 @click.command("approval-code")
@@ -85,6 +85,7 @@ def approval_code(
 @click.argument("seq", type=click.IntRange(min=1))
 @click.option("--reason", required=True, help="Why (sent to the tablet, kept in the audit log).")
 @db_option
+@var_option
 @json_option
 @lang_option
 def void(
@@ -93,12 +94,17 @@ def void(
     seq: int,
     reason: str,
     database_url: str,
+    var_dir: Any,
     as_json: bool,
     lang: str | None,
 ) -> None:
     """Void the collection recorded as entry SEQ of tablet DEVICE.
 
     The tablet records the reversal at its next sync. A collection is voided once.
+    When no invoice bills the customer, a refund receipt is issued for them (its own
+    gapless series, RR2026-000001, signed in the server journal; PDF from the desk's
+    mission page or GET /api/v1/refund-receipts/NUMBER/pdf). When an invoice bills
+    them, no document is issued: the invoice is open again for what is no longer paid.
 
     \b
     Example:
@@ -109,6 +115,7 @@ def void(
     """
     from server.api.decisions import ReasonIn
     from server.office.decisions import void_collection
+    from server.platform.keys import server_key
 
     chosen = common.lang(lang)
 
@@ -124,16 +131,28 @@ def void(
                 data["reason"].strip(),
                 actor="cli",
                 now=common.now(),
+                key=server_key(var_dir),
             )
 
     made = common.run(chosen, work)
     ref = f"{device_id}#{seq}"
+    refund = made.get("refund_receipt")
     human = (
         f"Encaissement {ref} annulé : décision {made['id']} (la tablette l'appliquera à sa "
-        "prochaine synchronisation)."
+        "prochaine synchronisation). "
+        + (
+            f"Reçu de remboursement {refund} émis pour le client."
+            if refund
+            else "Une facture porte cet encaissement : elle redevient due, aucun document émis."
+        )
         if chosen == "fr"
         else f"Collection {ref} voided: decision {made['id']} (the tablet applies it at its "
-        "next sync)."
+        "next sync). "
+        + (
+            f"Refund receipt {refund} issued to the customer."
+            if refund
+            else "An invoice carries this collection: it is due again, no document issued."
+        )
     )
     common.emit(made, as_json, human)
 

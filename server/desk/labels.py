@@ -56,6 +56,10 @@ ANOMALY_KINDS: Mapping[str, Text] = MappingProxyType(
         "entry_unauthorised": Text("Entrée sans droit", "Entry without the right"),
         "entry_date_implausible": Text("Date d'entrée invraisemblable", "Implausible entry date"),
         "card_unsettled": Text("Carte sans remise du terminal", "Card payment never settled"),
+        "collection_method_invalid": Text(
+            "Encaissement hors convention", "Collection outside the contract"
+        ),
+        "owed_at_end": Text("Reste dû, mission non effectuée", "Owed, mission not carried out"),
     }
 )
 

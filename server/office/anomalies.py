@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office import journal_alerts
 from server.platform.tables import anomalies
 from shared.canonical import plain
 
@@ -28,7 +29,11 @@ def open_anomaly(
     subject: str | None = None,
 ) -> None:
     """Raise an anomaly for the office (status `open`). `subject`: what it is about, when
-    the raiser looks for it again (one alert per revoked tablet…)."""
+    the raiser looks for it again (one alert per revoked tablet…). A journal alert gets
+    the tablet's label, the drivers concerned and its sentence (`journal_alerts`)."""
+    detail, driver_id = journal_alerts.describe(
+        conn, tenant_id, kind, detail, device_id=device_id, driver_id=driver_id
+    )
     conn.execute(
         sa.insert(anomalies).values(
             tenant_id=tenant_id,

@@ -6,7 +6,9 @@ transaction. Its scope says which tablets receive it:
 
 - `void_collection`: the office voids a collection; the collecting driver's tablets
   receive it, and the tablet that recorded the collection writes a `reversal` entry
-  citing the decision. A collection is voided at most once.
+  citing the decision. A collection is voided at most once. When no invoice bills the
+  beneficiary, the customer gets a refund receipt (`refund_receipts`); when one does,
+  the invoice answers (a resolution's credit note, or the invoice open again).
 - `discount` / `deferral`: approved after the fact; the mission's driver's tablets
   record a `discount` / `deferral` entry with `approval_ref` "office:<decision id>".
 - `unlock_approvals`: the tablet's wrong approval codes are forgotten (for one mission
@@ -26,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import approvals
+from server.office import approvals, refund_receipts
 from server.people.identity import audit
 from server.platform import changes
 from server.platform.errors import Conflict, Unprocessable, not_found
@@ -146,8 +148,12 @@ def void_collection(
     *,
     actor: str,
     now: datetime,
+    key: Any = None,
 ) -> dict[str, Any]:
-    """Void the collection recorded as entry `seq` of the tablet `device_id`."""
+    """Void the collection recorded as entry `seq` of the tablet `device_id`. With the
+    server's signing `key` (every caller but a few tests passes it), a refund receipt is
+    issued when no invoice bills the beneficiary (`refund_receipts`): returned as
+    `refund_receipt` (its number), None when an invoice answers the void instead."""
     entry = _collection_entry(conn, tenant_id, device_id, seq)
     payload = json.loads(entry.body).get("payload") or {}
     body = {
@@ -158,7 +164,7 @@ def void_collection(
         "amount": payload.get("amount"),
         "reason": reason,
     }
-    return _record(
+    decided = _record(
         conn,
         tenant_id,
         VOID_COLLECTION,
@@ -173,6 +179,12 @@ def void_collection(
         entry_seq=int(entry.seq),
         driver_id=entry.driver_id,
     )
+    if key is None:
+        return decided
+    refund = refund_receipts.issue_for_void(
+        conn, tenant_id, decided, payload, key=key, actor=actor, now=now
+    )
+    return {**decided, "refund_receipt": refund["number"] if refund else None}
 
 
 # --- a discount or a deferral approved by the office ------------------------------------

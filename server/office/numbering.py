@@ -33,7 +33,9 @@ from server.platform.tables import number_series
 INVOICE = "invoice"
 CREDIT_NOTE = "credit_note"
 RECEIPT = "receipt"  # a payment received in the office (server.office.office_payments)
-PREFIXES = {INVOICE: "F", CREDIT_NOTE: "A", RECEIPT: "R"}  # facture, avoir, règlement
+REFUND_RECEIPT = "refund_receipt"  # a void no invoice answers (server.office.refund_receipts)
+# facture, avoir, règlement, reçu de remboursement
+PREFIXES = {INVOICE: "F", CREDIT_NOTE: "A", RECEIPT: "R", REFUND_RECEIPT: "RR"}
 DIGITS = 6
 DEFAULT_TIMEZONE = "Europe/Paris"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import card_days
+from server.office import card_days, mission_terms, reconcile_methods
 from server.office.office_journal import PREFIX as SERVER_CHAIN
 from server.office.reconcile_facts import (
     ITEM_COLUMNS,
@@ -75,6 +75,10 @@ KINDS = frozenset(
 # card payment still waiting for its day's settlement file): kept apart from KINDS, whose
 # every member the synthetic year plants. Judged per card payment, never per mission.
 UNSETTLED = "card_unsettled"
+# Reconciliation's too, judged per mission like KINDS (issue 16), but not planted by the
+# synthetic year: a collection by a method or with evidence the contract refuses, and
+# money left owed by a mission ended cancelled or gone on arrival.
+MISSION_CHECKS = frozenset({reconcile_methods.KIND, "owed_at_end"})
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
 IN_CHUNK = 1000  # values per IN list
@@ -127,16 +131,17 @@ def _latest_valuations(
 
 
 class _Contracts:
-    """Each contract version's payment preference, read once per reconciliation."""
+    """Each contract version's payment preference and accepted methods, read once per
+    reconciliation."""
 
     def __init__(self, conn: sa.Connection, tenant_id: str) -> None:
         self.conn, self.tenant_id = conn, tenant_id
-        self.pays: dict[tuple[str, int], PayWhen] = {}
+        self.terms: dict[tuple[str, int], tuple[PayWhen, frozenset[str]] | None] = {}
 
-    def of(self, valuation: Mapping[str, Any]) -> PayWhen | None:
+    def _terms(self, valuation: Mapping[str, Any]) -> tuple[PayWhen, frozenset[str]] | None:
         contract = valuation.get("contract") or {}
         key = (str(contract.get("id")), int(contract.get("version", 0)))
-        if key not in self.pays:
+        if key not in self.terms:
             document = self.conn.execute(
                 sa.select(contracts.c.document).where(
                     contracts.c.tenant_id == self.tenant_id,
@@ -145,10 +150,28 @@ class _Contracts:
                 )
             ).scalar_one_or_none()
             if document is None:
-                return None
-            payment = json.loads(document).get("payment") or {}
-            self.pays[key] = PayWhen(payment.get("beneficiary_pays", "before_departure"))
-        return self.pays[key]
+                self.terms[key] = None
+            else:
+                payment = json.loads(document).get("payment") or {}
+                self.terms[key] = (
+                    PayWhen(payment.get("beneficiary_pays", "before_departure")),
+                    frozenset(str(m) for m in payment.get("methods") or ()),
+                )
+        return self.terms[key]
+
+    def of(self, valuation: Mapping[str, Any]) -> PayWhen | None:
+        found = self._terms(valuation)
+        return found[0] if found else None
+
+    def methods_of(self, valuation: Mapping[str, Any]) -> frozenset[str] | None:
+        """The payment methods the valuation's contract version accepts (None: unknown)."""
+        found = self._terms(valuation)
+        return found[1] if found else None
+
+
+def _contract_name(valuation: Mapping[str, Any]) -> str | None:
+    contract = valuation.get("contract") or {}
+    return f"{contract.get('id')} v{contract.get('version')}" if contract.get("id") else None
 
 
 def _due(valuation: Mapping[str, Any] | None) -> int | None:
@@ -230,6 +253,8 @@ def mission_facts(
     device = _latest_valuations(conn, tenant_id, ids, "device")
     approvals = _approvals(conn, tenant_id, ids)
     voided = _voided(conn, tenant_id, ids)
+    # A payment moment the office set by hand for a mission moves its gate too.
+    by_office = mission_terms.office_terms(conn, tenant_id, ids)
     by_mission: dict[str, list[Item]] = {m: [] for m in ids}
     for item in _entries(conn, tenant_id, ids):
         by_mission[str(item.payload.get("mission_id"))].append(item)
@@ -242,11 +267,13 @@ def mission_facts(
                 office_status=status.get(mid),
                 due_cents=_due(valued),
                 device_due_cents=_due(device.get(mid)),
-                pays=terms.of(valued) if valued else None,
+                pays=(by_office[mid].pays or terms.of(valued)) if valued else None,
                 items=tuple(by_mission[mid]),
                 voided=frozenset(voided.get(mid, ())),
                 approvals=frozenset(approvals.get(mid, ())),
                 file_cap_gap_cents=_file_cap_gap(valued, device.get(mid)) if valued else 0,
+                methods=terms.methods_of(valued) if valued else None,
+                contract=_contract_name(valued) if valued else None,
             )
         )
     return facts
@@ -348,9 +375,17 @@ def reconcile_missions(
         return summary
     terms = terms or _Contracts(conn, tenant_id)
     facts = mission_facts(conn, tenant_id, ids, terms)
-    findings = [f for fact in facts for f in mission_findings(fact)]
+    findings = [
+        f
+        for fact in facts
+        for f in (*mission_findings(fact), *reconcile_methods.method_findings(fact))
+    ]
     summary.missions += len(ids)
-    mission_kinds = KINDS - {"approval_reused", "register_variance", "card_unmatched"}
+    mission_kinds = (KINDS | MISSION_CHECKS) - {
+        "approval_reused",
+        "register_variance",
+        "card_unmatched",
+    }
     store(
         conn,
         tenant_id,

@@ -20,6 +20,10 @@ The catalogue (docs/anomalies.md):
 | card_unmatched | a card collection no imported terminal settlement line matches |
 | card_unsettled | a card collection no settlement file covers, days after it was due |
 | dispute_raised | a driver disputed the price (accept and re-value, or refuse) |
+| owed_at_end | a mission ended cancelled or gone on arrival with money still owed |
+
+`collection_method_invalid` (a collection by a method or with evidence the contract or
+the rules refuse) is `server.office.reconcile_methods`'.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from shared.payment_terms import PayWhen
 from shared.steps import Step
 
 COMPLETED = frozenset({Step.DELIVERED.value, Step.CLOSED.value})
+# Steps that end a mission without the service: nobody to collect from, so never held by
+# the gate (docs/collection.md "The gate", rule 3); what remained owed is checked here.
+ENDED_UNSERVED = frozenset({Step.CANCELLED.value, Step.GONE_ON_ARRIVAL.value})
 # How long a card payment may wait for the terminal's settlement file of its day before
 # it is an anomaly of its own (files usually come the next working day).
 CARD_SETTLEMENT_DELAY = timedelta(days=3)
@@ -88,6 +95,10 @@ class MissionFacts:
     # decisions are cited as ("*", "office:<id>", kind, amount_cents).
     approvals: frozenset[tuple[str, str, str, int]] = frozenset()
     file_cap_gap_cents: int = 0  # what the server's due exceeds the tablet's by, per file cap
+    # The payment methods the contract version of the server's valuation accepts (None:
+    # not known), and that version as "id v<version>", for the method check.
+    methods: frozenset[str] | None = None
+    contract: str | None = None
 
 
 def cents(amount: object) -> int:
@@ -137,6 +148,11 @@ def _money(facts: MissionFacts) -> _Money:
         elif item.type == "deferral":
             money.deferred += cents(item.payload["amount"])
     return money
+
+
+def standing_collections(facts: MissionFacts) -> list[Item]:
+    """The mission's collections that no reversal or office void takes back."""
+    return _money(facts).collections
 
 
 def mission_findings(facts: MissionFacts) -> list[Finding]:
@@ -204,6 +220,10 @@ def mission_findings(facts: MissionFacts) -> list[Finding]:
                 ),
                 step=step.ref,
             )
+        elif (ended := _ended_unserved(facts)) is not None:
+            owed = due - money.settled
+            if owed > 0:
+                add("owed_at_end", mid, owed, _owed_at_end(ended, owed), step=ended.ref, due=due)
         elif _completed(facts) and money.settled < due:
             short = due - money.settled
             if facts.file_cap_gap_cents and short <= facts.file_cap_gap_cents:
@@ -235,6 +255,11 @@ def mission_findings(facts: MissionFacts) -> list[Finding]:
                     ),
                     due=due,
                 )
+    elif (ended := _ended_unserved(facts)) is not None:
+        # Not valued by the server (no valuation reached it): the step's own figure.
+        owed = _told(ended) or 0
+        if owed > 0:
+            add("owed_at_end", mid, owed, _owed_at_end(ended, owed), step=ended.ref)
     for item in facts.items:
         if item.type == "dispute":
             reason = str(item.payload.get("reason", ""))
@@ -251,6 +276,54 @@ def mission_findings(facts: MissionFacts) -> list[Finding]:
                 entry=item.ref,
             )
     return found
+
+
+def _ended_unserved(facts: MissionFacts) -> Item | None:
+    """The step that ended the mission cancelled or gone on arrival, if one did."""
+    return next(
+        (
+            i
+            for i in facts.items
+            if i.type == "mission_step" and i.payload.get("to") in ENDED_UNSERVED
+        ),
+        None,
+    )
+
+
+def _told(step: Item) -> int | None:
+    """What a step records as remaining, in cents (None: it records nothing readable)."""
+    told = step.payload.get("remaining")
+    try:
+        return cents(told) if isinstance(told, str) else None
+    except ValueError:
+        return None
+
+
+def _owed_at_end(step: Item, owed: int) -> Text:
+    """Money left owed by a mission ended cancelled or gone on arrival; the step's own
+    `remaining` (what the tablet saw) is quoted when it records one."""
+    to = Step(str(step.payload["to"]))
+    seen = _told(step)
+    fr = "annulée" if to is Step.CANCELLED else "« personne sur place à l'arrivée »"
+    en = "cancelled" if to is Step.CANCELLED else "“gone on arrival”"
+    text = _t(
+        f"Mission terminée {fr} avec {{0}} encore dû par le bénéficiaire.",
+        f"Mission ended {en} with {{0}} still owed by the beneficiary.",
+        owed,
+    )
+    if seen is not None:
+        noted = _t(
+            " La tablette notait {0} restant à l'étape.",
+            " The tablet noted {0} remaining at that step.",
+            seen,
+        )
+        text = Text(text.fr + noted.fr, text.en + noted.en)
+    return Text(
+        text.fr + " Facturez-le plus tard au bénéficiaire, accordez une remise, ou acceptez"
+        " en l'état (rien ne sera réclamé).",
+        text.en + " Bill the beneficiary for it later, grant a discount, or accept it as is"
+        " (nothing will be claimed).",
+    )
 
 
 def _completed(facts: MissionFacts) -> bool:

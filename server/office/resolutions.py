@@ -25,6 +25,7 @@ from server.office import (
     issued_documents,
     office_journal,
     reconcile,
+    refund_receipts,
     valuation,
 )
 from server.office.reconcile_rules import cents as as_cents
@@ -42,10 +43,17 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "card_unmatched",
             "card_unsettled",
             "entry_unauthorised",  # the collections it holds
+            "collection_method_invalid",
         }
     ),
     "approve": frozenset(
-        {"discount_without_approval", "approval_reused", "under_collection", "gate_bypassed"}
+        {
+            "discount_without_approval",
+            "approval_reused",
+            "under_collection",
+            "gate_bypassed",
+            "owed_at_end",
+        }
     ),
     "refuse": frozenset(
         {
@@ -75,11 +83,17 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "site_fact_beyond_tolerance",
             "vehicle_class_contradicts_weight",
             "site_facts_unreadable",
+            "collection_method_invalid",
+            "owed_at_end",
         }
     ),
     "accept_dispute": frozenset({"dispute_raised", "valuation_mismatch"}),
     "invoice_overrun": frozenset({"file_cap_exceeded"}),
 }
+
+
+# Kinds whose amount is money still owed: `approve` grants it (bill later, or a discount).
+OWED = frozenset({"under_collection", "gate_bypassed", "owed_at_end"})
 
 
 def get_anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
@@ -138,12 +152,25 @@ def resolve(
     detail = row.detail if isinstance(row.detail, Mapping) else {}
     done: dict[str, Any] = {"anomaly": anomaly_id, "kind": row.kind, "action": action}
     if action == "void":
-        done["decisions"] = _void(conn, tenant_id, row, detail, reason, actor=actor, now=now)
-        if row.mission_id:
-            done["documents"] = _credit_beyond_due(
+        voided = _void(conn, tenant_id, row, detail, reason, key=key, actor=actor, now=now)
+        done["decisions"] = [str(d["id"]) for d in voided]
+        # What the void issued the customer: a credit note where an invoice bills beyond
+        # what is due, else a refund receipt per collection when no invoice bills them.
+        refunds = [
+            {"kind": refund_receipts.ACT, "number": d["refund_receipt"], "amount": d["amount"]}
+            for d in voided
+            if d.get("refund_receipt")
+        ]
+        credited = (
+            _credit_beyond_due(
                 conn, tenant_id, row.mission_id, reason, key=key, actor=actor, now=now
             )
-    elif action == "approve" and row.kind in ("under_collection", "gate_bypassed"):
+            if row.mission_id
+            else []
+        )
+        if row.mission_id or refunds:
+            done["documents"] = credited + refunds
+    elif action == "approve" and row.kind in OWED:
         cents = int(row.amount_cents or 0)
         decided = decisions.approve(
             conn,
@@ -215,10 +242,12 @@ def _void(
     detail: Mapping[str, Any],
     reason: str,
     *,
+    key: signing.PrivateKey,
     actor: str,
     now: datetime,
-) -> list[str]:
-    """The collections the anomaly names, voided (those already voided are skipped)."""
+) -> list[dict[str, Any]]:
+    """The collections the anomaly names, voided (those already voided are skipped): the
+    decisions, each with its refund receipt's number when one was issued."""
     refs = list(detail.get("collections") or ([detail["entry"]] if "entry" in detail else []))
     if not refs:
         raise Conflict(
@@ -239,12 +268,13 @@ def _void(
                 reason,
                 actor=actor,
                 now=now,
+                key=key,
             )
         except Conflict as exc:
             if getattr(exc, "code", "") == "collection_already_voided":
                 continue
             raise
-        done.append(str(decided["id"]))
+        done.append(decided)
     return done
 
 
