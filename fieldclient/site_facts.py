@@ -241,3 +241,43 @@ def on_site(tablet: Tablet, mission_id: str) -> OnSite | None:
     except TowlineError:
         return None
     return replay(order, records(tablet.db, mission_id), contract)
+
+
+def apply_office_approval(
+    tablet: Tablet, ledger: Ledger, data: Mapping[str, Any], at: str, revalue_and_record: Revalue
+) -> Any:
+    """The office approved, after the fact, facts this tablet kept for it (decision
+    `site_facts_approval`, server.office.fact_approvals): the same facts recorded again,
+    approved ("office:<decision id>"), and the mission valued again, inside the caller's
+    transaction. None when the entry is not this tablet's, or already approved here."""
+    cited = data.get("entry") or {}
+    if not isinstance(cited, Mapping) or cited.get("device_id") != tablet.device_id:
+        return None
+    mission_id = str(data.get("mission_id"))
+    approval_ref = f"office:{data['id']}"
+    known = records(tablet.db, mission_id)
+    held = next((r for r in known if r.ref == cited.get("hash")), None)
+    if held is None or approval_ref in {r.approval_ref for r in known}:
+        return None
+    driver_id = data.get("driver_id")
+    try:
+        order = tablet.mission(mission_id)[0]
+        contract = tablet.contract_for(order)
+    except TowlineError as refused:  # said in the journal; the office sees it
+        applied: dict[str, Any] = {"decision": str(data["id"]), "type": str(data.get("type"))}
+        applied.update(mission_id=mission_id, applied=False, reason=refused.message("en"))
+        return ledger.append("office_decision_applied", applied, driver_id=None, at=at)
+    context = ValuationContext(file_consumed=tablet.file_consumed(order, contract.id))
+    taken = Record(held.facts, approval_ref)
+    _, valuation = revalue(order, [*known, taken], contract, context)
+    payload = {
+        "mission_id": mission_id,
+        "contract": {"id": contract.id, "version": contract.version},
+        "facts": [fact_wire(fact, judge(fact, order, contract)[1]) for fact in held.facts],
+        "approval_ref": approval_ref,
+        "total": wire(valuation.total.incl),
+        "warnings": [],
+    }
+    signed = ledger.append("site_facts", payload, driver_id=driver_id, at=at)
+    revalue_and_record(ledger, mission_id, driver_id if isinstance(driver_id, str) else None)
+    return signed

@@ -4,6 +4,11 @@ A tablet and a server on different releases compare these digests, so a change t
 the core writes or computes a valuation must not move them by a single byte. These were
 recorded before the valuation was sped up; if one changes, the change is a bug unless it
 is a deliberate, announced change of the money facts.
+
+The digest covers the contract's digest: when the examples ASSIST-A and ASSIST-B gained
+their `site_facts` block (what a driver may change alone, issue 13), every digest under
+them moved while the money did not (tests/test_example_site_facts.py checks each
+valuation is the same, line by line, with and without the block).
 """
 
 from __future__ import annotations
@@ -13,21 +18,21 @@ import pytest
 from shared.valuation import value
 
 PINNED = {
-    "a-bastille-day": "11643835bd435e474a3cd9c2bd7d1d8f05e2ccc3844a5213c777420d9d364a06",
-    "a-easter-monday": "e62ba88d45f37269ed8089a98a49f9be57dc4227216eef26e56b552a59f1a511",
+    "a-bastille-day": "f92f0da660ed963aca63aa61e317959ee3bea730957fc70b5bb8534f43001346",
+    "a-easter-monday": "e43ac1d5c24f1dd429f3f4a928c78ccf8b0eef7d2d8c5f8d225815651db9ac17",
     "a-saturday-accident-winching": (
-        "fce926043486d357c3b029f304ef57a5a78e7578a7b90651b2729a08f20a45ff"
+        "ecfbba7266ac8d93478f036819b4bbd10dd80ef666b7e5c0ec5e1a62325470b5"
     ),
-    "a-tuesday-30km": "0072382c4e20a2d3bd6f6a188d6efd95addea7949b648131a1103c9817eb0180",
-    "a-tuesday-80km": "646575d115f05a4802534b59305c948d75ce30c44dd0e0ba63e6dc34fcae3858",
-    "a-tuesday-evening": "bb508156b4cb1d40b8ab5f6d777c2b06b8c472edb5a9989f5a085dc7e41a8ed3",
+    "a-tuesday-30km": "c43c6fdeb01ea1232dc16904958a0df367f5ed99cca52f6e352f3a5d9e1b5861",
+    "a-tuesday-80km": "4747972c32cc8153e6cb7b3db1fd274b3133ad5ec0660143b7d27fccf88a4b87",
+    "a-tuesday-evening": "ce5ae8676f74f6b577d08ab58a3c72b364c01604431bf80795b3bde6e3177223",
     "a-tuesday-winching-breakdown": (
-        "fd4991d0341da0159933bf0b235b7e8976b5b2ddb9822a06b2b834e71166d195"
+        "319276a508cc8502900eb6f5d83192e7b86199d197d62502431907df67f1d604"
     ),
     "b-tuesday-30km-file-consumed": (
-        "57fd738fee525c707f39d0241c132b060d2b1292b253d5107dc8c2d920e031aa"
+        "d4d57229c0f8f1e52d40e2d3535faa3ef62dbcf3e1254f113ef30081dabfee8a"
     ),
-    "b-tuesday-80km": "9fc75066ea6c1735c423e7c5e3ecf176aa0b0cdfc2d99d684cfb24269616a373",
+    "b-tuesday-80km": "f1b65dce6353d97a06a86e5ae5a60ea579f6300bd133df0fa99d3870ec554ce3",
     "private-tow": "d49214fbc3c6d6be3ab20cbbfdc84cfcf0e7258e76720d58f3776e391cab93d7",
 }
 
