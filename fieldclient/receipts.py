@@ -11,6 +11,11 @@ client mid-collection 200 times).
 `valuation_recorded` entry it followed, the seller's identity the pull feed gave
 (`seller` change kind, kept in `meta`) and the driver's name: `shared.receipt.build`,
 the same as the server's PDF.
+
+**The seller as printed.** The collection names the identity the tablet held then
+(`receipt.seller`: its digest and the server's version number), and the tablet keeps every
+identity it was given by digest, so a receipt read back later — here or on the server —
+prints the company as it was at the roadside, not as it is now.
 """
 
 from __future__ import annotations
@@ -26,9 +31,19 @@ from fieldclient import beneficiaries, store
 from fieldclient.ledger import unpack
 from shared.balance import MissionMoney
 from shared.errors import Refused
-from shared.receipt import Receipt, build, number_of, receipt_block
+from shared.receipt import (
+    Receipt,
+    build,
+    number_of,
+    receipt_block,
+    seller_digest,
+    seller_ref,
+    seller_ref_of,
+)
 
 SELLER_KEY = "seller"  # meta: the seller's identity as the pull feed gave it (JSON)
+SELLER_VERSION_KEY = "seller_version"  # meta: the server's number for that identity
+SELLER_BY_DIGEST = "seller@"  # meta: every identity the tablet held, "seller@<digest>"
 TIMEZONE_KEY = "timezone"  # meta: the tenant's time zone
 
 
@@ -52,7 +67,10 @@ def block_for(
     settled = money.net_collected + money.discounted + money.deferred
     payer = beneficiaries.of_mission(db, money.mission_id, document)
     place = beneficiaries.place_of(db, money.mission_id)
-    return receipt_block(next_number(db), settled, payer, place)
+    held = seller(db)
+    version = store.get_meta(db, SELLER_VERSION_KEY)
+    named = seller_ref(held, int(version) if version and version.isdigit() else None)
+    return receipt_block(next_number(db), settled, payer, place, named)
 
 
 def keep_seller(db: sqlite_utils.Database, data: object) -> None:
@@ -60,17 +78,26 @@ def keep_seller(db: sqlite_utils.Database, data: object) -> None:
     `{"seller": {...}, "timezone": "Europe/Paris"}`; None (a tombstone) forgets it."""
     if not isinstance(data, Mapping):
         store.set_meta(db, SELLER_KEY, None)
+        store.set_meta(db, SELLER_VERSION_KEY, None)
         return
     seller = data.get("seller")
     if isinstance(seller, Mapping):
-        store.set_meta(db, SELLER_KEY, json.dumps(dict(seller), sort_keys=True, ensure_ascii=False))
+        text = json.dumps(dict(seller), sort_keys=True, ensure_ascii=False)
+        store.set_meta(db, SELLER_KEY, text)
+        store.set_meta(db, SELLER_BY_DIGEST + seller_digest(seller), text)
+        version = data.get("version")
+        known = isinstance(version, int) and not isinstance(version, bool)
+        store.set_meta(db, SELLER_VERSION_KEY, str(version) if known else None)
     zone = data.get("timezone")
     if isinstance(zone, str) and zone:
         store.set_meta(db, TIMEZONE_KEY, zone)
 
 
-def seller(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    text = store.get_meta(db, SELLER_KEY)
+def seller(db: sqlite_utils.Database, digest: str | None = None) -> dict[str, Any] | None:
+    """The identity held now, or the one of `digest` when the tablet held it (else the
+    one held now: the tablet only ever printed identities it held)."""
+    text = store.get_meta(db, SELLER_BY_DIGEST + digest) if digest else None
+    text = text or store.get_meta(db, SELLER_KEY)
     if not text:
         return None
     value = json.loads(text)
@@ -121,7 +148,7 @@ def receipt(
         collection=collection,
         valuation=valuation.get("valuation") or {},
         mission=valuation.get("mission") or {},
-        seller=seller(db),
+        seller=seller(db, seller_ref_of(collection)),
         timezone=timezone,
         driver=name[0] if name else driver_id,
     )

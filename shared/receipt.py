@@ -13,10 +13,18 @@ its quantity and unit price, the total excl. and incl. VAT; the original to the
 customer, the copy kept by the provider (the tablet's journal and the server's copy of
 it). `blocks` lays out every mention in French or English; the command line prints them,
 the driver's screen shows them full-screen and the server writes them into a PDF.
+
+The seller's identity printed is the one the tablet held when it collected: the
+collection's `receipt` block names it by `seller` {digest, version} (`seller_ref`,
+`seller_digest`: SHA-256 of its canonical JSON), so the server prints the same one even
+after the company's address changed. Entries recorded before that field carry none and
+print the identity the reader holds now; an identity the server cannot find prints the
+current one with `seller_note` saying so.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +33,7 @@ from typing import Any
 
 from shared import calendar
 from shared.beneficiary import Beneficiary, from_document
+from shared.canonical import canonical_json
 from shared.i18n import Text
 from shared.money import ZERO, format_amount, parse_amount
 
@@ -80,6 +89,7 @@ class Receipt:
     evidence: Mapping[str, str]
     settled_before: Decimal  # collected (net), discounted and deferred before this one
     driver: str | None
+    seller_note: Text | None = None  # the identity printed is not the one the tablet had
 
     @property
     def ident(self) -> str:
@@ -107,6 +117,9 @@ class Receipt:
             "service_day": self.service_day.isoformat(),
             "place": self.place,
             "seller": dict(self.seller) if self.seller else None,
+            "seller_note": None
+            if self.seller_note is None
+            else {"fr": self.seller_note.fr, "en": self.seller_note.en},
             "beneficiary": self.beneficiary.to_wire() if self.beneficiary else None,
             "method": self.method,
             "amount": str(self.amount),
@@ -131,17 +144,50 @@ def _totals_json(totals: Totals) -> dict[str, str]:
 
 
 def receipt_block(
-    number: int, settled_before: Decimal, payer: Beneficiary | None, place: str | None = None
+    number: int,
+    settled_before: Decimal,
+    payer: Beneficiary | None,
+    place: str | None = None,
+    seller: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a `collection` entry's payload carries under `receipt`: the number, what was
-    settled before it, and the payer and the place as known then (so the receipt can be
-    made again, the same, from the entry)."""
+    settled before it, the payer and the place as known then, and which seller identity
+    the tablet printed (`seller_ref`) — so the receipt can be made again, the same, from
+    the entry."""
     block: dict[str, Any] = {"number": number, "settled_before": str(settled_before)}
     if payer is not None and not payer.empty:
         block["payer"] = payer.to_wire()
     if place:
         block["place"] = place
+    if seller:
+        block["seller"] = dict(seller)
     return block
+
+
+def seller_digest(seller: Mapping[str, Any]) -> str:
+    """The identity's fingerprint: SHA-256 of its canonical JSON (values as text)."""
+    texts = {str(k): str(v) for k, v in seller.items() if v is not None}
+    return hashlib.sha256(canonical_json(texts)).hexdigest()
+
+
+def seller_ref(seller: Mapping[str, Any] | None, version: int | None) -> dict[str, Any] | None:
+    """What a collection names of the identity printed: {digest, version}; None without
+    one. `version`: the server's number for it, when the tablet was told."""
+    if not seller:
+        return None
+    ref: dict[str, Any] = {"digest": seller_digest(seller)}
+    if version is not None:
+        ref["version"] = version
+    return ref
+
+
+def seller_ref_of(payload: Mapping[str, Any]) -> str | None:
+    """The digest of the seller identity a collection payload names (None: not named,
+    recorded before the field existed or with no identity known)."""
+    block = payload.get("receipt")
+    ref = block.get("seller") if isinstance(block, Mapping) else None
+    digest = ref.get("digest") if isinstance(ref, Mapping) else None
+    return digest if isinstance(digest, str) and digest else None
 
 
 def number_of(payload: Mapping[str, Any]) -> int | None:
@@ -200,6 +246,7 @@ def build(
     seller: Mapping[str, Any] | None,
     timezone: str,
     driver: str | None = None,
+    seller_note: Text | None = None,
 ) -> Receipt:
     """The receipt of one collection entry (`collection`: its payload, `at`: its time)."""
     number = number_of(collection)
@@ -232,6 +279,7 @@ def build(
         evidence={k: str(collection[k]) for k in EVIDENCE_FIELDS if collection.get(k) is not None},
         settled_before=_amount(block.get("settled_before")),
         driver=driver,
+        seller_note=seller_note,
     )
 
 
@@ -298,11 +346,10 @@ def blocks(receipt: Receipt, lang: str) -> list[Block]:
     def t(fr: str, en: str) -> str:
         return Text(fr, en)(lang)
 
-    out = [
-        Block(
-            t("Entreprise", "Company"), tuple(("", x) for x in seller_lines(receipt.seller, lang))
-        )
-    ]
+    company = tuple(("", x) for x in seller_lines(receipt.seller, lang))
+    if receipt.seller_note is not None:
+        company += (("", receipt.seller_note(lang)),)
+    out = [Block(t("Entreprise", "Company"), company)]
     who = receipt.beneficiary
     customer = (
         tuple(("", x) for x in who.postal_lines())

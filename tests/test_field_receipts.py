@@ -23,7 +23,7 @@ from fieldclient.integrity import verify
 from fieldclient.tablet import Tablet
 from shared.beneficiary import Beneficiary, captured
 from shared.errors import InvalidDocument, Refused
-from shared.receipt import as_text, build, receipt_block
+from shared.receipt import as_text, build, receipt_block, seller_digest
 from tests.field_support import Clock, feed, offline_tablet
 
 D = Decimal
@@ -69,7 +69,12 @@ def test_each_collection_takes_the_next_number_of_the_tablets_series_in_its_sign
     tablet.collect(ACCIDENT, "card", "100.00", {"terminal_ref": "AUT-1"})
     tablet.collect(WINCHING, "cash", "96.00", {"tendered": "100.00"})
     third = tablet.collect(ACCIDENT, "cheque", "64.00", {"cheque_number": "1234567", "bank": "CIC"})
-    assert third.payload["receipt"] == {"number": 3, "settled_before": "100.00"}
+    assert third.payload["receipt"] == {
+        "number": 3,
+        "settled_before": "100.00",
+        # the identity the tablet printed (a feed without a version number: none)
+        "seller": {"digest": seller_digest(receipts.seller(tablet.db))},
+    }
     assert numbers_in_journal(tablet) == [1, 2, 3]  # one series for the tablet, not per mission
     assert receipts.numbers(tablet.db, ACCIDENT) == [1, 3]
     assert verify(tablet).ok  # the number is inside the signed, chained entry

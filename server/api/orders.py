@@ -18,6 +18,7 @@ from flask.views import MethodView
 from marshmallow import INCLUDE, ValidationError, fields, validate, validates_schema
 
 from server.api.fields import IDENT, REASON
+from server.api.final_facts import PartyFileMissionOut
 from server.api.security import current_user, require_user
 from server.parties import (
     bug_report,
@@ -120,6 +121,10 @@ class PartyFileOut(Strict):
     state_label = fields.Dict()
     updated_at = fields.AwareDateTime()
     messages = fields.List(fields.Nested(PartyMessageOut))
+    missions = fields.List(
+        fields.Nested(PartyFileMissionOut),
+        metadata={"description": "each mission's final facts beside the order's"},
+    )
 
 
 class RuleFromFixIn(Strict):

@@ -5,9 +5,10 @@ paper or the screen the customer saw, now as a PDF the office can send
 
 A receipt is found by its series (the tablet's device id) and its number, both in the
 signed `collection` entry (`payload.receipt.number`); the valuation is the tablet's own
-`valuation_recorded` entry the collection followed. The seller's identity is the
-tenant's as it stands (an identity changed since prints the new one; the tablet's paper
-had the old).
+`valuation_recorded` entry the collection followed. The seller's identity is the one
+the tablet printed, named by the entry (`receipt.seller` digest, found again by
+`server.office.seller.as_printed`); a collection recorded before entries named it prints
+the tenant's identity as it stands, and one the server cannot find prints it with a note.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office.seller import get_seller
+from server.office.seller import as_printed
 from server.people.tenant_time import tenant_zone
 from server.platform.errors import not_found
 from server.platform.tables import drivers, journal_entries
-from shared.receipt import Receipt, build, number_of, receipt_ident
+from shared.receipt import Receipt, build, number_of, receipt_ident, seller_ref_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +125,20 @@ def receipt(conn: sa.Connection, tenant_id: str, device_id: str, number: int) ->
     ).scalar_one_or_none()
     valuation = (_body(valued).get("payload") or {}) if valued else {}
     driver_id = body.get("driver_id")
+    collection = body.get("payload") or {}
+    # The identity the tablet printed (named by the entry), not necessarily today's.
+    printed, note = as_printed(conn, tenant_id, seller_ref_of(collection))
     name = conn.execute(
         sa.select(drivers.c.name).where(drivers.c.tenant_id == tenant_id, drivers.c.id == driver_id)
     ).scalar_one_or_none()
     return build(
         device_id=device_id,
         at=datetime.fromisoformat(str(body["at"]).replace("Z", "+00:00")),
-        collection=body.get("payload") or {},
+        collection=collection,
         valuation=valuation.get("valuation") or {},
         mission=valuation.get("mission") or {},
-        seller=get_seller(conn, tenant_id),
+        seller=printed,
+        seller_note=note,
         timezone=str(tenant_zone(conn, tenant_id).key),
         driver=name or driver_id,
     )

@@ -7,10 +7,16 @@ checked with python-stdnum: the SIREN and the SIRET's check digits, the SIRET st
 with the SIREN, the VAT number's key and its SIREN being the same company's.
 
 No invoice is issued while the identity is missing (`require_seller`).
+
+Every identity ever set stays readable: each `set_seller` is in the append-only audit
+log (`tenant.seller`, the identity as its detail) and numbered (`seller_version`, the
+count of them). Tablets are told the identity with its digest and version; a receipt
+names the one the tablet printed, and `as_printed` finds it again for the server's copy.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -25,10 +31,11 @@ from server.people.identity import audit
 from server.people.tenant_time import zone_named
 from server.platform import changes
 from server.platform.errors import Conflict, not_found
-from server.platform.tables import tenants
+from server.platform.tables import audit_log, tenants
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 from shared.money import format_amount, parse_amount, wire
+from shared.receipt import seller_digest
 
 SETTINGS_KEY = "seller"
 SELLER = Text("Identité du vendeur invalide", "Invalid seller identity")
@@ -160,11 +167,65 @@ def set_seller(
     ).first()
     if settings is None:
         raise not_found("Société", "Tenant", tenant_id)
-    updated = {**(settings.settings or {}), SETTINGS_KEY: seller, ANNOUNCED_KEY: True}
+    # The audit row keeps this version for good: receipts printed with it name its digest.
+    audit(conn, tenant_id, actor, AUDIT_ACTION, tenant_id, now, detail=seller)
+    version = len(_versions(conn, tenant_id))
+    updated = {
+        **(settings.settings or {}),
+        SETTINGS_KEY: seller,
+        VERSION_KEY: version,
+        ANNOUNCED_KEY: True,
+    }
     conn.execute(sa.update(tenants).where(tenants.c.id == tenant_id).values(settings=updated))
     _announce(conn, tenant_id, updated, now)
-    audit(conn, tenant_id, actor, "tenant.seller", tenant_id, now, detail=seller)
     return seller
+
+
+# --- every version, for the receipts printed with it ---------------------------------------
+
+AUDIT_ACTION = "tenant.seller"
+VERSION_KEY = "seller_version"  # settings: the number of the identity in force
+UNKNOWN_ON_TABLET = Text(
+    "Identité de l'entreprise à ce jour : celle imprimée sur la tablette lors de "
+    "l'encaissement est inconnue du serveur.",
+    "The company's identity as of today: the one printed on the tablet at collection time "
+    "is unknown to the server.",
+)
+
+
+def _versions(conn: sa.Connection, tenant_id: str) -> list[dict[str, Any]]:
+    """Every identity the tenant set, oldest first (the audit log is append-only)."""
+    rows = conn.execute(
+        sa.select(audit_log.c.detail)
+        .where(
+            audit_log.c.tenant_id == tenant_id,
+            audit_log.c.action == AUDIT_ACTION,
+            audit_log.c.target == tenant_id,
+        )
+        .order_by(audit_log.c.at, audit_log.c.id)
+    ).scalars()
+    found = []
+    for detail in rows:
+        loaded = json.loads(detail) if isinstance(detail, str) else detail
+        if isinstance(loaded, Mapping) and loaded:
+            found.append(dict(loaded))
+    return found
+
+
+def as_printed(
+    conn: sa.Connection, tenant_id: str, digest: str | None
+) -> tuple[dict[str, Any] | None, Text | None]:
+    """The identity a receipt prints: the one whose digest the collection names, else the
+    current one — with a note when the collection named one the server cannot find.
+    `digest` None (a collection recorded before receipts named it): the current one, as
+    before, without a note."""
+    current = get_seller(conn, tenant_id)
+    if digest is None or (current is not None and seller_digest(current) == digest):
+        return current, None
+    for version in reversed(_versions(conn, tenant_id)):
+        if seller_digest(version) == digest:
+            return version, None
+    return current, UNKNOWN_ON_TABLET
 
 
 # --- the tablets learn it ---------------------------------------------------------------------
@@ -178,7 +239,13 @@ def _announce(
 ) -> None:
     """Tell every tablet of the tenant the identity, with the tenant's time zone: the
     receipts a driver hands out on the spot print them (shared/receipt.py)."""
-    data = {"seller": settings[SETTINGS_KEY], "timezone": str(tenant_zone_name(settings))}
+    seller = settings[SETTINGS_KEY]
+    data = {
+        "seller": seller,
+        "digest": seller_digest(seller),
+        "version": settings.get(VERSION_KEY),
+        "timezone": str(tenant_zone_name(settings)),
+    }
     changes.record(conn, tenant_id, CHANGE_KIND, tenant_id, data, scope=None, now=now)
 
 

@@ -1,6 +1,10 @@
-"""What the ordering party and the office see of a file: the party its state and its own
-messages, the office the whole log with the file's orders and missions (the file's table
-itself is server.parties.files)."""
+"""What the ordering party and the office see of a file: the party its state, its own
+messages and its missions' final facts, the office the whole log with the file's orders
+and missions (the file's table itself is server.parties.files).
+
+A mission's final facts (`server.office.final_facts`) are the facts the server values it
+on — the order with what the driver found on site, as counted — beside the order's: the
+same the party's invoice and claim follow."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office.final_facts import final_facts
 from server.parties import files as party_files
 from server.parties.order_store import state_label, valued_by_tablet
 from server.platform.tables import missions as missions_table
@@ -30,12 +35,33 @@ def _orders_of_file(
     )
 
 
+def _missions_of_file(
+    conn: sa.Connection, tenant_id: str, party_id: str, file_number: str
+) -> list[Any]:
+    return list(
+        conn.execute(
+            sa.select(missions_table)
+            .where(
+                missions_table.c.tenant_id == tenant_id,
+                missions_table.c.ordering_party_id == party_id,
+                missions_table.c.file_number == file_number,
+            )
+            .order_by(missions_table.c.id)
+        )
+    )
+
+
 def file_for_party(
     conn: sa.Connection, tenant_id: str, party_id: str, file_number: str
 ) -> dict[str, Any]:
-    """What the ordering party may see of its own file: the state and its own messages
-    (never the office's notes)."""
+    """What the ordering party may see of its own file: the state, its own messages
+    (never the office's notes) and, per mission, the final facts beside its order's
+    (facts still kept for the office are not shown to the party: they are not counted)."""
     stored = party_files.get_file(conn, tenant_id, party_id, file_number)
+    found = [
+        (m.id, final_facts(conn, tenant_id, m.id))
+        for m in _missions_of_file(conn, tenant_id, party_id, file_number)
+    ]
     messages = [
         {
             "message_id": e["message_id"],
@@ -52,6 +78,15 @@ def file_for_party(
         "state_label": state_label(stored["state"]),
         "updated_at": stored["updated_at"],
         "messages": messages,
+        "missions": [
+            {
+                "id": mission_id,
+                "final_facts": None
+                if final is None
+                else {k: v for k, v in final.items() if k != "held_for_office"},
+            }
+            for mission_id, final in found
+        ],
     }
 
 
@@ -61,15 +96,7 @@ def file_detail(
     """The office's view of a file: state, warning, the whole log, its orders and
     missions."""
     stored = party_files.get_file(conn, tenant_id, party_id, file_number)
-    mission_rows = conn.execute(
-        sa.select(missions_table)
-        .where(
-            missions_table.c.tenant_id == tenant_id,
-            missions_table.c.ordering_party_id == party_id,
-            missions_table.c.file_number == file_number,
-        )
-        .order_by(missions_table.c.id)
-    ).all()
+    mission_rows = _missions_of_file(conn, tenant_id, party_id, file_number)
     return {
         **stored,
         "state_label": state_label(stored["state"]),
@@ -91,6 +118,7 @@ def file_detail(
                 "status": m.status,
                 "driver_id": m.driver_id,
                 "valued_by_tablet": valued_by_tablet(conn, tenant_id, m.id),
+                "final_facts": final_facts(conn, tenant_id, m.id),
             }
             for m in mission_rows
         ],
