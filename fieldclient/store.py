@@ -158,6 +158,15 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL               -- the announcement as received (JSON)
     );
     """,
+    # 5: a mission's deposit and payment moment set by hand in the office, as the server
+    # last announced them (pull feed kind `mission_terms`, fieldclient/office_terms.py).
+    """
+    CREATE TABLE office_terms (
+        mission_id TEXT PRIMARY KEY,
+        feed_seq INTEGER NOT NULL,       -- the pull feed's seq of the announcement
+        data TEXT NOT NULL               -- {"deposit", "pays", …} as received (JSON)
+    );
+    """,
 )
 
 

@@ -27,6 +27,7 @@ from fieldclient import (
     elsewhere,
     enrolment_record,
     guards,
+    office_terms,
     receipts,
     road_ids,
     site_facts,
@@ -53,7 +54,7 @@ from shared.i18n import Text
 from shared.journal import utc_timestamp
 from shared.mission import Mission, load_mission
 from shared.money import ZERO, parse_amount, wire
-from shared.payment_terms import Method
+from shared.payment_terms import Method, PayWhen
 from shared.payments import (
     collection_payload,
     deferral_payload,
@@ -122,10 +123,18 @@ class MissionView:
     money: MissionMoney | None
     step: Step
     recorded_digest: str | None  # the valuation the journal holds (None: not yet recorded)
+    office_pays: PayWhen | None = None  # the payment moment the office set by hand
 
     @property
     def cancelled_by_office(self) -> bool:
         return self.office_status == "cancelled"
+
+    @property
+    def pays(self) -> PayWhen:
+        """When the beneficiary pays: the office's moment for this mission, else the
+        contract's (the gate guards it)."""
+        assert self.contract is not None
+        return self.office_pays or self.contract.payment.beneficiary_pays
 
     def next_moves(self) -> list[tuple[Step, Text | None]]:
         """Each step the driver may go to next, with why it is held (None when open)."""
@@ -135,9 +144,7 @@ class MissionView:
             if self.cancelled_by_office and target is not Step.CANCELLED:
                 reason = _CANCELLED_BY_OFFICE(self.cancel_reason)
             elif self.money is not None and self.contract is not None:
-                decision = gate(
-                    self.money, self.contract.payment.beneficiary_pays, self.step, target
-                )
+                decision = gate(self.money, self.pays, self.step, target)
                 reason = None if decision.open else decision.reason
             elif self.refusal is not None and target not in (
                 Step.CANCELLED,
@@ -529,8 +536,9 @@ class Tablet:
         except TowlineError as refusal:
             return MissionView(mission, status, reason, None, None, refusal, None, step, recorded)
         money = self._money(mission_id, valuation, contract)
+        pays = office_terms.terms(self.db, mission_id).pays
         return MissionView(
-            mission, status, reason, contract, valuation, None, money, step, recorded
+            mission, status, reason, contract, valuation, None, money, step, recorded, pays
         )
 
     def _money(self, mission_id: str, valuation: Valuation, contract: Contract) -> MissionMoney:
@@ -541,7 +549,9 @@ class Tablet:
                 events.append(event)
         # What other tablets recorded on it, as the server said (fieldclient.elsewhere).
         events.extend(elsewhere.events(self.db, mission_id, self.device_id))
-        deposit = resolve_deposit(contract.payment.deposit)
+        # The office's deposit, set by hand and pulled, wins (fieldclient.office_terms).
+        manual = office_terms.terms(self.db, mission_id).deposit
+        deposit = resolve_deposit(contract.payment.deposit, manual)
         return fold(mission_id, valuation.beneficiary_due, events, deposit)
 
     def _valued(self, ledger: Ledger, mission_id: str, driver_id: str | None) -> MissionView:
@@ -613,9 +623,7 @@ class Tablet:
             else:
                 view = self._valued(ledger, mission_id, driver.id)
                 assert view.money is not None and view.contract is not None
-                decision = gate(
-                    view.money, view.contract.payment.beneficiary_pays, view.step, chosen
-                )
+                decision = gate(view.money, view.pays, view.step, chosen)
                 if not decision.open:
                     assert decision.reason is not None
                     raise Refused(decision.reason.fr, decision.reason.en)

@@ -9,7 +9,7 @@ never an output that could be replaced.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from shared.i18n import Text
 from shared.money import ZERO, FloatRefused, cents, format_amount, parse_amount, wire
-from shared.payment_terms import DepositTerms, DepositWhen
+from shared.payment_terms import DepositTerms, DepositWhen, PayWhen
 
 
 class DepositSource(StrEnum):
@@ -115,8 +115,7 @@ def deposit_set_payload(mission_id: str, manual: DepositTerms) -> dict[str, str]
     The latest such entry in the office's journal is the `manual` argument of
     `resolve_deposit`; nothing that recomputes the contract's deposit writes one.
     """
-    if not isinstance(mission_id, str) or not mission_id:
-        raise ValueError("a mission id is required")
+    _mission(mission_id)
     amount = _amount(manual)
     when = manual.when if amount else DepositWhen.EXEMPT
     return {"mission_id": mission_id, "when": when.value, "amount": wire(amount)}
@@ -125,3 +124,91 @@ def deposit_set_payload(mission_id: str, manual: DepositTerms) -> dict[str, str]
 def manual_deposit_from_payload(payload: Mapping[str, object]) -> DepositTerms:
     """Read back a `deposit_set` payload as the terms the office chose."""
     return DepositTerms(DepositWhen(str(payload["when"])), parse_amount(payload["amount"]))
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeTerms:
+    """What the office set by hand for one mission (None: the contract's word stands).
+
+    The fold of the mission's `deposit_set` entries in the server's journal, latest last:
+    a deposit and a payment moment chosen by a person, that no recomputation, site fact
+    or sync ever writes, so none can replace them.
+    """
+
+    deposit: DepositTerms | None = None
+    pays: PayWhen | None = None
+
+    def payment_moment(self, contract: PayWhen) -> PayWhen:
+        return contract if self.pays is None else self.pays
+
+
+NO_OFFICE_TERMS = OfficeTerms()
+
+
+def office_terms_payload(
+    mission_id: str,
+    *,
+    deposit: DepositTerms | None = None,
+    pays: PayWhen | None = None,
+    reason: str,
+) -> dict[str, str]:
+    """A `deposit_set` entry's payload: the office sets a mission's deposit, its payment
+    moment, or both, and says why. The deposit keys are `deposit_set_payload`'s."""
+    if deposit is None and pays is None:
+        raise ValueError("set a deposit, a payment moment or both")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError("a reason is required")
+    payload = (
+        deposit_set_payload(mission_id, deposit)
+        if deposit is not None
+        else {"mission_id": _mission(mission_id)}
+    )
+    if pays is not None:
+        payload["pays"] = PayWhen(pays).value
+    payload["reason"] = reason
+    return payload
+
+
+def _mission(mission_id: str) -> str:
+    if not isinstance(mission_id, str) or not mission_id:
+        raise ValueError("a mission id is required")
+    return mission_id
+
+
+def fold_office_terms(payloads: Iterable[Mapping[str, object]]) -> OfficeTerms:
+    """The terms in force after the mission's `deposit_set` payloads, in journal order:
+    each part keeps the latest value the office gave it."""
+    deposit: DepositTerms | None = None
+    pays: PayWhen | None = None
+    for payload in payloads:
+        if "when" in payload:
+            deposit = manual_deposit_from_payload(payload)
+        if "pays" in payload:
+            pays = PayWhen(str(payload["pays"]))
+    return OfficeTerms(deposit, pays)
+
+
+def office_terms_wire(terms: OfficeTerms) -> dict[str, object]:
+    """The terms as the pull feed's `mission_terms` change carries them."""
+    deposit = None
+    if terms.deposit is not None:
+        amount = _amount(terms.deposit)
+        when = terms.deposit.when if amount else DepositWhen.EXEMPT
+        deposit = {"when": when.value, "amount": wire(amount)}
+    return {"deposit": deposit, "pays": None if terms.pays is None else terms.pays.value}
+
+
+def office_terms_from_wire(data: Mapping[str, object]) -> OfficeTerms:
+    """Read a `mission_terms` change back; raises ValueError/KeyError on a bad one."""
+    deposit = data.get("deposit")
+    pays = data.get("pays")
+    return OfficeTerms(
+        None if deposit is None else manual_deposit_from_payload(_mapping(deposit)),
+        None if pays is None else PayWhen(str(pays)),
+    )
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"a deposit must be an object, not {value!r}")
+    return value

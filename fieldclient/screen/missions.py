@@ -90,9 +90,7 @@ def _moves(view: MissionView) -> list[Move]:
         if reason is not None:
             held = tr(reason)
             if view.money is not None and view.contract is not None and target in BEFORE:
-                decision = gate(
-                    view.money, view.contract.payment.beneficiary_pays, view.step, target
-                )
+                decision = gate(view.money, view.pays, view.step, target)
                 if not decision.open:
                     owed = format_amount(decision.owed, lang())
                     held = t(

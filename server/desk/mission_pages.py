@@ -15,24 +15,26 @@ from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
+from server.api.fact_approvals import check_by_ref
 from server.desk import labels
 from server.desk.anomaly_pages import STATUS_LABELS, driver_names, entry_view, sentence
 from server.desk.blueprint import desk, not_found, t
 from server.desk.claim_pages import mission_attachments
 from server.desk.labels import kind_label, label, step_label
 from server.desk.session import current, page
-from server.office import issued_documents, receipts
+from server.office import fact_approvals, issued_documents, receipts, refund_receipts, site_facts
 from server.office import missions as mission_store
 from server.office.mission_progress import last_steps, shown_status
 from server.office.office_journal import PREFIX as SERVER_CHAIN
 from server.office.reconcile import OPEN
+from server.office.valuation import Valuer
 from server.people.rights import Right
-from server.platform.errors import NotFound
+from server.platform.errors import ApiError, NotFound
 from server.platform.tables import anomalies, decisions, journal_entries, missions, ordering_parties
 from server.platform.tables import valuations as valuations_table
-from server.platform.web import lang, reader
+from server.platform.web import engine, lang, now, reader, server_private_key
 from shared.explain import explain_step
 from shared.money import parse_amount
 from shared.valuation import Step as Rule
@@ -43,6 +45,7 @@ DECISION_LABELS = {
     "discount": ("Remise accordée", "Discount granted"),
     "deferral": ("Facturer plus tard", "Bill later"),
     "unlock_approvals": ("Codes d'accord débloqués", "Approval codes unlocked"),
+    "site_facts_approval": ("Constat sur place approuvé", "Site fact approved"),
 }
 DOCUMENT_LABELS = {"invoice": ("Facture", "Invoice"), "credit_note": ("Avoir", "Credit note")}
 RECIPIENT_LABELS = {
@@ -388,9 +391,13 @@ def mission(mission_id: str) -> Any:
             "decisions": decided,
             "documents": _documents(conn, tenant, mission_id),
             "receipts": receipts.of_mission(conn, tenant, mission_id),  # handed out on site
+            "refund_receipts": refund_receipts.of_mission(conn, tenant, mission_id),
             "open_anomalies": _open_anomalies(conn, tenant, mission_id),
             "file_missions": _file_missions(conn, tenant, held),
             "attachments": mission_attachments(conn, tenant, mission_id),
+            # Order against site: each fact found, the rule's verdict, who and when.
+            "on_site": site_facts.order_against_site(Valuer(conn, tenant, now()), mission_id),
+            "may_approve": Right.APPROVE_DISCOUNT in user.rights,
         }
     return render_template(
         "desk/mission.html",
@@ -406,3 +413,60 @@ def mission(mission_id: str) -> Any:
         time_label=lambda k: label(TIME_LABELS, k),
         leg_label=lambda k: label(LEG_LABELS, k),
     )
+
+
+@desk.route(
+    "/missions/<mission_id>/site-facts/<anomaly_ref:anomaly_id>/approve",
+    methods=["POST"],
+    endpoint="approve_site_facts",
+)
+@page(Right.RECONCILE)
+def approve_site_facts(mission_id: str, anomaly_id: int) -> Any:
+    """The office approves facts kept for it (server.office.fact_approvals), as POST
+    /api/v1/anomalies/<id>/approve-site-facts: a reason and the confirmation box."""
+    user = current()
+    if Right.APPROVE_DISCOUNT not in user.rights:
+        flash(
+            t(
+                "Il faut le droit « accorder une remise » pour approuver un constat.",
+                "Approving a site fact needs the right 'approve a discount'.",
+            ),
+            "error",
+        )
+        return redirect(url_for("desk.mission", mission_id=mission_id)), 303
+    reason = " ".join(request.form.get("reason", "").split())
+    if not reason or request.form.get("confirm") != "yes":
+        flash(
+            t(
+                "Indiquez le motif et cochez la confirmation : rien n'a été fait.",
+                "Give the reason and tick the confirmation: nothing was done.",
+            ),
+            "error",
+        )
+        return redirect(url_for("desk.mission", mission_id=mission_id)), 303
+    try:
+        with engine().begin() as conn:
+            check_by_ref(conn, user.tenant_id, anomaly_id)  # refusals name the ref
+            done = fact_approvals.approve(
+                conn,
+                user.tenant_id,
+                anomaly_id,
+                reason,
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+            )
+    except ApiError as refused:
+        flash(refused.message(lang()), "error")
+        return redirect(url_for("desk.mission", mission_id=mission_id)), 303
+    due = done["revalued"]["beneficiary_due"]
+    flash(
+        t(
+            f"Constat approuvé : la mission est revalorisée (bénéficiaire {due} €), la"
+            " tablette suit à sa prochaine synchronisation.",
+            f"Fact approved: the mission is valued again (beneficiary {due}), the tablet"
+            " follows at its next sync.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.mission", mission_id=mission_id)), 303
