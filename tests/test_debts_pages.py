@@ -130,7 +130,8 @@ def test_the_api_ages_and_records_a_payment_whose_balance_shows_everywhere(offic
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ({"amount": "20", "method": "cash"}, 422, None),  # not an office method
+        ({"amount": "20", "method": "bitcoin"}, 422, None),  # not an office method
+        ({"amount": "1000.01", "method": "cash"}, 422, "cash_limit_exceeded"),
         ({"amount": "20.001"}, 422, None),
         ({"received_on": "2026-04-01"}, 422, "date_in_future"),
         ({"invoices": [{"invoice": "F2026-000005"}]}, 422, "not_a_beneficiary_invoice"),

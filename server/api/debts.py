@@ -19,12 +19,12 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server.api.office_payments import PaymentOut
+from server.api.office_payments import PaymentOut, RefundIn
 from server.api.security import current_user, require_user
-from server.office import customer_debts, debt_terms, invoice_balances, reminders
+from server.office import customer_debts, debt_terms, invoice_balances, office_payments, reminders
 from server.people.rights import Right
 from server.platform.errors import not_found
-from server.platform.web import Blueprint, Strict, engine, now, reader
+from server.platform.web import Blueprint, Strict, engine, now, reader, server_private_key
 
 debts_blp = Blueprint(
     "debts", __name__, url_prefix="/api/v1", description="Money owed by beneficiaries"
@@ -67,7 +67,9 @@ class CustomerAgeOut(Strict):
     oldest_due = fields.String(allow_none=True)
     buckets = fields.Nested(Buckets)
     total = fields.String(metadata=MONEY)
-    credit = fields.String(metadata={"description": "payments not used yet: to apply or refund"})
+    credit = fields.String(
+        metadata={"description": "payments not used yet, and invoices overpaid on site: to refund"}
+    )
 
 
 class AgeTotalsOut(Strict):
@@ -100,9 +102,27 @@ class InvoiceOut(Strict):
     credited = fields.String(metadata=MONEY)
     open = fields.String(metadata=MONEY)
     overpaid = fields.String(metadata=MONEY)
+    voided_pending = fields.String(
+        metadata={"description": "collections voided by the office, not reversed by a tablet yet"}
+    )
+    overpaid_refunded = fields.String(metadata={"description": "refunded of the overpayment"})
+    credit = fields.String(
+        metadata={"description": "the customer's credit the overpayment still holds"}
+    )
     status = fields.String(validate=validate.OneOf(["paid", "partly_paid", "open"]))
     days_late = fields.Integer()
     bucket = fields.String()
+
+
+class OverpaymentRefundOut(Strict):
+    act = fields.String()
+    invoice = fields.String()
+    customer = fields.String()
+    amount = fields.String(metadata=MONEY)
+    on = fields.String()
+    reference = fields.String()
+    journal_seq = fields.Integer(metadata={"description": "its server journal entry"})
+    balance = fields.Nested(InvoiceOut, metadata={"description": "the invoice after it"})
 
 
 class ReminderOut(Strict):
@@ -241,6 +261,28 @@ class Account(MethodView):
         at = query.get("at") or _today()
         with reader().connect() as conn:
             return customer_debts.account(conn, current_user().tenant_id, customer[:160], at)
+
+
+@debts_blp.route("/customer-debts/invoices/<string:number>/refund")
+class RefundOverpayment(MethodView):
+    @require_user(Right.RECORD_PAYMENTS)
+    @debts_blp.arguments(RefundIn)
+    @debts_blp.response(200, OverpaymentRefundOut)
+    def post(self, data: dict[str, Any], number: str) -> dict[str, Any]:
+        """Pay back the credit an invoice overpaid on site holds (all of it, or
+        `amount`): one signed `office_payment` entry, act `overpayment_refunded`."""
+        user = current_user()
+        with engine().begin() as conn:
+            return office_payments.refund_overpayment(
+                conn,
+                user.tenant_id,
+                number[:32],
+                reference=data["reference"],
+                amount=data.get("amount"),
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+            )
 
 
 # --- reminders ------------------------------------------------------------------------

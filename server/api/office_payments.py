@@ -70,9 +70,11 @@ class PaymentIn(Strict):
     method = fields.String(required=True, validate=validate.OneOf(list(office_payments.METHODS)))
     received_on = fields.Date(required=True, validate=DAY)
     reference = fields.String(
-        required=True,
         validate=validate.Length(min=1, max=office_payments.REFERENCE_MAX),
-        metadata={"description": "cheque number, transfer reference, card authorisation…"},
+        metadata={
+            "description": "cheque number, transfer reference, card authorisation…; "
+            "required except for cash"
+        },
     )
     invoices = fields.List(
         fields.Nested(UseIn),
@@ -84,6 +86,13 @@ class PaymentIn(Strict):
     )
     payer = fields.String(validate=validate.Length(min=1, max=200))
     note = fields.String(validate=validate.Length(max=office_payments.NOTE_MAX))
+    cash_payer = fields.String(
+        validate=validate.OneOf(["resident", "non_resident"]),
+        metadata={
+            "description": "cash only: resident (tax domicile in France or a business, "
+            "limit 1,000 €, the default) or non_resident (a private person, 15,000 €)"
+        },
+    )
 
 
 class ApplyIn(Strict):
@@ -138,11 +147,12 @@ class Payments(MethodView):
                 amount=data["amount"],
                 method=data["method"],
                 received_on=data["received_on"],
-                reference=data["reference"],
+                reference=data.get("reference"),
                 uses=uses,
                 customer=data.get("customer"),
                 payer=data.get("payer"),
                 note=data.get("note"),
+                cash_payer=data.get("cash_payer"),
                 key=server_private_key(),
                 actor=user.id,
                 now=now(),

@@ -57,11 +57,20 @@ def _uses(items: tuple[str, ...], chosen: str) -> list[Any]:
 @click.option(
     "--method",
     required=True,
-    type=click.Choice(["transfer", "cheque", "card", "payment_link"]),
-    help="transfer, cheque, card (by phone) or payment_link.",
+    type=click.Choice(["cash", "transfer", "cheque", "card", "payment_link"]),
+    help="cash (within the legal limit), transfer, cheque, card (by phone) or payment_link.",
+)
+@click.option(
+    "--cash-payer",
+    type=click.Choice(["resident", "non_resident"]),
+    default=None,
+    help="Cash only: resident (tax domicile in France or a business; 1,000 €, the default)"
+    " or non_resident (a private person; 15,000 €).",
 )
 @click.option("--received-on", "received_text", required=True, help="YYYY-MM-DD.")
-@click.option("--reference", required=True, help="Cheque number, transfer reference…")
+@click.option(
+    "--reference", default=None, help="Cheque number, transfer reference… (not for cash)."
+)
 @click.option(
     "--invoice",
     "invoices",
@@ -81,11 +90,12 @@ def pay(
     amount: str,
     method: str,
     received_text: str,
-    reference: str,
+    reference: str | None,
     invoices: tuple[str, ...],
     customer: str | None,
     payer: str | None,
     note: str | None,
+    cash_payer: str | None,
     actor: str,
     database_url: str,
     var_dir: Path,
@@ -101,9 +111,12 @@ def pay(
           --received-on 2026-03-26 --reference "VIR AB123CD" \\
           --invoice F2026-000004 --invoice F2026-000002=30.00 --by bureau
 
+    Cash is refused beyond the legal limit (Code monétaire et financier art. D112-3, a
+    tenant setting: towline-server cash-limits).
+
     Exit codes: 0 done; 2 bad input (amount, date, method, reference, an invoice that is
-    not a beneficiary's, more put on invoices than received); 3 unknown tenant, an invoice
-    that owes nothing or less than asked.
+    not a beneficiary's, more put on invoices than received, cash beyond the limit); 3
+    unknown tenant, an invoice that owes nothing or less than asked.
     """
     from server.office import office_payments
 
@@ -125,6 +138,7 @@ def pay(
                 customer=customer,
                 payer=payer,
                 note=note,
+                cash_payer=cash_payer,
                 key=signing_key(var_dir),
                 actor=actor,
                 now=common.now(),

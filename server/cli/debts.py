@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from server.cli import common
-from server.cli.common import db_option, json_option, lang_option
-from server.cli.debt_payments import apply, pay, payments, read_day, refund
+from server.cli.common import db_option, json_option, lang_option, var_option
+from server.cli.debt_payments import apply, pay, payments, read_day, refund, signing_key
 
 BUCKETS_FR = {
     "not_due": "non échu",
@@ -326,6 +326,67 @@ def terms(
 
     found = common.run(chosen, work)
     common.emit(found, as_json, json.dumps(found, ensure_ascii=False, indent=2))
+
+
+@debts.command("refund-overpaid")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("invoice")
+@click.option("--reference", required=True, help="The refund's transfer or cheque.")
+@click.option("--amount", default=None, help="Default: all the credit the invoice holds.")
+@click.option("--by", "actor", default="cli", help="The office user.")
+@db_option
+@var_option
+@json_option
+@lang_option
+def refund_overpaid(
+    tenant_id: str,
+    invoice: str,
+    reference: str,
+    amount: str | None,
+    actor: str,
+    database_url: str,
+    var_dir: Path,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Pay back the credit INVOICE holds: what was collected on site beyond what it bills
+    (after a credit note, say), less a voided collection's money and earlier refunds.
+
+    \b
+    Example:
+      towline-server debts refund-overpaid demo F2026-000004 --reference "VIR REMB 0402"
+
+    Exit codes: 0 done; 2 bad amount or reference, not a beneficiary invoice; 3 unknown
+    tenant, no credit on the invoice, more than its credit.
+    """
+    from server.office import office_payments
+
+    chosen = common.lang(lang)
+
+    def work() -> Any:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            return office_payments.refund_overpayment(
+                conn,
+                tenant_id,
+                invoice,
+                reference=reference,
+                amount=amount,
+                key=signing_key(var_dir),
+                actor=actor,
+                now=common.now(),
+            )
+
+    made = common.run(chosen, work)
+    left = made["balance"]["credit"]
+    text = (
+        f"Remboursé {made['amount']} de l'avoir de la facture {made['invoice']} "
+        f"(réf. {made['reference']}) ; avoir restant {left}."
+        if chosen == "fr"
+        else f"Refunded {made['amount']} of invoice {made['invoice']}'s credit "
+        f"(ref. {made['reference']}); credit left {left}."
+    )
+    common.emit(made, as_json, text)
 
 
 for _command in (pay, apply, refund, payments):

@@ -52,6 +52,7 @@ EVENT_LABELS = {
     "payment": ("Règlement reçu", "Payment received"),
     "credit_applied": ("Avoir affecté", "Credit applied"),
     "refund": ("Remboursement", "Refund"),
+    "overpayment_refunded": ("Trop-perçu remboursé", "Overpayment refunded"),
     "reminder": ("Relance envoyée", "Reminder sent"),
 }
 STATUS_LABELS = {
@@ -198,7 +199,7 @@ def pay() -> Any:
     form: dict[str, Any] = {
         k: request.form.get(k, "") for k in ("amount", "method", "received_on", "reference")
     }
-    form |= {k: request.form.get(k, "") for k in ("payer", "note", "others")}
+    form |= {k: request.form.get(k, "") for k in ("payer", "note", "others", "cash_payer")}
     form["picked"] = request.form.getlist("invoice")
     customer = (request.form.get("customer") or "").strip()[:160] or None
     try:
@@ -220,6 +221,7 @@ def pay() -> Any:
                 customer=customer,
                 payer=form["payer"] or None,
                 note=form["note"] or None,
+                cash_payer=(form["cash_payer"] or None) if form["method"] == "cash" else None,
                 key=server_private_key(),
                 actor=user.id,
                 now=now(),
@@ -300,6 +302,41 @@ def refund(number: str) -> Any:
     except ApiError as refused:
         return _after_credit_act(customer, None, refused)
     return _after_credit_act(customer or done["customer"], done, None)
+
+
+@desk.route("/debts/invoices/<string:number>/refund", methods=["POST"])
+@page(Right.RECORD_PAYMENTS)
+def refund_overpaid(number: str) -> Any:
+    """Refund the credit an invoice overpaid on site holds (one signed entry)."""
+    user = current()
+    customer = (request.form.get("customer") or "").strip()[:160]
+    amount = (request.form.get("amount") or "").strip().replace(",", ".") or None
+    try:
+        with engine().begin() as conn:
+            done = office_payments.refund_overpayment(
+                conn,
+                user.tenant_id,
+                number[:32],
+                reference=request.form.get("reference"),
+                amount=amount,
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+            )
+    except NotFound:
+        return not_found()
+    except ApiError as refused:
+        flash(refused.text(lang()), "error")
+        return redirect(url_for("desk.debt_account", customer=customer))
+    left = money(done["balance"]["credit"])
+    flash(
+        t(
+            f"Facture {number} : {money(done['amount'])} remboursés, avoir restant {left}.",
+            f"Invoice {number}: {money(done['amount'])} refunded, credit left {left}.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.debt_account", customer=customer or done["customer"]))
 
 
 # --- reminders -------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ terms (`server.office.debt_terms`), its balance from the invoice, the field, the
 notes and the office's payments (`server.office.invoice_balances`). Here:
 
 - `ageing`: per customer, what is open at a date by how late it is: not due yet, 0–30,
-  31–60, 61–90 and over 90 days past the due date; with the credit each customer holds;
+  31–60, 61–90 and over 90 days past the due date; with the credit each customer holds
+  (left on the office's payments, and held by invoices overpaid on site);
 - `account`: one customer's invoices, payments, credit and reminders, and the history of
   it all, in order.
 
@@ -88,9 +89,16 @@ def open_invoices(
 def ageing(conn: sa.Connection, tenant_id: str, at: date) -> dict[str, Any]:
     """Per customer: open amounts by bucket at `at`, the number of open invoices, the
     oldest due date and the credit the customer holds; then the totals."""
-    rows = open_invoices(conn, tenant_id, at)
+    check_day(at)
+    terms = debt_terms.current(conn, tenant_id)
+    issued = balances(conn, tenant_id, terms, issued_until=_end_of(conn, tenant_id, at))
+    rows = [b for b in issued if b.open > 0]
     credits: dict[str, int] = {}
     names: dict[str, str] = {}
+    for b in issued:
+        if b.credit > 0:  # an invoice overpaid on site: its excess is the customer's
+            credits[b.customer] = credits.get(b.customer, 0) + b.credit
+            names.setdefault(b.customer, b.name)
     for payment in received_payments.list_payments(
         conn, tenant_id, with_credit=True, limit=100_000
     ):
@@ -297,6 +305,21 @@ def account(conn: sa.Connection, tenant_id: str, customer: str, at: date) -> dic
                 "reference": use.reference,
             }
         )
+    for refund in payment_uses.overpayment_refunds(
+        conn, tenant_id, sorted({b.mission_id for b in invoices})
+    ):
+        if refund.get("customer") != customer:
+            continue
+        history.append(
+            {
+                "on": str(refund["on"]),
+                "event": "overpayment_refunded",
+                "ref": str(refund["invoice"]),
+                "invoice": str(refund["invoice"]),
+                "amount": str(refund["amount"]),
+                "reference": refund.get("reference"),
+            }
+        )
     for r in reminders:
         history.append(
             {
@@ -310,7 +333,10 @@ def account(conn: sa.Connection, tenant_id: str, customer: str, at: date) -> dic
     order = {"invoice": 0, "paid_on_site": 1, "credit_note": 2, "payment": 3}
     history.sort(key=lambda h: (h["on"], order.get(h["event"], 4), h["ref"]))
     open_ = sum(b.open for b in invoices if b.issued_on <= at)
+    # Left on the office's payments, and held by invoices overpaid on site (a void's
+    # money and refunds already out of it: InvoiceBalance.credit).
     credit = sum(to_cents(parse_amount(p["credit"])) for p in payments)
+    credit += sum(b.credit for b in invoices)
     name = invoices[0].name if invoices else payments[0]["payer"]
     return {
         "customer": customer,

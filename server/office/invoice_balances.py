@@ -10,6 +10,11 @@ invoice and what the office's payments put on it; then
 
 Nothing is stored: a payment, a credit note or a tablet's sync changes the answer at
 once, everywhere. A test checks that both readings agree on every invoice.
+
+An overpaid invoice (collected on site beyond what it bills, or billing less after a
+credit note) holds the customer's **credit**: `overpaid`, less the collections the office
+voided that no tablet has reversed yet (a void gives that money back: it is no credit)
+and less what the office refunded of it (`office_payments.refund_overpayment`).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ class InvoiceBalance:
     deferred: int
     credited: int
     office_paid: int
+    voided_pending: int = 0  # collections voided by the office, no reversal synced yet
+    overpaid_refunded: int = 0  # what the office refunded of the overpayment
 
     @property
     def rest(self) -> int:
@@ -83,6 +90,12 @@ class InvoiceBalance:
     @property
     def overpaid(self) -> int:
         return max(-self.rest, 0)
+
+    @property
+    def credit(self) -> int:
+        """The customer's credit the overpayment still holds: never the money a void gives
+        back, never what was refunded already."""
+        return max(self.overpaid - self.voided_pending - self.overpaid_refunded, 0)
 
     @property
     def status(self) -> str:
@@ -117,6 +130,9 @@ class InvoiceBalance:
             "credited": money(self.credited),
             "open": money(self.open),
             "overpaid": money(self.overpaid),
+            "voided_pending": money(self.voided_pending),
+            "overpaid_refunded": money(self.overpaid_refunded),
+            "credit": money(self.credit),
             "status": self.status,
         }
 
@@ -194,6 +210,36 @@ def field_events(
     return events
 
 
+def voids_pending(
+    conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str]
+) -> dict[str, list[str]]:
+    """{mission: hashes of the collections the office voided} (`void_collection`
+    decisions); whether a tablet reversed each yet is the fold's to say."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(mission_ids):
+        for decided in conn.execute(
+            sa.select(decisions.c.mission_id, decisions.c.data).where(
+                decisions.c.tenant_id == tenant_id,
+                decisions.c.mission_id.in_(chunk),
+                decisions.c.type == "void_collection",
+            )
+        ):
+            data = json.loads(decided.data) if isinstance(decided.data, str) else decided.data
+            ref = (data or {}).get("collection", {}).get("hash")
+            if isinstance(ref, str):
+                found[decided.mission_id].append(ref)
+    return found
+
+
+def _voided_pending(money: Any, refs: Iterable[str]) -> int:
+    total = 0
+    for ref in set(refs):
+        collected = money.collection(ref)
+        if collected is not None and not money.is_reversed(ref):
+            total += to_cents(collected.amount)
+    return total
+
+
 def balances(
     conn: sa.Connection,
     tenant_id: str,
@@ -241,6 +287,10 @@ def balances(
     credited = _credited(conn, tenant_id, invoice_numbers)
     in_office = payment_uses.paid_in_office_cents(conn, tenant_id, invoice_numbers)
     events = field_events(conn, tenant_id, [r.mission_id for r in rows])
+    voided = voids_pending(conn, tenant_id, [r.mission_id for r in rows])
+    refunded = payment_uses.overpayment_refunded_cents(
+        conn, tenant_id, [r.mission_id for r in rows]
+    )
     out = []
     for row in rows:
         recipient = recipients[row.number]
@@ -263,6 +313,8 @@ def balances(
                 deferred=to_cents(money.deferred),
                 credited=credited.get(row.number, 0),
                 office_paid=in_office.get(row.number, 0),
+                voided_pending=_voided_pending(money, voided.get(row.mission_id, ())),
+                overpaid_refunded=refunded.get(row.number, 0),
             )
         )
     return out

@@ -11,7 +11,9 @@ whole. One act (`record`), one right (`record_payments`, a payments-module right
 
 Money beyond what the invoices owe is never lost: it stays on the payment as the
 customer's **credit**, until the office applies it to an invoice (`apply_credit`) or pays
-it back (`refund`), each again one signed entry. Balances are derived
+it back (`refund`), each again one signed entry. So does an invoice overpaid on site:
+its excess is the customer's credit until the office refunds it (`refund_overpayment`,
+one signed entry, act `overpayment_refunded`). Balances are derived
 (`server.office.invoice_balances`): they change everywhere at once. Nothing here is ever
 updated or deleted (database triggers refuse it).
 """
@@ -26,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import (
+    cash_limits,
     customers,
     debt_terms,
     numbering,
@@ -42,6 +45,7 @@ from shared.journal import EntryType
 from shared.money import format_amount, from_cents, parse_amount, to_cents, wire
 
 METHODS: Mapping[str, Text] = {
+    "cash": Text("espèces", "cash"),  # within the legal limit (server.office.cash_limits)
     "transfer": Text("virement", "bank transfer"),
     "cheque": Text("chèque", "cheque"),
     "card": Text("carte bancaire (à distance)", "card (by phone)"),
@@ -224,20 +228,27 @@ def record(
     customer: str | None = None,
     payer: str | None = None,
     note: object = None,
+    cash_payer: str | None = None,
     key: Any,
     actor: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """Record a payment received in the office; returns it as `to_wire` shows it."""
+    """Record a payment received in the office; returns it as `to_wire` shows it.
+
+    `cash_payer` (cash only): `resident` (tax domicile in France, or acting for a
+    business; the default, the stricter) or `non_resident` (a private person whose tax
+    domicile is not in France): which legal cash limit applies."""
     cents = _amount(amount)
     if method not in METHODS:
         raise Unprocessable(
-            "Mode de règlement inconnu : virement (transfer), chèque (cheque), carte à "
-            "distance (card) ou lien de paiement (payment_link).",
-            "Unknown payment method: transfer, cheque, card (by phone) or payment_link.",
+            "Mode de règlement inconnu : espèces (cash), virement (transfer), chèque "
+            "(cheque), carte à distance (card) ou lien de paiement (payment_link).",
+            "Unknown payment method: cash, transfer, cheque, card (by phone) or payment_link.",
             code="method_invalid",
         )
-    ref = _text(reference, REFERENCE, REFERENCE_MAX, required=True)
+    status = _cash_payer(method, cash_payer)
+    # Cash handed over the counter has no outside reference; every other method has one.
+    ref = _text(reference, REFERENCE, REFERENCE_MAX, required=method != "cash")
     memo = _text(note, NOTE, NOTE_MAX, required=False)
     named = _text(payer, PAYER, 200, required=False)
     uses = list(uses)
@@ -259,6 +270,8 @@ def record(
     terms = debt_terms.current(conn, tenant_id)
     open_ = _open_invoices(conn, tenant_id, terms, [u.invoice for u in uses])
     parts = split_payment(uses, open_, cents)
+    if status is not None:
+        check_cash(conn, tenant_id, cents, parts, status)
     first = open_[uses[0].invoice] if uses else None
     who = customer.strip() if customer and customer.strip() else None
     if who is None and first is not None:
@@ -288,6 +301,8 @@ def record(
         "uses": [{"invoice": inv, "amount": wire(from_cents(part))} for inv, part in parts],
         "credit": wire(from_cents(credit)),
     }
+    if status is not None:
+        payload["cash_payer"] = status
     signed = office_journal.append(
         conn, tenant_id, EntryType.OFFICE_PAYMENT, payload, key=key, actor=actor, now=now
     )
@@ -325,6 +340,64 @@ def record(
         )
     audit(conn, tenant_id, actor, "payment.received", number, now, detail=payload)
     return received_payments.get_payment(conn, tenant_id, number)
+
+
+def _cash_payer(method: str, given: str | None) -> str | None:
+    if method != "cash":
+        if given:
+            raise Unprocessable(
+                "Le statut du payeur pour les espèces ne vaut que pour un règlement en espèces.",
+                "The payer's cash status only applies to a payment in cash.",
+                code="cash_payer_not_cash",
+            )
+        return None
+    chosen = given or cash_limits.RESIDENT
+    if chosen not in cash_limits.PAYERS:
+        raise Unprocessable(
+            "Statut du payeur inconnu : resident (domicilié fiscalement en France ou "
+            "professionnel) ou non_resident (particulier sans domicile fiscal en France).",
+            "Unknown payer status: resident (tax domicile in France, or a business) or "
+            "non_resident (a private person without a tax domicile in France).",
+            code="cash_payer_invalid",
+        )
+    return chosen
+
+
+def check_cash(
+    conn: sa.Connection, tenant_id: str, cents: int, parts: Sequence[tuple[str, int]], status: str
+) -> None:
+    """Refuse cash beyond the legal limit (Code monétaire et financier, art. D112-3):
+    for the payment, and for each invoice with the cash the office already took on it
+    (a debt is not split into payments to pass the limit)."""
+    limit = cash_limits.current(conn, tenant_id).cents[status]
+    already = payment_uses.cash_paid_cents(conn, tenant_id, [inv for inv, _ in parts])
+    over: list[tuple[str | None, int]] = [(None, 0)] if cents > limit else []
+    over += [
+        (inv, already.get(inv, 0)) for inv, part in parts if already.get(inv, 0) + part > limit
+    ]
+    if not over:
+        return
+    invoice, before = over[0]
+    law = (
+        "Le Code monétaire et financier (art. D112-3) limite le paiement d'une dette en espèces à "
+        f"{format_amount(from_cents(limit), 'fr')} (payeur {cash_limits.PAYERS[status].fr})",
+        "The Code monétaire et financier (art. D112-3) limits paying a debt in cash to "
+        f"{format_amount(from_cents(limit), 'en')} (payer: {cash_limits.PAYERS[status].en})",
+    )
+    told = ("", "")
+    if invoice is not None:
+        told = (
+            f" ; déjà réglé en espèces au bureau sur la facture {invoice} : "
+            f"{format_amount(from_cents(before), 'fr')}",
+            f"; already paid in cash at the office on invoice {invoice}: "
+            f"{format_amount(from_cents(before), 'en')}",
+        )
+    raise Unprocessable(
+        f"Paiement en espèces refusé. {law[0]}{told[0]}. Faites régler le reste par "
+        "virement, chèque ou carte.",
+        f"Cash payment refused. {law[1]}{told[1]}. Have the rest paid by transfer, cheque or card.",
+        code="cash_limit_exceeded",
+    )
 
 
 def _next_line(conn: sa.Connection, tenant_id: str, number: str) -> int:
@@ -483,3 +556,66 @@ def refund(
         actor=actor,
         now=now,
     )
+
+
+def refund_overpayment(
+    conn: sa.Connection,
+    tenant_id: str,
+    invoice: str,
+    *,
+    reference: object,
+    amount: object = None,
+    key: Any,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Pay back the credit an overpaid invoice holds (`InvoiceBalance.credit`: the
+    overpayment, less a void's money and what was refunded; all of it, or `amount`), with
+    the reference of the transfer or cheque that returns it. One signed `office_payment`
+    entry, act `overpayment_refunded`, with the invoice's mission: the only record of it
+    (no receipt number, no payment row: no payment was received in the office)."""
+    ref = _text(reference, REFUND_REFERENCE, REFERENCE_MAX, required=True)
+    _lock_tenant(conn, tenant_id)
+    terms = debt_terms.current(conn, tenant_id)
+    held = _open_invoices(conn, tenant_id, terms, [invoice])[invoice]
+    left = held.credit
+    if left <= 0:
+        raise Conflict(
+            f"La facture {invoice} n'a pas d'avoir à rembourser : elle n'est pas payée au-delà "
+            "de ce qu'elle facture (ou c'est déjà remboursé, ou une annulation d'encaissement "
+            "rend l'argent).",
+            f"Invoice {invoice} holds no credit to refund: it is not paid beyond what it bills "
+            "(or that was refunded already, or a voided collection gives the money back).",
+            code="no_credit_left",
+        )
+    cents = left if amount in (None, "") else _amount(amount)
+    if cents > left:
+        raise Conflict(
+            f"Le remboursement ({format_amount(from_cents(cents), 'fr')}) dépasse l'avoir "
+            f"de la facture {invoice} ({format_amount(from_cents(left), 'fr')}).",
+            f"The refund ({format_amount(from_cents(cents), 'en')}) is more than the credit "
+            f"invoice {invoice} holds ({format_amount(from_cents(left), 'en')}).",
+            code="refund_exceeds_credit",
+        )
+    zone = tenant_zone(conn, tenant_id)
+    payload = {
+        "act": payment_uses.OVERPAYMENT_REFUNDED,
+        "invoice": invoice,
+        "customer": held.customer,
+        "amount": wire(from_cents(cents)),
+        "on": local_day(now, zone).isoformat(),
+        "reference": ref,
+    }
+    signed = office_journal.append(
+        conn,
+        tenant_id,
+        EntryType.OFFICE_PAYMENT,
+        payload,
+        key=key,
+        actor=actor,
+        now=now,
+        mission_id=held.mission_id,
+    )
+    audit(conn, tenant_id, actor, "payment.overpayment_refunded", invoice, now, detail=payload)
+    [after] = balances(conn, tenant_id, terms, numbers=[invoice])
+    return {**payload, "journal_seq": signed.entry.seq, "balance": after.to_wire()}
