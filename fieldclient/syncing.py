@@ -29,7 +29,15 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from fieldclient import attachments, elsewhere, receipts, store, sync_checks
+from fieldclient import (
+    attachments,
+    elsewhere,
+    office_terms,
+    receipts,
+    site_facts,
+    store,
+    sync_checks,
+)
 from fieldclient.ledger import Ledger
 from fieldclient.tablet import IntegrityFailure, Tablet, reversal_for
 from shared import signing
@@ -328,6 +336,8 @@ def apply_change(
         receipts.keep_seller(tablet.db, data)
     elif kind == elsewhere.KIND:  # money other tablets recorded on a mission
         elsewhere.keep(tablet.db, change, tablet.device_id)
+    elif kind == office_terms.KIND:  # a deposit or payment moment set by the office
+        office_terms.keep(tablet.db, change)
 
 
 def _contract(tablet: Tablet, change_id: str, data: Any, report: SyncReport) -> None:
@@ -390,6 +400,8 @@ def apply_decision(tablet: Tablet, ledger: Ledger, data: Mapping[str, Any]) -> b
         signed = _void(tablet, ledger, data, at)
     elif kind in ("discount", "deferral"):
         signed = _office_approval(tablet, ledger, data, at)
+    elif kind == "site_facts_approval":  # facts kept for the office, approved by it
+        signed = site_facts.apply_office_approval(tablet, ledger, data, at, tablet._valued)
     elif kind == "unlock_approvals":
         mission_id = data.get("mission_id")
         if data.get("device_id") == tablet.device_id:

@@ -26,6 +26,8 @@ CHALLENGE_PATH = f"{API_PREFIX}/devices/challenge"
 SESSION_PATH = f"{API_PREFIX}/devices/session"
 PUSH_PATH = f"{API_PREFIX}/sync/push"
 PULL_PATH = f"{API_PREFIX}/sync/pull"
+CHANGES_PATH = f"{API_PREFIX}/sync/changes"  # "anything new for me?" (204 or 200)
+CURSOR_HEADER = "Towline-Cursor"  # the last change the server recorded, on every answer
 
 # Bounds: a server refuses more, a client never sends more.
 MAX_PUSH_ENTRIES = 500  # journal entries in one push batch

@@ -77,6 +77,7 @@ def create_app(
         register_page,
         signin,
         sync_page,
+        watch_page,
     )
 
     app.register_blueprint(screen)

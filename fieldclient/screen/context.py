@@ -205,14 +205,15 @@ def _remember_language_and_protect(response: Any) -> Any:
     chosen = request.args.get("lang")
     if chosen in LANGS:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="Lax")
-    # Customers' names and amounts: never kept by the browser, never framed, no script
-    # (the mission page sets its own policy, allowing the signature pad's script only).
+    # Customers' names and amounts: never kept by the browser, never framed, no inline
+    # script: only the screen's own files (the missions list's watch.js); the mission
+    # page sets its own policy, allowing the signature pad's script only.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:;"
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
         " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
     return response

@@ -1,11 +1,11 @@
-"""The customer's signature pad: the screen's only script, and the policy that allows it.
+"""The customer's signature pad: the screen's only inline script, and the policy allowing it.
 
-The screen runs no script (its Content-Security-Policy says `script-src 'none'`), except
-on the mission page this one inline script, allowed by its SHA-256 and nothing else: no
-other inline script, no file, no eval. It turns the signature form's `<canvas>` into a
-pad and, on submit, fills the hidden `signature` field with a PNG data URL. Without
-script, the canvas stays hidden and the same form takes a picture of a signature on
-paper (the file input).
+The screen runs no inline script (its Content-Security-Policy says `script-src 'self'`:
+the missions list's `watch.js` file only), except on the mission page this one inline
+script, allowed by its SHA-256 and nothing else: no other inline script, no file, no
+eval. It turns the signature form's `<canvas>` into a pad and, on submit, fills the
+hidden `signature` field with a PNG data URL. Without script, the canvas stays hidden
+and the same form takes a picture of a signature on paper (the file input).
 """
 
 from __future__ import annotations
