@@ -102,7 +102,12 @@ def test_rules_codes_lists_every_generated_code():
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    # list_commands/get_command, not group.commands: towline-field loads a command's
+    # module when it is asked for (fieldclient.cli.COMMAND_MODULES).
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield (*prefix, name), command
         if isinstance(command, click.Group):
             yield from commands(command, (*prefix, name))

@@ -11,20 +11,41 @@ from __future__ import annotations
 
 import click
 
-from fieldclient.cli import (
-    customer,
-    enrolment,
-    facts,
-    journal,
-    missions,
-    quote,
-    register,
-    serve,
-)
 from fieldclient.cli.usage import DriverGroup
 
+# Which module of fieldclient.cli holds each command: a command's module (and what it
+# imports) is loaded only when that command runs, so `show` does not pay for `serve`,
+# `facts` or `sync` (docs/field-client.md "Speed"); `--help` loads them all.
+# tests/test_field_cli_lazy.py checks this table against each module's COMMANDS.
+COMMAND_MODULES: dict[str, str] = {
+    "enroll": "enrolment",
+    "login": "enrolment",
+    "logout": "enrolment",
+    "sync": "enrolment",
+    "missions": "missions",
+    "show": "missions",
+    "attach": "missions",
+    "new-mission": "missions",
+    "step": "missions",
+    "collect": "missions",
+    "discount": "missions",
+    "defer": "missions",
+    "dispute": "missions",
+    "receipt": "customer",
+    "beneficiary": "customer",
+    "facts": "facts",
+    "register": "register",
+    "journal": "journal",
+    "serve": "serve",
+    "quote": "quote",
+}
 
-@click.group(cls=DriverGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=DriverGroup,
+    lazy_commands=COMMAND_MODULES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def main() -> None:
     """Towline on the tablet: missions, collection at the gate, register, sync.
 
@@ -41,8 +62,3 @@ def main() -> None:
       towline-field collect M-A-0003 --method card --amount 164.00 --terminal-ref AUT-7731
       towline-field step M-A-0003 departed
     """
-
-
-for _module in (enrolment, missions, customer, facts, register, journal, serve, quote):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)

@@ -14,16 +14,15 @@ alphabet, spaces and dashes ignored), so nothing else is ever swallowed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
-from fieldclient.driver_words import BadWord
-from shared.approvals import normalise
 from shared.i18n import Text, choose_lang
 
 CODE_OPTION = "--code"
@@ -45,6 +44,10 @@ def requested_lang(argv: Sequence[str]) -> str:
 
 def join_spoken_codes(argv: Sequence[str]) -> list[str]:
     """`--code 37K3H EHHP4` → `--code 37K3HEHHP4` when the pieces make one code."""
+    if CODE_OPTION not in argv:
+        return list(argv)
+    from shared.approvals import normalise  # only a command given a code needs it
+
     out: list[str] = []
     index = 0
     while index < len(argv):
@@ -70,6 +73,8 @@ _NO_COMMAND = re.compile(r"No such command '(.*)'")
 
 def explain(error: click.UsageError, lang: str) -> str:
     """The usage error's sentence in `lang`."""
+    from fieldclient.driver_words import BadWord  # loaded with the commands that use it
+
     if isinstance(error, BadWord):
         return error.text(lang)
     if isinstance(error, click.NoSuchOption):
@@ -127,7 +132,26 @@ def show(error: click.UsageError, lang: str) -> None:
 
 
 class DriverGroup(click.Group):
-    """The `towline-field` group: usage errors in the driver's language, codes joined."""
+    """The `towline-field` group: usage errors in the driver's language, codes joined,
+    and commands loaded when they run: `lazy_commands` maps a command's name to the
+    module of `fieldclient.cli` that holds it (in its `COMMANDS` list)."""
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module = importlib.import_module(f"fieldclient.cli.{self.lazy_commands[cmd_name]}")
+            for command in module.COMMANDS:
+                if command.name == cmd_name:
+                    self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,
