@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldclient import site_facts_text
 from fieldclient.tablet import MissionView
@@ -20,10 +20,12 @@ from shared.mission import Coverage
 from shared.money import format_amount, wire
 from shared.payment_terms import Method
 from shared.payments import EVIDENCE, LABELS, allowed_methods
-from shared.register import Register
 from shared.steps import LABELS as STEP_LABELS
 from shared.steps import Step
 from shared.vehicle_class import conflict
+
+if TYPE_CHECKING:
+    from shared.register import Register
 
 EVIDENCE_OPTIONS: Mapping[str, str] = {
     "tendered": "--tendered",

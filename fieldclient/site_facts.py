@@ -21,7 +21,6 @@ import sqlite_utils
 
 from fieldclient import store
 from fieldclient.ledger import Ledger, unpack
-from shared.approvals import Kind
 from shared.canonical import plain
 from shared.contract import Contract
 from shared.errors import Refused, TowlineError
@@ -41,18 +40,21 @@ from shared.site_facts import (
     text,
 )
 from shared.site_facts import on_site as replay
-from shared.site_facts_found import Found, Receipt, changes
 from shared.site_facts_words import figure, name
 from shared.valuation import Valuation, ValuationContext
 from shared.vehicle_class import conflict
 
+# Recording (approval codes, what the driver typed) is imported when facts are recorded:
+# valuing a mission (`show`, `step`) does not need it.
 if TYPE_CHECKING:
     from fieldclient.tablet import MissionView, Tablet
+    from shared.approvals import Kind
+    from shared.site_facts_found import Found, Receipt
 
-# The tablet's own approval check and its "value and record if changed" step, handed in
-# by `Tablet` (they are its own business: counters, the journal's valuation entries).
-CheckApproval = Callable[[str, Kind, Decimal, str, Decimal], str]
-Revalue = Callable[[Ledger, str, str | None], "MissionView"]
+    # The tablet's own approval check and its "value and record if changed" step, handed
+    # in by `Tablet` (they are its own business: counters, the journal's valuation entries).
+    CheckApproval = Callable[[str, Kind, Decimal, str, Decimal], str]
+    Revalue = Callable[[Ledger, str, str | None], MissionView]
 
 
 def records(db: sqlite_utils.Database, mission_id: str) -> list[Record]:
@@ -77,6 +79,7 @@ def receipt(data: bytes) -> Receipt:
     """A receipt's photo as the entry cites it; refused (`BadAttachment`) before anything
     is kept when it is not a picture or a PDF, or too large."""
     from fieldclient import attachments  # attachments imports the tablet, which imports us
+    from shared.site_facts_found import Receipt
 
     return Receipt(hashlib.sha256(data).hexdigest(), attachments.check(data, "receipt"))
 
@@ -153,6 +156,9 @@ def record(
     revalue_and_record: Revalue,
 ) -> FactsRecorded:
     """Record what the driver found (`photos`: the receipts' bytes by SHA-256)."""
+    from shared.approvals import Kind
+    from shared.site_facts_found import changes
+
     driver = tablet.signed_in()
     order = tablet.mission(mission_id)[0]
     contract = tablet.contract_for(order)

@@ -18,32 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from fieldclient import (
-    beneficiaries,
-    elsewhere,
-    enrolment_record,
-    guards,
-    office_terms,
-    receipts,
-    road_ids,
-    site_facts,
-    store,
-)
+from fieldclient import elsewhere, office_terms, road_ids, site_facts, store
 from fieldclient.home import Home
 from fieldclient.ledger import Ledger
 from shared import calendar, signing
-from shared.approvals import (
-    ApprovalRefused,
-    DeviceKey,
-    Keyring,
-    Kind,
-    Request,
-    check_code,
-)
 from shared.balance import MissionMoney, fold
 from shared.contract import Contract
 from shared.contract_schema import load_contract
@@ -63,28 +43,21 @@ from shared.payments import (
     event_from_entry,
     reversal_payload,
 )
-from shared.register import (
-    Closed,
-    Deposited,
-    Opened,
-    Register,
-    Status,
-    apply,
-    closed_payload,
-    deposit_payload,
-    opened_payload,
-)
-from shared.register import Reversed as RegisterReversed
-from shared.register import event_from_entry as register_event
-from shared.secret_hash import verify_secret
-from shared.site_facts_found import Found
 from shared.steps import PROGRESS, Step, check_transition, is_terminal, next_steps, parse_step
 from shared.valuation import Valuation, ValuationContext
 
+# What only some actions need is imported inside them (the register, approval codes,
+# receipts, sign-in, enrolment): `show` and `step` start without it (docs/field-client.md
+# "Speed").
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from shared.approvals import Keyring, Kind
+    from shared.register import Register
+    from shared.site_facts_found import Found
+
 Clock = Callable[[], datetime]
 REGISTER_TYPES = ("register_opened", "collection", "reversal", "bank_deposit", "register_closed")
-PIN_TRIES = guards.PIN_TRIES
-PIN_LOCK = guards.PIN_LOCK
 
 
 class IntegrityFailure(TowlineError):
@@ -219,6 +192,8 @@ class Tablet:
             raise _key_file_unreadable() from None
 
     def keyring(self) -> Keyring:
+        from shared.approvals import DeviceKey, Keyring
+
         assert self._keys is not None
         return Keyring(
             tuple(
@@ -255,6 +230,8 @@ class Tablet:
             }
         )
         self._keys = self.home.read_keys()
+        from fieldclient import enrolment_record
+
         with store.write(self.db):
             for key, text in (
                 ("device_id", device_id),
@@ -329,6 +306,10 @@ class Tablet:
                 f"Driver “{driver_id}” cannot sign in on this tablet."
                 " Sync, or ask the office to add them.",
             )
+        from fieldclient import guards
+        from fieldclient.guards import PIN_LOCK, PIN_TRIES
+        from shared.secret_hash import verify_secret
+
         # Wrong PINs are signed entries (fieldclient.guards): no table to wipe.
         recent = guards.pin_failures(self.db, driver_id, self.now())
         if recent >= PIN_TRIES:
@@ -648,6 +629,8 @@ class Tablet:
                 f"{driver.name} may not collect payments. The driver who collects must sign"
                 " in, or the office must give you this right.",
             )
+        from shared.register import Status
+
         ledger = self.ledger()
         with store.write(self.db):
             register = self.register(driver.id)
@@ -672,6 +655,8 @@ class Tablet:
                 vat_basis=view.valuation.beneficiary if view.valuation else None,
             )
             # The receipt's number, gapless per tablet, in this very entry (fieldclient.receipts).
+            from fieldclient import receipts
+
             payload["receipt"] = receipts.block_for(
                 self.db, view.money, self.mission_document(mission_id)
             )
@@ -686,6 +671,9 @@ class Tablet:
         """Check a manager's code offline. A code that fits nothing is recorded as a signed
         entry in its own transaction, so the count survives the refusal and no table
         holds it (fieldclient.guards): a guesser is locked out."""
+        from fieldclient import guards
+        from shared.approvals import ApprovalRefused, Request, check_code
+
         attempts = guards.approval_attempts(self.db)
         others = [
             r[0] for r in self.db.execute("SELECT id FROM missions WHERE id != ?", [mission_id])
@@ -717,15 +705,23 @@ class Tablet:
         return approval.ref
 
     def _used_approvals(self) -> set[str]:
+        from fieldclient import guards
+
         return guards.used_approvals(self.db)  # the journal, not the derived `money` rows
 
     def discount(self, mission_id: str, amount: object, code: str) -> Recorded:
+        from shared.approvals import Kind
+
         return self._approved(Kind.DISCOUNT, mission_id, amount, code)
 
     def defer(self, mission_id: str, code: str, amount: object | None = None) -> Recorded:
+        from shared.approvals import Kind
+
         return self._approved(Kind.DEFERRAL, mission_id, amount, code)
 
     def _approved(self, kind: Kind, mission_id: str, amount: object, code: str) -> Recorded:
+        from shared.approvals import Kind
+
         driver = self.signed_in()
         build = discount_payload if kind is Kind.DISCOUNT else deferral_payload
         money = self._settled_view(mission_id).money
@@ -783,6 +779,8 @@ class Tablet:
     ) -> Recorded:
         """Who pays on site (and where), as the driver captured them: one signed entry
         (fieldclient.beneficiaries)."""
+        from fieldclient import beneficiaries
+
         return beneficiaries.record(self, mission_id, typed, place)
 
     def dispute(self, mission_id: str, reason: str) -> Recorded:
@@ -806,6 +804,10 @@ class Tablet:
         closing (so it costs the same on the last day of the year as on the first). A
         reversal that arrives while the register is closed is applied to the next
         session (docs/register.md)."""
+        from shared.register import Opened, Register, Status, apply
+        from shared.register import Reversed as RegisterReversed
+        from shared.register import event_from_entry as register_event
+
         # Fold the last session whole (its figures stay visible once it is closed), from
         # the closing before it: reversals held in between go to that session.
         last_open = self.db.execute(
@@ -840,6 +842,8 @@ class Tablet:
         return current
 
     def register_open(self, float_amount: Decimal) -> Register:
+        from shared.register import Opened, apply, opened_payload
+
         driver = self.signed_in()
         ledger = self.ledger()
         with store.write(self.db):
@@ -854,6 +858,8 @@ class Tablet:
             return self.register(driver.id)
 
     def register_deposit(self, amount: Decimal, reference: str) -> Register:
+        from shared.register import Deposited, apply, deposit_payload
+
         driver = self.signed_in()
         ledger = self.ledger()
         if not reference.strip():
@@ -872,6 +878,8 @@ class Tablet:
             return self.register(driver.id)
 
     def register_close(self, counted: Decimal) -> tuple[Register, Mapping[str, object]]:
+        from shared.register import Closed, apply, closed_payload
+
         driver = self.signed_in()
         ledger = self.ledger()
         with store.write(self.db):
@@ -893,6 +901,8 @@ class Tablet:
 
 
 def _key_file_unreadable() -> IntegrityFailure:
+    from fieldclient import enrolment_record
+
     text = enrolment_record.KEY_FILE_UNREADABLE
     return IntegrityFailure(text.fr, text.en)
 

@@ -4,6 +4,8 @@ Holidays come from the maintained `holidays` library (French holidays including 
 moving ones: Easter Monday, Ascension, Whit Monday). Its tables are computed, not read
 from disk, so the tablet and the server agree as long as they run the same pinned
 version. Results are cached per (country, subdivision, year): pure and deterministic.
+The library is imported on the first holiday asked for, not with this module: local time
+is needed far more often (every command of the tablet) than a holiday.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from shared.i18n import Text
 
 
 @lru_cache(maxsize=256)
 def holiday_names(country: str, subdivision: str | None, year: int) -> dict[date, Text]:
     """Every public holiday of a year, with its name in French and English."""
+    import holidays
+
     french = holidays.country_holidays(country, subdiv=subdivision, years=year, language="fr")
     english = holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
     return {day: Text(str(name), str(english.get(day, name))) for day, name in french.items()}

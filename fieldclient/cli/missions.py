@@ -22,7 +22,6 @@ from shared.mission import MISSION
 from shared.money import format_amount, wire
 from shared.payment_terms import Method
 from shared.payments import EVIDENCE, LABELS
-from shared.receipt import receipt_ident
 from shared.steps import Step
 
 COMMANDS: list[click.Command] = []
@@ -328,6 +327,8 @@ def collect(
             f" Monnaie à rendre : {format_amount(Decimal(change), 'fr')}.",
             f" Change to give: {format_amount(Decimal(change), 'en')}.",
         )
+    from shared.receipt import receipt_ident  # collect alone prints one
+
     number = receipt_ident(env.tablet.device_id, recorded.payload["receipt"]["number"])
     text += env.t(
         f"\nReçu n° {number} : towline-field receipt {mission}",
