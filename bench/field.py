@@ -12,13 +12,18 @@ prints:
 - cold start of `towline-field show MISSION` (process start to output; aim: under
   150 ms) and its peak memory (aim: under 50 MB), median and max of several runs, and
   the same for `towline-field missions`;
-- what the cold start spends importing (`python -X importtime`), by top-level package.
+- the writing commands `step`, `facts` and `collect` on a mission met on the road (each
+  run on a fresh copy of the year's tablet; aim: under 300 ms);
+- what the cold start spends importing (`python -X importtime`), by top-level package;
+- with `--instructions` and valgrind installed: the instructions each command executes
+  (callgrind's Ir, whole process). Unlike wall time, this count does not move with the
+  machine's load, so it compares two versions on a busy shared machine.
 When PYTHONDONTWRITEBYTECODE is set (as in some dev containers) the cold start is measured
 twice: as is (every module compiled at each start) and with a bytecode cache in a
 temporary folder (PYTHONPYCACHEPREFIX), as an installed tablet runs.
 
 Figures, printed; never a timed test. Usage:
-    python bench/field.py [--missions N] [--runs N] [--keep DIR]
+    python bench/field.py [--missions N] [--runs N] [--keep DIR] [--instructions]
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ PIN = "1111"
 SEED = 2026
 
 AIM_START_MS = 150
+AIM_WRITE_MS = 300
 AIM_PEAK_MB = 50
 AIM_BYTES_PER_MISSION = 4096
 
@@ -421,7 +427,12 @@ def python_env(pycache: Path | None) -> dict[str, str]:
     return env
 
 
-def timed_runs(command: list[str], runs: int, pycache: Path | None = None) -> dict[str, Any]:
+def timed_runs(
+    command: list[str],
+    runs: int,
+    pycache: Path | None = None,
+    setup: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Wall time from process start to its exit (all output read), median and max of
     `runs` after one warm-up run; and the peak RSS of the command.
 
@@ -429,12 +440,15 @@ def timed_runs(command: list[str], runs: int, pycache: Path | None = None) -> di
     also counts the forked copy of this bench before exec (Linux keeps that high-water
     mark across exec), so it would report this process's size, not the command's.
     `pycache`: run with a bytecode cache there (PYTHONPYCACHEPREFIX), as an installed
-    tablet runs; without it, the environment's setting holds."""
+    tablet runs; without it, the environment's setting holds. `setup` runs before each
+    run, untimed (a writing command gets a fresh tablet)."""
     env = python_env(pycache)
     times: list[float] = []
     peaks: list[float] = []
     output, code = "", 0
     for _ in range(runs + 1):  # one more run first: page cache, and bytecode if cached
+        if setup is not None:
+            setup()
         started = time.perf_counter()
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT
@@ -445,6 +459,8 @@ def timed_runs(command: list[str], runs: int, pycache: Path | None = None) -> di
     if GNU_TIME.exists():
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
             for _ in range(3):
+                if setup is not None:
+                    setup()
                 subprocess.run(
                     [str(GNU_TIME), "-f", "%M", "-o", report.name, *command],
                     capture_output=True,
@@ -457,6 +473,8 @@ def timed_runs(command: list[str], runs: int, pycache: Path | None = None) -> di
         exact = True
     else:
         for _ in range(3):
+            if setup is not None:
+                setup()
             process = subprocess.Popen(
                 command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT
             )
@@ -472,6 +490,71 @@ def timed_runs(command: list[str], runs: int, pycache: Path | None = None) -> di
         "code": code,
         "output": output,
     }
+
+
+def instructions(
+    command: list[str], pycache: Path | None, setup: Callable[[], None] | None = None
+) -> int | None:
+    """Instructions the whole process executes (callgrind's Ir), or None without valgrind.
+    Run once, after the timed runs (the bytecode cache is warm)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    if setup is not None:
+        setup()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        subprocess.run(
+            [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+            capture_output=True,
+            env=python_env(pycache),
+            cwd=ROOT,
+            check=False,
+        )
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    return None
+
+
+def road_mission(year_path: Path, folder: Path) -> tuple[str, Path, Path]:
+    """Two copies of the year's tablet with the register open and a mission met on the
+    road: one where it is assigned (for `step`), one where the driver is on site (for
+    `facts` and `collect`). Made through the tablet, untimed."""
+    assigned, on_site = folder / "assigned", folder / "on_site"
+    shutil.copytree(year_path, assigned)
+    tablet = Tablet(Home(assigned))
+    try:
+        tablet.register_open(Decimal("50.00"))
+        mission_id = tablet.next_mission_id()
+        tablet.new_mission(
+            {
+                "id": mission_id,
+                "customer": "M. Martin",
+                "vehicle": {"plate": "AB-123-CD", "class": "VL"},
+                "times": {"call": tablet.now().isoformat(timespec="seconds")},
+                "distance_km": {"loaded": "12"},
+                "services": [{"code": "TOW"}],
+            }
+        )
+    finally:
+        tablet.close()
+    shutil.copytree(assigned, on_site)
+    tablet = Tablet(Home(on_site))
+    try:
+        tablet.step(mission_id, "en_route")
+        tablet.step(mission_id, "on_site")
+    finally:
+        tablet.close()
+    return mission_id, assigned, on_site
+
+
+def fresh_copy(source: Path, target: Path) -> Callable[[], None]:
+    def copy() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+
+    return copy
 
 
 def python_start(runs: int) -> float:
@@ -565,13 +648,15 @@ def first_view_profile(path: Path, mission: str, pycache: Path | None) -> list[t
     return list(zip(names, values, strict=True))
 
 
-def print_start(label: str, figures: dict[str, Any]) -> None:
+def print_start(label: str, figures: dict[str, Any], aim_ms: int = AIM_START_MS) -> None:
     print(
         f"  {label:<40} median {figures['median']:5.0f} ms, max {figures['max']:5.0f} ms,"
         f" peak RSS {figures['peak']:5.1f} MB{'' if figures['exact_peak'] else ' (at most)'}"
-        f"   aim {AIM_START_MS} ms: {met(figures['median'] < AIM_START_MS)},"
+        f"   aim {aim_ms} ms: {met(figures['median'] < aim_ms)},"
         f" aim {AIM_PEAK_MB} MB: {met(figures['peak'] < AIM_PEAK_MB)}"
     )
+    if figures.get("instructions"):
+        print(f"  {'':<40} {figures['instructions'] / 1e6:,.0f} M instructions (callgrind Ir)")
     if figures["code"] != 0:
         print(f"  {'':<40} exit code {figures['code']}: {figures['output'].strip()[:300]}")
 
@@ -581,6 +666,11 @@ def main() -> None:
     parser.add_argument("--missions", type=int, default=3000, help="missions in the year")
     parser.add_argument("--runs", type=int, default=10, help="cold starts measured per command")
     parser.add_argument("--keep", type=Path, default=None, help="build the tablet here, keep it")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions with valgrind (slow; load-proof)",
+    )
     args = parser.parse_args()
 
     if args.keep is not None and args.keep.exists():
@@ -650,10 +740,48 @@ def main() -> None:
                 ("PYTHONDONTWRITEBYTECODE is set: the sources are compiled at every start", None),
                 ("with a bytecode cache, as an installed tablet runs", workdir / "pycache"),
             ]
+        mission_id, assigned, on_site = road_mission(path, workdir / "road")
+        scratch = workdir / "scratch"
+        writing = [
+            (
+                f"towline-field step {mission_id[:6]} en_route",
+                assigned,
+                ["step", mission_id, "en_route"],
+            ),
+            (
+                f"towline-field facts {mission_id[:6]} --km-loaded 20",
+                on_site,
+                ["facts", mission_id, "--km-loaded", "20"],
+            ),
+            (
+                f"towline-field collect {mission_id[:6]} (card)",
+                on_site,
+                [
+                    "collect",
+                    mission_id,
+                    "--method",
+                    "card",
+                    "--amount",
+                    "50.00",
+                    "--terminal-ref",
+                    "AUT-1",
+                ],
+            ),
+        ]
         for title, pycache in settings:
             print(f" {title}:")
             for label, command in commands:
-                print_start(label, timed_runs(command, args.runs, pycache))
+                figures = timed_runs(command, args.runs, pycache)
+                if args.instructions and pycache is settings[-1][1]:
+                    figures["instructions"] = instructions(command, pycache)
+                print_start(label, figures)
+            for label, source, words in writing:
+                command = [str(FIELD), *words, "--home", str(scratch)]
+                setup = fresh_copy(source, scratch)
+                figures = timed_runs(command, args.runs, pycache, setup)
+                if args.instructions and pycache is settings[-1][1]:
+                    figures["instructions"] = instructions(command, pycache, setup)
+                print_start(label, figures, AIM_WRITE_MS)
 
         print()
         cached = settings[-1][1]
