@@ -31,7 +31,7 @@ from server.desk.anomaly_pages import (
 from server.desk.blueprint import desk, money, t
 from server.desk.labels import kind_label, label
 from server.desk.session import current, page
-from server.office import reconcile, resolutions
+from server.office import reconcile, refund_receipts, resolutions
 from server.people.identity import User
 from server.people.rights import Right, missing_right
 from server.platform.errors import Conflict, Unprocessable
@@ -129,17 +129,26 @@ def _question(row: Any, action: str, as_kind: str) -> str:
     with reader().connect() as conn:
         names = driver_names(conn, user.tenant_id)
         targets = _void_targets(conn, user.tenant_id, row) if action == "void" else []
+        billed = action == "void" and refund_receipts.billed(conn, user.tenant_id, row.mission_id)
     who = names.get(row.driver_id or "", row.driver_id or "?")
     mission = row.mission_id or "—"
     if action == "void":
         total = sum((parse_amount(e["amount"]) for e in targets if e["amount"]), ZERO)
+        # Exactly what this void issues: the invoice answers it, or a refund receipt does.
+        if billed:
+            return t(
+                f"Confirmer : annuler l'encaissement de {money(total)} de {who} ? La facture du"
+                " client répond : un avoir pour ce qu'elle facture au-delà du dû, sinon elle"
+                " redevient à payer.",
+                f"Confirm: void {who}'s collection of {money(total)}? The customer's invoice"
+                " answers: a credit note for what it bills beyond what is due, else it is due"
+                " again.",
+            )
         return t(
             f"Confirmer : annuler l'encaissement de {money(total)} de {who} ? Le client reçoit"
-            " un reçu de remboursement si aucune facture ne le facture, sinon un avoir pour ce"
-            " que sa facture facture au-delà du dû.",
+            " un reçu de remboursement.",
             f"Confirm: void {who}'s collection of {money(total)}? The customer gets a refund"
-            " receipt if no invoice bills them, else a credit note for what their invoice"
-            " bills beyond what is due.",
+            " receipt.",
         )
     if action == "approve" and row.kind in OWED_KINDS:
         fr = "une remise" if as_kind == "discount" else "« facturer plus tard »"
