@@ -181,6 +181,9 @@ def test_voiding_asks_for_confirmation_then_goes_to_the_mission(world, day, refs
     assert first.status_code == 200
     page = text(first)
     assert "Confirmer : annuler l'encaissement de 40,00 € de Karim ?" in page
+    # Nothing bills this customer: the sentence names the refund receipt, and only it.
+    assert "Le client reçoit un reçu de remboursement." in page
+    assert "La facture du client répond" not in page
     assert 'name="confirm" value="1"' in page
     assert status_of(world, anomaly_id) == "open" and decision_count(world) == 0
 
