@@ -40,7 +40,8 @@ SEED = 20261124
 MAX_KILLS = 1000
 TIME_BUDGET = 40.0  # seconds of killing; the checks come on top
 MIN_KILLS = 100  # fewer than this in the budget and the test proves too little
-MAX_DELAY = 0.050  # a kill comes 0-50 ms after the child started recording
+MAX_DELAY = 0.050  # a kill comes 0-50 ms after the child started recording (at least:
+COLLECTIONS_PER_WINDOW = 3  # the window covers three collections as timed by the worker)
 EARLY_CHANCE = 0.1  # ... or 0-5 ms after the fork, while the child opens the database
 CHECK_EVERY = 100  # kills between two checks of the database (the full verify at the end)
 SILENCE = 20.0  # seconds without a line from the worker before the test gives up
@@ -65,6 +66,13 @@ class Worker:
         self.fd = self.process.stdout.fileno()
         self.buffer = b""
         self.child: int | None = None  # a child not yet seen dead
+        self.window = MAX_DELAY  # seconds after START within which a kill comes
+
+    def ready(self) -> None:
+        """Wait for READY and widen the kill window to what collections take right now."""
+        word, _, took = self.line().partition(" ")
+        assert word == "READY"
+        self.window = max(MAX_DELAY, COLLECTIONS_PER_WINDOW * float(took))
 
     def line(self) -> str:
         deadline = time.monotonic() + SILENCE
@@ -108,7 +116,7 @@ class Tally:
 def one_round(worker: Worker, rng: random.Random, tally: Tally) -> None:
     """Fork a recording child, kill it at a random moment, read all it reported."""
     early = rng.random() < EARLY_CHANCE
-    delay = rng.uniform(0, 0.005 if early else MAX_DELAY)
+    delay = rng.uniform(0, 0.005 if early else worker.window)
     worker.send(f"run {rng.randrange(2**32)}")
     pid: int | None = None
     started = False
@@ -210,7 +218,7 @@ def test_a_client_killed_at_random_moments_loses_nothing_it_reported(tmp_path: P
     worker = Worker(home)
     started = time.monotonic()
     try:
-        assert worker.line() == "READY"
+        worker.ready()
         while tally.kills < MAX_KILLS and time.monotonic() - started < TIME_BUDGET:
             one_round(worker, rng, tally)
             if tally.kills % CHECK_EVERY == 0:
