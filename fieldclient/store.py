@@ -167,6 +167,20 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL               -- {"deposit", "pays", …} as received (JSON)
     );
     """,
+    # 6: the contract and mission documents that passed their schema on this tablet, by
+    # digest (fieldclient/checked_documents.py): a stored document whose digest is here
+    # is built again without the schema. A fact about a document: kept, never changed.
+    """
+    CREATE TABLE checked_documents (
+        kind TEXT NOT NULL,              -- the schema and its version: contract/1, mission/1
+        digest TEXT NOT NULL,            -- sha256 of the document's canonical JSON (hex)
+        PRIMARY KEY (kind, digest)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER checked_documents_kept BEFORE UPDATE ON checked_documents
+        BEGIN SELECT RAISE(ABORT, 'a checked digest is kept as found'); END;
+    CREATE TRIGGER checked_documents_no_delete BEFORE DELETE ON checked_documents
+        BEGIN SELECT RAISE(ABORT, 'a checked digest is kept as found'); END;
+    """,
 )
 
 

@@ -20,14 +20,10 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-
 from shared.contract import Contract
-from shared.errors import InvalidDocument
 from shared.i18n import Text
-from shared.mission import LEGS, Mission, PerformedService
-from shared.schema_tools import bilingual, problems
-from shared.site_fact_rules import FACTS, NUMERIC, Allow, Verdict, judge_number, judge_value
+from shared.mission import Mission, PerformedService
+from shared.site_fact_rules import NUMERIC, Allow, Verdict, judge_number, judge_value
 from shared.valuation import Step, Valuation, ValuationContext, value
 
 WAIT = "WAIT"  # the catalogue's family for waiting time, priced per hour
@@ -302,98 +298,11 @@ def fact_wire(fact: Fact, verdict: Verdict | None = None) -> dict[str, Any]:
     return body
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class _Odometer(_Strict):
-    start = fields.String(required=True)
-    end = fields.String(required=True)
-
-
-class _Receipt(_Strict):
-    amount = fields.String(required=True)
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
-    content_type = fields.String(required=True)
-
-
-def _is_decimal(text: Any, *, integral: bool = False) -> bool:
-    try:
-        value_ = Decimal(text) if isinstance(text, str) else None
-    except ArithmeticError:
-        return False
-    if value_ is None or not value_.is_finite() or value_ < 0:
-        return False
-    return not integral or value_ == value_.to_integral()
-
-
-def _valid_found(fact: str, found: Any) -> bool:
-    if fact in ("distance", "waiting"):
-        return _is_decimal(found)
-    if fact == "storage":
-        return _is_decimal(found, integral=True)
-    if fact == "services":
-        return isinstance(found, list) and all(isinstance(c, str) and c for c in found)
-    if fact == "at_cost":
-        return isinstance(found, list) and all(_is_decimal(a) for a in found)
-    if fact == "accident":
-        return isinstance(found, bool)
-    if fact == "weight":
-        return found is None or (
-            isinstance(found, int) and not isinstance(found, bool) and 0 < found <= 100_000
-        )
-    return found is None or (isinstance(found, str) and 0 < len(found) <= 8)
-
-
-class _FactSchema(_Strict):
-    fact = fields.String(required=True, validate=validate.OneOf(FACTS))
-    leg = fields.String(load_default=None, validate=validate.OneOf(LEGS))
-    family = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z0-9]{1,8}$"))
-    order = fields.Raw(required=True, allow_none=True)
-    found = fields.Raw(required=True, allow_none=True)
-    odometer = fields.Nested(_Odometer, load_default=None)
-    receipts = fields.List(fields.Nested(_Receipt), load_default=list)
-    allow = fields.String(load_default=None, validate=validate.OneOf(list(Allow)))
-    within = fields.Boolean(load_default=None)
-    limit = fields.String(load_default=None, allow_none=True)
-
-    @validates_schema
-    def _shape(self, data: dict[str, Any], **kwargs: Any) -> None:
-        fact = data.get("fact")
-        if fact == "distance" and data.get("leg") is None:
-            raise ValidationError(bilingual("le trajet manque", "the leg is missing"), "leg")
-        if fact == "at_cost" and data.get("family") is None:
-            raise ValidationError(bilingual("la famille manque", "the family is missing"), "family")
-        if fact is not None and not _valid_found(fact, data.get("found")):
-            raise ValidationError(bilingual("valeur illisible", "unreadable value"), "found")
-
-
-class _ContractRef(_Strict):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True, strict=True)
-
-
-class _Warning(_Strict):
-    fr = fields.String(required=True)
-    en = fields.String(required=True)
-
-
-class PayloadSchema(_Strict):
-    mission_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    contract = fields.Nested(_ContractRef, required=True)
-    facts = fields.List(fields.Nested(_FactSchema), required=True, validate=validate.Length(1))
-    approval_ref = fields.String(load_default=None, allow_none=True)
-    total = fields.String(load_default=None, allow_none=True)
-    warnings = fields.List(fields.Nested(_Warning), load_default=list)
-
-
 def record_from_payload(payload: Mapping[str, Any], ref: str | None = None) -> Record:
     """A `site_facts` entry's payload, checked; `InvalidDocument` lists what is wrong."""
-    try:
-        data = PayloadSchema().load(dict(payload))
-    except ValidationError as exc:
-        raise InvalidDocument(SITE_FACTS, problems(exc.messages)) from None
+    from shared.site_facts_payload import validated  # marshmallow: only when there are facts
+
+    data = validated(payload)
     facts = []
     for item in data["facts"]:
         evidence: dict[str, Any] = {}

@@ -21,7 +21,6 @@ from fieldclient.tablet import IntegrityFailure, Tablet
 from shared.errors import InvalidDocument, Problem, TowlineError
 from shared.i18n import Text, choose_lang
 from shared.money import parse_amount
-from shared.schema_tools import parse_json
 from sync.errors import Refused as ServerRefused
 from sync.errors import ServerUnreachable, SyncError
 
@@ -52,6 +51,8 @@ def read(path: Path, what: Text) -> Any:
             what,
             [Problem(str(path), Text(f"lecture impossible : {reason}", f"cannot read: {reason}"))],
         ) from None
+    from shared.schema_tools import parse_json  # marshmallow: not at every command's start
+
     return parse_json(text, what)
 
 
