@@ -139,7 +139,9 @@ class Role(MethodView):
     @blp.response(200, RoleOut)
     def put(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """Set a role's rights (creating the role). Payment rights need the payments
-        module; nobody grants a right they do not have."""
+        module; nobody grants a right they do not have, nor edits a role that has one
+        (403 `role_above_yours`), nor takes `manage_users` from their own role or from the
+        last role giving it to an active user (409 `own_role_rights`, `last_admin`)."""
         user = current_user()
         IDENT(name)
         wanted = set(data["rights"])

@@ -326,7 +326,8 @@ def users_role(user_id: str) -> Any:
 @page(Right.MANAGE_USERS)
 def roles_set() -> Any:
     """Set a role's rights (creating it), as PUT /api/v1/roles/<name>: only rights the
-    user has, payment rights only with the payments module (identity.set_role)."""
+    user has, on a role whose every right they have, payment rights only with the
+    payments module (identity.set_role)."""
     me = current()
     name = request.form.get("name", "").strip()
     wanted = set(request.form.getlist("rights"))

@@ -186,7 +186,8 @@ def set_role(
 ) -> None:
     """Create or replace a role's rights. Payment rights can only be given once the
     payments module is on (seed 004: they are released by it); nobody takes `manage_users`
-    away from their own role."""
+    away from their own role, nor from the last role that gives it to an active user; an
+    office user (`actor` a user id) edits only a role whose every right they hold."""
     wanted = sorted(set(rights))
     if not tenant.payments_enabled and PAYMENT_RIGHTS & set(wanted):
         raise Conflict(
@@ -205,7 +206,18 @@ def set_role(
             "administrator.",
             code="own_role_rights",
         )
-    exists = role_rights(conn, tenant.id, role) is not None
+    current = role_rights(conn, tenant.id, role)
+    exists = current is not None
+    if acting is not None and exists and rights_above(conn, current or (), acting):
+        # Else one holding `manage_users` shrinks a role above theirs (admin) to their own.
+        raise Forbidden(
+            f"Le rôle {role} a des droits que vous n'avez pas : seul quelqu'un qui les a tous "
+            "peut le modifier.",
+            f"Role {role} has rights you do not have: only someone who has them all can edit it.",
+            code="role_above_yours",
+        )
+    if exists and Right.MANAGE_USERS in (current or ()) and Right.MANAGE_USERS not in wanted:
+        _refuse_last_user_manager(conn, tenant.id, role)
     if exists:
         conn.execute(
             sa.update(roles)
@@ -215,6 +227,39 @@ def set_role(
     else:
         conn.execute(sa.insert(roles).values(tenant_id=tenant.id, name=role, rights=wanted))
     audit(conn, tenant.id, actor, "role.set", role, now, detail={"rights": wanted})
+
+
+def _refuse_last_user_manager(conn: sa.Connection, tenant_id: str, role: str) -> None:
+    """Refuse if `role` is the only role giving `manage_users` to an active user: without
+    it nobody could manage users or roles again (the rule of deactivating, `last_admin`)."""
+    managing = {
+        r.name
+        for r in conn.execute(
+            sa.select(roles.c.name, roles.c.rights)
+            .where(roles.c.tenant_id == tenant_id)
+            # Two roles losing the right at once: one waits and sees the other (PostgreSQL).
+            .with_for_update()
+        )
+        if Right.MANAGE_USERS in (r.rights or ())
+    }
+    holders = {
+        r.role
+        for r in conn.execute(
+            sa.select(users.c.role).where(
+                users.c.tenant_id == tenant_id,
+                users.c.deactivated_at.is_(None),
+                users.c.role.in_(managing),
+            )
+        )
+    }
+    if holders == {role}:
+        raise Conflict(
+            f"Le rôle {role} est le dernier à donner « gérer les utilisateurs » à un utilisateur "
+            "actif : donnez d'abord ce droit à quelqu'un d'autre.",
+            f"Role {role} is the last to give 'manage users' to an active user: give that right "
+            "to someone else first.",
+            code="last_admin",
+        )
 
 
 def require_role(conn: sa.Connection, tenant_id: str, role: str) -> frozenset[str]:
