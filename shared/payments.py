@@ -18,16 +18,17 @@ from types import MappingProxyType
 from typing import Any
 
 from shared.balance import Collected, Deferred, Discounted, Event, MissionMoney, Reversed, summary
+from shared.cash_rule import LEGAL_RESIDENT, cash_refusal
 from shared.errors import Refused
 from shared.i18n import Text
-from shared.money import ZERO, FloatRefused, format_amount, parse_amount, wire
+from shared.money import FloatRefused, format_amount, parse_amount, wire
 from shared.payment_terms import Method
 from shared.vat import Totals, vat_split
 
 # France, Code monétaire et financier art. L112-6 and D112-3: a consumer resident in
 # France may pay a professional at most 1,000 € in cash for one debt. Callers pass
-# another limit where it applies (e.g. non-residents), or None where none does.
-DEFAULT_CASH_LIMIT = Decimal("1000.00")
+# the tenant's stricter limit (shared.cash_rule.on_site_limit), or None where none does.
+DEFAULT_CASH_LIMIT = LEGAL_RESIDENT
 
 LABELS: Mapping[Method, Text] = MappingProxyType(
     {
@@ -248,19 +249,10 @@ def collection_payload(
 def _cash(
     money: MissionMoney, amount: Decimal, tendered: object, limit: Decimal | None
 ) -> dict[str, str]:
-    if limit is not None:
-        already = money.net_collected_by(Method.CASH)
-        if already + amount > limit:
-            room = max(limit - already, ZERO)
-            raise Refused(
-                f"Paiement en espèces limité par la loi à {format_amount(limit, 'fr')} pour"
-                f" cette mission (déjà encaissé en espèces : {format_amount(already, 'fr')})."
-                f" Encaissez au plus {format_amount(room, 'fr')} en espèces et le reste par un"
-                " autre moyen.",
-                f"Cash payments are limited by law to {format_amount(limit, 'en')} for this"
-                f" mission (already collected in cash: {format_amount(already, 'en')})."
-                f" Collect at most {format_amount(room, 'en')} in cash and the rest another way.",
-            )
+    if limit is not None:  # the rule the server checks again (shared.cash_rule)
+        refusal = cash_refusal(limit, money.net_collected_by(Method.CASH), amount)
+        if refusal is not None:
+            raise refusal
     if tendered is None:
         raise Refused(
             "Indiquez le montant remis par le client, pour calculer la monnaie à rendre.",

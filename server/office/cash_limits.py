@@ -6,7 +6,8 @@ up to 1 000 € when the debtor has their tax domicile in France or acts for the
 a business, up to 15 000 € for a private person whose tax domicile is not in France.
 A tenant may be stricter, never looser: each limit is at most the law's. The setting is
 a versioned office document (`office_settings`, name `cash_limits`); without one, the
-law's limits apply.
+law's limits apply. Setting them announces them in the pull feed (kind `cash_limits`,
+docs/sync-protocol.md), so tablets hold cash collected on site to them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import office_settings
+from server.platform import changes
 from server.platform.errors import Unprocessable
+from shared.cash_rule import KIND, on_site_limit
 from shared.i18n import Text
 from shared.money import from_cents, parse_amount, to_cents, wire
 
@@ -100,4 +103,14 @@ def set_limits(
     now: datetime,
 ) -> CashLimits:
     office_settings.store(conn, tenant_id, NAME, check(document), actor=actor, now=now)
-    return current(conn, tenant_id)
+    limits = current(conn, tenant_id)
+    # Every tablet of the tenant learns them at its next pull: cash collected on site is
+    # held to them (shared.cash_rule), and the server checks it again (`cash_over_limit`).
+    changes.record(conn, tenant_id, KIND, tenant_id, limits.to_wire(), scope=None, now=now)
+    return limits
+
+
+def on_site_limit_cents(conn: sa.Connection, tenant_id: str) -> int:
+    """The limit per mission on cash collected on site: the tenant's `resident` one (on site
+    nobody establishes the payer's tax domicile: shared.cash_rule)."""
+    return to_cents(on_site_limit(current(conn, tenant_id).to_wire()))
