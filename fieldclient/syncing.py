@@ -31,6 +31,8 @@ from typing import Any
 
 from fieldclient import (
     attachments,
+    cash_limits,
+    debtors,
     elsewhere,
     office_terms,
     receipts,
@@ -338,6 +340,12 @@ def apply_change(
         elsewhere.keep(tablet.db, change, tablet.device_id)
     elif kind == office_terms.KIND:  # a deposit or payment moment set by the office
         office_terms.keep(tablet.db, change)
+    elif kind == debtors.KIND:  # what the mission's customer owes; "bill later" or not
+        debtors.keep(tablet.db, change)
+    elif kind == debtors.SETTING_KIND:  # the tenant's new choice for "bill later"
+        debtors.keep_setting(tablet.db, change)
+    elif kind == cash_limits.KIND:  # the company's limits on cash collected on site
+        cash_limits.keep(tablet.db, data)
 
 
 def _contract(tablet: Tablet, change_id: str, data: Any, report: SyncReport) -> None:

@@ -20,13 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from fieldclient import elsewhere, office_terms, road_ids, site_facts, store
+from fieldclient import checked_documents, elsewhere, office_terms, road_ids, site_facts, store
 from fieldclient.home import Home
 from fieldclient.ledger import Ledger
 from shared import calendar, signing
 from shared.balance import MissionMoney, fold
 from shared.contract import Contract
-from shared.contract_schema import load_contract
 from shared.deposit import resolve_deposit
 from shared.errors import Refused, TowlineError, ValuationRefused
 from shared.gate import gate
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from shared.approvals import Keyring, Kind
+    from shared.debtor_rule import Verdict
     from shared.register import Register
     from shared.site_facts_found import Found
 
@@ -136,6 +136,7 @@ class Recorded:
     hash: str
     payload: Mapping[str, Any]
     money: MissionMoney | None = None
+    warning: Text | None = None  # e.g. "bill later" for a customer who owes (fieldclient.debtors)
 
 
 class Tablet:
@@ -377,6 +378,7 @@ class Tablet:
                 day,
             ],
         )
+        checked_documents.passed(self.db, checked_documents.MISSION, document)
         return mission
 
     def mission(self, mission_id: str) -> tuple[Mission, str | None, str | None]:
@@ -386,7 +388,8 @@ class Tablet:
         ).fetchone()
         if row is None:
             raise UnknownMission(mission_id)
-        return load_mission(json.loads(row[0])), row[1], row[2]
+        # Without the schema when it passed it before (fieldclient.checked_documents).
+        return checked_documents.mission(self.db, row[0]), row[1], row[2]
 
     def mission_document(self, mission_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT document FROM missions WHERE id = ?", [mission_id]).fetchone()
@@ -482,7 +485,7 @@ class Tablet:
             document = self.db.execute(
                 "SELECT document FROM contracts WHERE id = ? AND version = ?", [*key]
             ).fetchone()[0]
-            self._contracts[key] = load_contract(json.loads(document))
+            self._contracts[key] = checked_documents.contract(self.db, document)
         return self._contracts[key]
 
     def file_consumed(self, mission: Mission, contract_id: str) -> Decimal:
@@ -629,6 +632,7 @@ class Tablet:
                 f"{driver.name} may not collect payments. The driver who collects must sign"
                 " in, or the office must give you this right.",
             )
+        from fieldclient import cash_limits
         from shared.register import Status
 
         ledger = self.ledger()
@@ -652,6 +656,8 @@ class Tablet:
                 evidence,
                 company_methods=list(Method),  # the company's own list is not modelled yet
                 contract_methods=view.contract.payment.methods,
+                # The company's limit as the pull gave it, the law's until then.
+                cash_limit=cash_limits.limit(self.db),
                 vat_basis=view.valuation.beneficiary if view.valuation else None,
             )
             # The receipt's number, gapless per tablet, in this very entry (fieldclient.receipts).
@@ -715,9 +721,25 @@ class Tablet:
         return self._approved(Kind.DISCOUNT, mission_id, amount, code)
 
     def defer(self, mission_id: str, code: str, amount: object | None = None) -> Recorded:
+        """ "Bill later", unless the tenant blocks it for a customer who owes money: the
+        check comes first, so no approval code is spent on a refusal."""
+        from dataclasses import replace
+
         from shared.approvals import Kind
 
-        return self._approved(Kind.DEFERRAL, mission_id, amount, code)
+        verdict = self.deferral_verdict(mission_id)
+        if not verdict.allowed:
+            assert verdict.text is not None
+            raise Refused(verdict.text.fr, verdict.text.en)
+        recorded = self._approved(Kind.DEFERRAL, mission_id, amount, code)
+        return replace(recorded, warning=verdict.text)
+
+    def deferral_verdict(self, mission_id: str) -> Verdict:
+        """May this mission's payment be deferred, given what its customer owes
+        (fieldclient.debtors, as last pulled)?"""
+        from fieldclient import debtors
+
+        return debtors.verdict(self.db, mission_id)
 
     def _approved(self, kind: Kind, mission_id: str, amount: object, code: str) -> Recorded:
         from shared.approvals import Kind

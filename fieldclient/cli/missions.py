@@ -372,14 +372,20 @@ def discount(env: Env, mission: str, amount: Decimal, code: str) -> None:
 def defer(env: Env, mission: str, code: str, amount: Decimal | None) -> None:
     """ "Bill later" for the whole remaining amount, approved by the manager's code.
 
+    When the customer still owes money on other invoices, the company's choice applies:
+    a warning is printed (warn), or the deferral is refused and nothing is recorded
+    (block, exit code 3).
+
     \b
     Example:
       towline-field defer M-A-0003 --code 37K3H-EHHP4
     """
     recorded = env.tablet.defer(mission, code, None if amount is None else wire(amount))
+    warning = recorded.warning(env.lang) if recorded.warning else None
     env.out(
-        {"seq": recorded.seq, **dict(recorded.payload)},
-        env.t("Facturation ultérieure enregistrée.", "Bill-later recorded.")
+        {"seq": recorded.seq, **dict(recorded.payload), "warning": warning},
+        (warning + "\n" if warning else "")
+        + env.t("Facturation ultérieure enregistrée.", "Bill-later recorded.")
         + "\n"
         + _money_line(env, recorded),
     )

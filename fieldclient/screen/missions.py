@@ -199,6 +199,8 @@ def mission_page(
         warnings=[tr(w) for w in render.warnings(view)],
         overpaid=tr(extra) if (extra := site_facts_text.overpaid(view.money)) else None,
         elsewhere=elsewhere.note(device.db, mission_id, device.device_id, lang()),
+        debtor=tr(d.text) if (d := device.deferral_verdict(mission_id)).text else None,
+        debtor_blocks=not d.allowed,
         **receipt_page.mission_extras(device, mission_id),
     )
     response = make_response(html, status)
@@ -324,6 +326,8 @@ def approval(mission_id: str) -> Any:
                 f"{amount} à facturer plus tard : enregistré.",
                 f"{amount} to bill later: recorded.",
             )
+            if recorded.warning is not None:  # the customer owes money (fieldclient.debtors)
+                text = recorded.warning(lang()) + " " + text
         return text + _left(recorded)
 
     return _act(mission_id, "approval", action, done)

@@ -30,6 +30,7 @@ PAGES = (
     "server.desk.claim_pages",
     "server.desk.cleaning_pages",
     "server.desk.debt_pages",
+    "server.desk.debtor_deferral_pages",
     "server.desk.export_pages",
     "server.desk.report_pages",
     "server.desk.commission_pages",

@@ -23,6 +23,7 @@ from server.desk.blueprint import desk, money, t
 from server.desk.mission_pages import valuation_view
 from server.desk.session import current, page
 from server.desk.times import zone
+from server.office import agents
 from server.office.customers import PLATE, mission_customer_key
 from server.parties import phone_orders
 from server.parties.call_history import caller_debts
@@ -33,7 +34,7 @@ from server.people.rights import Right
 from server.people.tenant_time import local, local_day
 from server.platform.errors import ApiError
 from server.platform.tables import contracts
-from server.platform.web import engine, lang, now, reader
+from server.platform.web import engine, lang, now, reader, server_private_key
 from shared.catalogue import DEFAULT_CATALOGUE
 from shared.contract import Contract
 from shared.contract_schema import load_contract
@@ -47,7 +48,7 @@ FIELDS = (
     "from_address", "from_postcode", "from_city", "to_address", "to_postcode", "to_city",
     "call_at", "km_en_route", "km_loaded", "accident", "note",
     "coverage_mission_cap", "coverage_file_cap", "coverage_deductible",
-    "coverage_km_covered", "coverage_reference", "driver_id",
+    "coverage_km_covered", "coverage_reference", "driver_id", "bill_later", "agent",
     *(f"service_{code}" for code in SERVICES),
 )  # fmt: skip
 
@@ -116,6 +117,7 @@ def _choices(tenant_id: str) -> dict[str, Any]:
     with reader().connect() as conn:
         parties = list_parties(conn, tenant_id)
         drivers = [d for d in list_drivers(conn, tenant_id) if d["active"]]
+        agent_register = agents.listed(conn, tenant_id)
         for text in conn.execute(
             sa.select(contracts.c.document).where(contracts.c.tenant_id == tenant_id)
         ).scalars():
@@ -132,6 +134,7 @@ def _choices(tenant_id: str) -> dict[str, Any]:
         "classes": sorted(classes.items()),
         "accounts": sorted(accounts),
         "services": [(code, words(lang())) for code, words in SERVICES.items()],
+        "agents": agent_register,
     }
 
 
@@ -229,6 +232,7 @@ def _preview(order: Any, typed: dict[str, str]) -> dict[str, Any]:
         "valuation": valuation_view(shown.valuation) if shown.valuation else None,
         "valuation_problem": shown.valuation_problem(lang()) if shown.valuation_problem else None,
         "warning": (shown.warning or {}).get(lang()),
+        "debtor_warning": shown.debtor_warning(lang()) if shown.debtor_warning else None,
         "debts": debts,
         "history_url": history_url(mission_customer_key(document, str(document["id"]))),
         "digest": _digest(typed),
@@ -265,7 +269,13 @@ def phone_order_post() -> Any:
             return _render(typed, order.call_id, shown=shown)
         with engine().begin() as conn:
             taken = phone_orders.take(
-                conn, user.tenant_id, order, zone=zone(), actor=user.id, now=now()
+                conn,
+                user.tenant_id,
+                order,
+                zone=zone(),
+                actor=user.id,
+                now=now(),
+                key=server_private_key(),
             )
     except InvalidDocument as error:
         problems = [(p.path, p.text(lang())) for p in error.problems]
@@ -277,6 +287,8 @@ def phone_order_post() -> Any:
     except TowlineError as error:
         return _render(typed, order.call_id, problems=[("", error.text(lang()))], status=400)
     mission_id = taken["mission_id"]
+    if taken["debtor_warning"] is not None:  # bill later for a caller who owes (warn)
+        flash(taken["debtor_warning"](lang()), "error")
     if taken["duplicate"]:
         flash(
             t(

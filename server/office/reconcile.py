@@ -21,7 +21,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import card_days, mission_terms, reconcile_methods
+from server.office import (
+    card_days,
+    cash_limits,
+    debtor_deferral,
+    mission_terms,
+    reconcile_cash,
+    reconcile_methods,
+)
 from server.office.office_journal import PREFIX as SERVER_CHAIN
 from server.office.reconcile_facts import (
     ITEM_COLUMNS,
@@ -78,7 +85,9 @@ UNSETTLED = "card_unsettled"
 # Reconciliation's too, judged per mission like KINDS (issue 16), but not planted by the
 # synthetic year: a collection by a method or with evidence the contract refuses, and
 # money left owed by a mission ended cancelled or gone on arrival.
-MISSION_CHECKS = frozenset({reconcile_methods.KIND, "owed_at_end"})
+MISSION_CHECKS = frozenset(
+    {reconcile_methods.KIND, "owed_at_end", reconcile_cash.KIND, "deferral_to_debtor"}
+)
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
 IN_CHUNK = 1000  # values per IN list
@@ -255,9 +264,12 @@ def mission_facts(
     voided = _voided(conn, tenant_id, ids)
     # A payment moment the office set by hand for a mission moves its gate too.
     by_office = mission_terms.office_terms(conn, tenant_id, ids)
+    cash_limit = cash_limits.on_site_limit_cents(conn, tenant_id)
     by_mission: dict[str, list[Item]] = {m: [] for m in ids}
     for item in _entries(conn, tenant_id, ids):
         by_mission[str(item.payload.get("mission_id"))].append(item)
+    # "Bill later" for a customer who owed money (server.office.debtor_deferral).
+    debtors = debtor_deferral.deferral_checks(conn, tenant_id, by_mission)
     facts = []
     for mid in ids:
         valued = server.get(mid)
@@ -274,6 +286,8 @@ def mission_facts(
                 file_cap_gap_cents=_file_cap_gap(valued, device.get(mid)) if valued else 0,
                 methods=terms.methods_of(valued) if valued else None,
                 contract=_contract_name(valued) if valued else None,
+                debtors=debtors.get(mid, {}),
+                cash_limit_cents=cash_limit,
             )
         )
     return facts
@@ -378,7 +392,11 @@ def reconcile_missions(
     findings = [
         f
         for fact in facts
-        for f in (*mission_findings(fact), *reconcile_methods.method_findings(fact))
+        for f in (
+            *mission_findings(fact),
+            *reconcile_methods.method_findings(fact),
+            *reconcile_cash.cash_findings(fact),
+        )
     ]
     summary.missions += len(ids)
     mission_kinds = (KINDS | MISSION_CHECKS) - {

@@ -9,8 +9,9 @@ The catalogue (docs/anomalies.md):
 
 | kind | found when |
 |---|---|
-| fictitious_collection | money collected on a mission where the beneficiary owed nothing |
-| over_collection | collected + discounts + deferrals exceed what the server says is due |
+| fictitious_collection | money nobody asked for collected where the beneficiary owed nothing |
+| over_collection | collected + discounts + deferrals exceed what the server says is due, or |
+|  | money the tablet asked for (or taken before an accepted dispute) where nothing is now due |
 | under_collection | a completed mission where less than what is due was settled |
 | gate_bypassed | a step crossed the collection gate while money remained |
 | discount_without_approval | a discount or deferral citing no code the office issued for it |
@@ -21,9 +22,11 @@ The catalogue (docs/anomalies.md):
 | card_unsettled | a card collection no settlement file covers, days after it was due |
 | dispute_raised | a driver disputed the price (accept and re-value, or refuse) |
 | owed_at_end | a mission ended cancelled or gone on arrival with money still owed |
+| deferral_to_debtor | a driver's bill-later for a customer who owed, the tenant blocking it |
 
 `collection_method_invalid` (a collection by a method or with evidence the contract or
-the rules refuse) is `server.office.reconcile_methods`'.
+the rules refuse) is `server.office.reconcile_methods`'; `cash_over_limit` (cash on site
+above the tenant's limit) is `server.office.reconcile_cash`'.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.debtor_rule import DebtorFlag, check_deferral
 from shared.gate import payment_gated
 from shared.i18n import Text
 from shared.money import format_amount, parse_amount
@@ -47,6 +51,19 @@ ENDED_UNSERVED = frozenset({Step.CANCELLED.value, Step.GONE_ON_ARRIVAL.value})
 # How long a card payment may wait for the terminal's settlement file of its day before
 # it is an anomaly of its own (files usually come the next working day).
 CARD_SETTLEMENT_DELAY = timedelta(days=3)
+
+
+# What a void gives the customer, exactly as `server.office.resolutions` does it.
+REFUND_FR = (
+    "Si aucune facture ne facture le client, un reçu de remboursement est émis ; si une"
+    " facture le facture, un avoir est émis pour ce qu'elle facture au-delà du dû, et aucun"
+    " document si elle ne facture pas plus (elle redevient à payer pour ce qui est annulé)."
+)
+REFUND_EN = (
+    "If no invoice bills the customer, a refund receipt is issued; if an invoice bills"
+    " them, a credit note is issued for what it bills beyond what is due, and no document if"
+    " it bills no more (it is due again for what is voided)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,12 @@ class MissionFacts:
     # not known), and that version as "id v<version>", for the method check.
     methods: frozenset[str] | None = None
     contract: str | None = None
+    # Per driver's deferral ("device:seq"): what the customer owed then on other invoices
+    # and the tenant's "bill later" choice then (server.office.debtor_deferral).
+    debtors: Mapping[str, tuple[DebtorFlag, str]] = field(default_factory=dict)
+    # The tenant's limit on cash collected on site per mission, in cents (None: not
+    # checked), for `server.office.reconcile_cash`.
+    cash_limit_cents: int | None = None
 
 
 def cents(amount: object) -> int:
@@ -169,35 +192,55 @@ def mission_findings(facts: MissionFacts) -> list[Finding]:
         )
 
     found.extend(_approval_findings(facts))
+    found.extend(_debtor_findings(facts))
     due = facts.due_cents
     if due is not None:
         collections = [i.ref for i in money.collections]
-        if due == 0 and money.collected > 0:
+        disputed = any(i.type == "dispute" for i in facts.items)
+        # Money the tablet asked for (its own valuation said something was due) or taken
+        # before a dispute lowered the price is a real payment to give back, not a
+        # fictitious one: only a collection nobody asked for is fictitious.
+        asked = disputed or (facts.device_due_cents or 0) > 0
+        if due == 0 and money.collected > 0 and not asked:
             add(
                 "fictitious_collection",
                 mid,
                 money.collected,
                 _t(
                     "Encaissement fictif : {0} encaissé alors que le bénéficiaire ne devait rien."
-                    " Annulez l'encaissement (un avoir sera émis si une facture existe).",
+                    " Annulez l'encaissement. " + REFUND_FR,
                     "Fictitious collection: {0} collected although the beneficiary owed"
-                    " nothing. Void the collection (a credit note is issued if invoiced).",
+                    " nothing. Void the collection. " + REFUND_EN,
                     money.collected,
                 ),
                 collections=collections,
             )
-        elif due > 0 and money.settled > due:
+        elif money.settled > due and (due > 0 or (asked and money.collected > 0)):
             excess = money.settled - due
+            text = _t(
+                "Trop-perçu à rembourser : {0} réglés pour {1} dus, soit {2} de trop.",
+                "Over-collection to refund: {0} settled for {1} due, {2} too much.",
+                money.settled,
+                due,
+                excess,
+            )
+            if disputed:
+                text = _t(
+                    "Trop-perçu à rembourser : la contestation a été acceptée et le prix est"
+                    " passé à {1} ; {0} avaient déjà été réglés, soit {2} à rendre au client.",
+                    "Over-collection to refund: the dispute was accepted and the price fell to"
+                    " {1}; {0} had already been settled, {2} to give back to the customer.",
+                    money.settled,
+                    due,
+                    excess,
+                )
             add(
                 "over_collection",
                 mid,
                 excess,
-                _t(
-                    "Trop encaissé : {0} réglés pour {1} dus, soit {2} de trop.",
-                    "Over-collection: {0} settled for {1} due, {2} too much.",
-                    money.settled,
-                    due,
-                    excess,
+                Text(
+                    text.fr + " Remboursez en annulant le dernier encaissement. " + REFUND_FR,
+                    text.en + " Refund it by voiding the last collection. " + REFUND_EN,
                 ),
                 collections=collections,
                 due=due,
@@ -240,6 +283,9 @@ def mission_findings(facts: MissionFacts) -> list[Finding]:
                         " beneficiary for it.",
                         short,
                     ),
+                    # What the tablet's valuation asked less than the server's: the
+                    # valuation mismatch this overrun explains (anomalies.links).
+                    valuation_gap=facts.file_cap_gap_cents,
                 )
             else:
                 add(
@@ -355,6 +401,46 @@ def _gate_bypass(facts: MissionFacts) -> tuple[Item, int] | None:
     return None
 
 
+def _debtor_findings(facts: MissionFacts) -> list[Finding]:
+    """A deferral recorded for a customer who owed money while the tenant blocked it (a
+    tablet that did not know: offline, or pulled before the debt): the same rule as the
+    tablet's and the phone call's (shared.debtor_rule)."""
+    found = []
+    for item in facts.items:
+        key = f"{item.device_id}:{item.seq}"
+        if item.type != "deferral" or key not in facts.debtors:
+            continue
+        flag, setting = facts.debtors[key]
+        verdict = check_deferral(flag, setting)
+        if verdict.allowed or verdict.text is None:
+            continue
+        amount = cents(item.payload["amount"])
+        found.append(
+            Finding(
+                "deferral_to_debtor",
+                key,
+                amount,
+                Text(
+                    f"Facturation ultérieure de {_euros(amount, 'fr')} accordée sur la tablette"
+                    f" alors que la société la refuse aux clients débiteurs. {verdict.text.fr}"
+                    " Approuvez-la (la facture reste à régler) ou prenez-en acte.",
+                    f"Bill-later of {_euros(amount, 'en')} granted on the tablet although the"
+                    f" company refuses it to customers who owe money. {verdict.text.en}"
+                    " Approve it (the invoice stays to be paid) or acknowledge it.",
+                ),
+                facts.mission_id,
+                item.device_id,
+                item.driver_id,
+                {
+                    "entry": item.ref,
+                    "customer": flag.customer,
+                    "owed": format(flag.owed, "f"),
+                },
+            )
+        )
+    return found
+
+
 def _approval_findings(facts: MissionFacts) -> list[Finding]:
     found = []
     for item in facts.items:
@@ -465,10 +551,12 @@ def card_findings(
     left = dict(settled)
     found = []
     for item in collections:
-        ref = normalise_ref(str(item.payload.get("terminal_ref", "")))
+        # Matched on the normalised key; shown as the receipt prints it (issue 14).
+        shown = str(item.payload.get("terminal_ref", ""))
+        key = normalise_ref(shown)
         amount = cents(item.payload["amount"])
-        if left.get((ref, amount), 0) > 0:
-            left[(ref, amount)] -= 1
+        if left.get((key, amount), 0) > 0:
+            left[(key, amount)] -= 1
             continue
         found.append(
             Finding(
@@ -476,15 +564,15 @@ def card_findings(
                 f"{item.device_id}:{item.seq}",
                 amount,
                 Text(
-                    f"Paiement par carte de {_euros(amount, 'fr')} (autorisation « {ref} ») absent"
-                    " des remises du terminal importées.",
-                    f"Card payment of {_euros(amount, 'en')} (authorisation “{ref}”) missing from"
-                    " the imported terminal settlements.",
+                    f"Paiement par carte de {_euros(amount, 'fr')} (autorisation « {shown} »)"
+                    " absent des remises du terminal importées.",
+                    f"Card payment of {_euros(amount, 'en')} (authorisation “{shown}”) missing"
+                    " from the imported terminal settlements.",
                 ),
                 str(item.payload.get("mission_id")),
                 item.device_id,
                 item.driver_id,
-                {"entry": item.ref, "terminal_ref": ref},
+                {"entry": item.ref, "terminal_ref": shown},
             )
         )
     return found
@@ -514,7 +602,7 @@ def unsettled_cards(
         if now < card.due_since + CARD_SETTLEMENT_DELAY:
             continue
         item = card.item
-        ref = normalise_ref(str(item.payload.get("terminal_ref", "")))
+        ref = str(item.payload.get("terminal_ref", ""))  # as the receipt prints it
         amount = cents(item.payload["amount"])
         days = CARD_SETTLEMENT_DELAY.days
         found.append(

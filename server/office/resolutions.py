@@ -20,6 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import (
+    anomalies as raised,
+)
+from server.office import (
     decisions,
     invoicing,
     issued_documents,
@@ -44,6 +47,7 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "card_unsettled",
             "entry_unauthorised",  # the collections it holds
             "collection_method_invalid",
+            "cash_over_limit",  # the last cash collection
         }
     ),
     "approve": frozenset(
@@ -53,6 +57,7 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "under_collection",
             "gate_bypassed",
             "owed_at_end",
+            "deferral_to_debtor",  # the driver's deferral stands: the invoice stays owed
         }
     ),
     "refuse": frozenset(
@@ -85,6 +90,8 @@ ACTIONS: Mapping[str, frozenset[str]] = {
             "site_facts_unreadable",
             "collection_method_invalid",
             "owed_at_end",
+            "cash_over_limit",
+            "deferral_to_debtor",
         }
     ),
     "accept_dispute": frozenset({"dispute_raised", "valuation_mismatch"}),
@@ -213,9 +220,17 @@ def resolve(
         )
         done["documents"] = issued if new else []
         done["amount_cents"] = cents
+    # One cause, one resolution: the open anomalies this one causes close with it.
+    linked = [
+        i
+        for i in raised.links(conn, tenant_id, [row]).linked.get(anomaly_id, ())
+        if get_anomaly(conn, tenant_id, i).status == reconcile.OPEN
+    ]
+    if linked:
+        done["linked"] = linked
     conn.execute(
         sa.update(anomalies)
-        .where(anomalies.c.tenant_id == tenant_id, anomalies.c.id == anomaly_id)
+        .where(anomalies.c.tenant_id == tenant_id, anomalies.c.id.in_([anomaly_id, *linked]))
         .values(status=reconcile.RESOLVED)
     )
     entry = office_journal.append(
@@ -230,6 +245,23 @@ def resolve(
     )
     done["journal_seq"] = entry.seq
     audit(conn, tenant_id, actor, f"anomaly.{action}", str(anomaly_id), now, detail=done)
+    for other in linked:  # each its own record, naming the anomaly whose act closed it
+        follows = get_anomaly(conn, tenant_id, other)
+        audit(
+            conn,
+            tenant_id,
+            actor,
+            f"anomaly.{action}",
+            str(other),
+            now,
+            detail={
+                "anomaly": other,
+                "kind": follows.kind,
+                "action": action,
+                "caused_by": anomaly_id,
+                "journal_seq": entry.seq,
+            },
+        )
     if row.mission_id:
         reconcile.reconcile_missions(conn, tenant_id, [row.mission_id], now=now)
     return done
@@ -255,7 +287,7 @@ def _void(
             "This anomaly names no collection to void.",
             code="nothing_to_void",
         )
-    if row.kind == "over_collection":
+    if row.kind in {"over_collection", "cash_over_limit"}:
         refs = refs[-1:]  # the last one taken is the one too many; the clerk may void more
     done = []
     for ref in refs:

@@ -60,6 +60,8 @@ class PhoneOrder:
     note: str | None
     coverage: dict[str, Any] = field(default_factory=dict)  # what the party says it covers
     driver_id: str | None = None
+    bill_later: bool = False  # the customer pays on invoice ("bill later"), asked at the call
+    agent: str | None = None  # who brought the business (server.office.agents), if anyone
 
 
 class _Reader:
@@ -273,6 +275,8 @@ def read_form(
         note=r.text("note", 1000),
         coverage=coverage,
         driver_id=r.text("driver_id", 64),
+        bill_later=form.get("bill_later") in ("1", "on"),
+        agent=r.text("agent", 64),
     )
     if r.problems:
         raise InvalidDocument(WHAT, r.problems)

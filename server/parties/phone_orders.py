@@ -8,6 +8,12 @@ id `desk:<call id>`. A private customer's call becomes a mission directly
 is kept in `phone_orders` (who called, the plate and phone as search keys, the places,
 what the caller said, who took it), never changed.
 
+"Bill later" asked at the call (docs/dispatch.md "Bill later at the call") follows the
+tenant's choice for a caller who still owes money (`shared.debtor_rule`): `block` refuses
+the call with a sentence naming what is owed; `warn` takes it, the warning kept on the
+call's audit line and in the reason of the signed `deposit_set` entry that makes the
+mission payable on invoice (`server.office.mission_terms`).
+
 The call id is made when the form first opens: posting the same call twice (a reload, a
 double click) finds it and changes nothing. `preview` runs the very same act in a
 transaction it rolls back, and values the mission the way the server will when the
@@ -25,8 +31,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from server.office import missions
+from server.office import agents, customers, debtor_deferral, mission_terms, missions
 from server.office.valuation import Valuer
+from server.parties.call_history import caller_debts
 from server.parties.order_document import mission_id_for
 from server.parties.order_store import mission_row
 from server.parties.orders import receive_order
@@ -38,9 +45,12 @@ from server.platform.tables import missions as missions_table
 from shared import calendar
 from shared.contract import Contract
 from shared.contract_schema import load_contract
+from shared.debtor_rule import DebtorFlag, Verdict, check_deferral
 from shared.errors import TowlineError
 from shared.i18n import Text
 from shared.mission import load_mission
+from shared.money import from_cents
+from shared.payment_terms import PayWhen
 
 MESSAGE_PREFIX = "desk:"
 MISSION_SOURCE = "phone"  # missions.source of a private customer's call
@@ -134,7 +144,9 @@ def _held(conn: sa.Connection, tenant_id: str, call_id: str) -> Any:
     ).first()
 
 
-def _outcome(row: Any, *, duplicate: bool, warning: Any = None) -> dict[str, Any]:
+def _outcome(
+    row: Any, *, duplicate: bool, warning: Any = None, debtor_warning: Text | None = None
+) -> dict[str, Any]:
     return {
         "call_id": row.id,
         "mission_id": row.mission_id,
@@ -145,6 +157,7 @@ def _outcome(row: Any, *, duplicate: bool, warning: Any = None) -> dict[str, Any
         "taken_at": row.taken_at,
         "taken_by": row.taken_by,
         "warning": warning,
+        "debtor_warning": debtor_warning,
         "duplicate": duplicate,
     }
 
@@ -196,6 +209,64 @@ def _party_call(
     return str(answer["mission_id"]), str(answer["order_id"]), answer.get("warning")
 
 
+def bill_later_verdict(
+    conn: sa.Connection,
+    tenant_id: str,
+    document: Mapping[str, Any],
+    order: PhoneOrder,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Verdict:
+    """May the call's customer be billed later, given what they (the mission's customer,
+    and the earlier missions of the same phone) owe and the tenant's choice?"""
+    debts = caller_debts(
+        conn,
+        tenant_id,
+        document,
+        order.phone.key if order.phone else None,
+        calendar.local(now, zone.key).date(),
+    )
+    who = customers.label(customers.mission_customer_key(document, str(document.get("id"))))
+    flag = DebtorFlag(who, from_cents(debts.open), len(debts.invoices))
+    return check_deferral(flag, debtor_deferral.current(conn, tenant_id))
+
+
+def _bill_later(
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_id: str,
+    order: PhoneOrder,
+    *,
+    zone: ZoneInfo,
+    key: Any,
+    actor: str,
+    now: datetime,
+) -> Text | None:
+    """Refuse (block) or make the mission payable on invoice (warn, or nothing owed);
+    returns the warning, if any."""
+    document = missions.get(conn, tenant_id, mission_id)["document"]
+    verdict = bill_later_verdict(conn, tenant_id, document, order, zone=zone, now=now)
+    if not verdict.allowed:
+        assert verdict.text is not None
+        raise Conflict(verdict.text.fr, verdict.text.en, code="debtor_deferral_refused")
+    if key is not None:  # None: a preview, rolled back; nothing is signed
+        reason = f"Facturer plus tard, demandé à l'appel {order.call_id}."
+        if verdict.text is not None:
+            reason += " " + verdict.text.fr
+        mission_terms.set_terms(
+            conn,
+            tenant_id,
+            mission_id,
+            pays=PayWhen.ON_INVOICE.value,
+            reason=reason[: mission_terms.REASON_MAX],
+            key=key,
+            actor=actor,
+            now=now,
+        )
+    return verdict.text
+
+
 def take(
     conn: sa.Connection,
     tenant_id: str,
@@ -204,9 +275,12 @@ def take(
     zone: ZoneInfo,
     actor: str,
     now: datetime,
+    key: Any = None,
 ) -> dict[str, Any]:
     """Record the call and make its mission (with its driver, if one is named), inside
-    the caller's transaction. The same call id again answers the first outcome."""
+    the caller's transaction. The same call id again answers the first outcome. `key`:
+    the server's signing key, to make the mission payable on invoice when the call asks
+    to bill later (without it, as in a preview, the choice is checked but not signed)."""
     held = _held(conn, tenant_id, order.call_id)
     if held is not None:
         return _outcome(held, duplicate=True)
@@ -224,6 +298,15 @@ def take(
             source=MISSION_SOURCE,
             actor=actor,
             now=now,
+        )
+    if order.agent is not None:  # an unknown agent refuses the whole call (agent_unknown)
+        agents.name_for_mission(
+            conn, tenant_id, mission_id, order.agent, via="phone", actor=actor, now=now
+        )
+    debtor_warning = None
+    if order.bill_later:
+        debtor_warning = _bill_later(
+            conn, tenant_id, mission_id, order, zone=zone, key=key, actor=actor, now=now
         )
     conn.execute(
         sa.insert(phone_orders).values(
@@ -251,10 +334,18 @@ def take(
         "phone_order.take",
         mission_id,
         now,
-        detail={"call_id": order.call_id, "party_id": order.party_id, "order_id": order_id},
+        detail={
+            "call_id": order.call_id,
+            "party_id": order.party_id,
+            "order_id": order_id,
+            "bill_later": order.bill_later,
+            "debtor_warning": None
+            if debtor_warning is None
+            else {"fr": debtor_warning.fr, "en": debtor_warning.en},
+        },
     )
     row = _held(conn, tenant_id, order.call_id)
-    return _outcome(row, duplicate=False, warning=warning)
+    return _outcome(row, duplicate=False, warning=warning, debtor_warning=debtor_warning)
 
 
 @dataclass(frozen=True)
@@ -268,6 +359,7 @@ class Preview:
     valuation: Mapping[str, Any] | None
     valuation_problem: Text | None
     warning: Mapping[str, str] | None  # the order and the contract's coverage differ
+    debtor_warning: Text | None = None  # "bill later" for a caller who owes (warn)
 
 
 def preview(
@@ -300,7 +392,15 @@ def preview(
         finally:
             transaction.rollback()
     coverage = document.get("coverage") or {}
-    return Preview(document, contract, problem, valuation, why, coverage.get("warning"))
+    return Preview(
+        document,
+        contract,
+        problem,
+        valuation,
+        why,
+        coverage.get("warning"),
+        taken["debtor_warning"],
+    )
 
 
 def _one_contract(
