@@ -137,14 +137,15 @@ def test_after_the_dispute_and_the_void_the_page_follows(world, karim):  # noqa:
         "F2026-000003",
     ]
     assert 'href="/desk/documents/A2026-000002.pdf"' in page
-    assert "Encaissement fictif n°" in page  # the 96.00 is no longer due
+    # The 96.00 is no longer due: after the accepted dispute it is money to refund.
+    assert "Trop encaissé n°" in page and "Encaissement fictif" not in page
 
-    fictitious = open_anomaly(world, "fictitious_collection")
-    resolve_in_desk(client, fictitious, "void", "Remboursé au client")
+    over = open_anomaly(world, "over_collection")
+    resolve_in_desk(client, over, "void", "Remboursé au client")
     page = text(client.get(f"/desk/missions/{MISSION}"))
     decision = re.search(r'data-decision="(dec_\w+)">(.*?)</tr>', page, re.S)
     assert decision is not None and "à la prochaine synchronisation" in decision.group(2)
-    assert "annulé par le bureau" in page and "Encaissement fictif n°" not in page
+    assert "annulé par le bureau" in page and "Trop encaissé n°" not in page
 
     world.sync(karim)  # the tablet records the reversal
     page = text(client.get(f"/desk/missions/{MISSION}"))

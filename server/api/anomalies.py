@@ -17,6 +17,7 @@ from marshmallow import fields, validate
 
 from server.api.fields import REASON
 from server.api.security import current_user, require_user
+from server.office import anomalies as raised
 from server.office import reconcile, resolutions, settlements
 from server.people.rights import Right, missing_right
 from server.platform.errors import Conflict, not_found
@@ -68,6 +69,14 @@ class AnomalyOut(Strict):
     amount = fields.String(allow_none=True, metadata={"description": 'e.g. "12.50"'})
     detail = fields.Dict()
     created_at = fields.AwareDateTime()
+    caused_by = Ref(
+        ANOMALY,
+        allow_none=True,
+        metadata={"description": "the anomaly this one follows from; resolving it closes both"},
+    )
+    linked = fields.List(
+        Ref(ANOMALY), metadata={"description": "the anomalies this one causes, closed with it"}
+    )
 
 
 class ResolveIn(Strict):
@@ -90,6 +99,9 @@ class ResolutionOut(Strict):
     revalued = fields.Dict(metadata={"description": "the new valuation (accept_dispute)"})
     approved = fields.Dict(metadata={"description": "the driver's entry, now approved"})
     amount_cents = fields.Integer(allow_none=True)
+    linked = fields.List(
+        Ref(ANOMALY), metadata={"description": "the anomalies it caused, resolved with it"}
+    )
 
 
 class SummaryOut(Strict):
@@ -117,9 +129,13 @@ def wire_cents(cents: int) -> str:
     return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
-def wire(row: Any) -> dict[str, Any]:
+def wire(row: Any, links: raised.Links | None = None) -> dict[str, Any]:
+    """An anomaly for the API; `links` (server.office.anomalies.links) adds its cause and
+    the anomalies it causes, as row ids that the schema writes as refs."""
     cents = row.amount_cents
     return {
+        "caused_by": links.caused_by.get(row.id) if links else None,
+        "linked": list(links.linked.get(row.id, ())) if links else [],
         "id": to_ref(ANOMALY, row.id),  # never the row id: it counts every tenant's
         "kind": row.kind,
         "subject": row.subject,
@@ -147,7 +163,9 @@ class Anomalies(MethodView):
                 select = select.where(anomalies.c[name] == query[name])
         select = select.order_by(anomalies.c.id.desc()).limit(query["limit"])
         with reader().connect() as conn:
-            return [wire(r) for r in conn.execute(select)]
+            rows = conn.execute(select).all()
+            found = raised.links(conn, user.tenant_id, rows)
+            return [wire(r, found) for r in rows]
 
 
 def _anomaly(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> Any:
@@ -173,7 +191,8 @@ class Anomaly(MethodView):
         list gives it (a ref: it tells nothing of other companies' anomalies)."""
         user = current_user()
         with reader().connect() as conn:
-            return wire(_anomaly(conn, user.tenant_id, anomaly_id))
+            row = _anomaly(conn, user.tenant_id, anomaly_id)
+            return wire(row, raised.links(conn, user.tenant_id, [row]))
 
 
 @blp.route("/anomalies/<anomaly_ref:anomaly_id>/resolve")

@@ -141,6 +141,10 @@ class PaymentLineOut(Strict):
     reference = fields.String()
     amount = fields.String()
     outcome = fields.String(validate=validate.OneOf(payments_in.OUTCOMES))
+    difference = fields.String(
+        allow_none=True,
+        metadata={"description": "amount_differs: short (applied) or overpaid (not applied)"},
+    )
     invoice_number = fields.String(allow_none=True)
 
 
@@ -180,6 +184,11 @@ class MismatchOut(Strict):
     party_id = fields.String(allow_none=True)
     amount = fields.String()
     outcome = fields.String(validate=validate.OneOf(payments_in.MISMATCHES))
+    difference = fields.String(
+        allow_none=True,
+        metadata={"description": "amount_differs: short (applied) or overpaid (not applied)"},
+    )
+    applied = fields.String(metadata={"description": "what of the line reached the claim"})
     invoice_number = fields.String(allow_none=True)
     claim = fields.Nested(ClaimStateOut, allow_none=True)
 

@@ -153,8 +153,11 @@ def resolve_anomaly(
     """Resolve anomaly ID in one action, with the reason.
 
     \b
-    Actions: void (the collection, + credit note), approve, refuse, acknowledge,
-    accept_dispute (re-value with the contract held now), invoice_overrun.
+    Actions: void (the collection; a refund receipt when no invoice bills the
+    customer, else a credit note only for what the invoice bills beyond what is due),
+    approve, refuse, acknowledge, accept_dispute (re-value with the contract held now;
+    a total credit note and a new invoice only if the mission is already invoiced),
+    invoice_overrun. Resolving an anomaly also resolves those it causes.
 
     \b
     Example:

@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from flask import render_template, request
 
 from server.api.anomalies import missing_for
-from server.desk import labels
+from server.desk import labels, valuation_diff
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.labels import kind_label, label, step_label
 from server.desk.session import current, page
+from server.office import anomalies as raised
 from server.office import reconcile, resolutions
 from server.office.office_journal import chain_id
 from server.people.drivers import list_drivers
@@ -69,9 +70,15 @@ ACTION_HELP: Mapping[str, tuple[str, str]] = {
     ),
     "accept_dispute": (
         "La mission est revalorisée avec les versions de convention actuelles (publiez"
-        " d'abord la version corrigée) ; les factures suivent (avoir, nouvelle facture).",
+        " d'abord la version corrigée). Si elle est déjà facturée, chaque facture est annulée"
+        " par un avoir de son montant restant et une nouvelle facture est émise au nouveau"
+        " prix ; sinon elle sera facturée à sa clôture, sans avoir. Ce qui a déjà été"
+        " encaissé au-delà du nouveau prix devient un trop-perçu à rembourser.",
         "The mission is valued again with the contract versions held now (publish the"
-        " corrected version first); the invoices follow (credit note, new invoice).",
+        " corrected version first). If it is already invoiced, each invoice is cancelled by a"
+        " credit note for what it still bills and a new invoice is issued at the new price;"
+        " otherwise it is invoiced when it closes, with no credit note. Money already"
+        " collected beyond the new price becomes an over-collection to refund.",
     ),
     "invoice_overrun": (
         "Le bénéficiaire est facturé de ce que le plafond du dossier ne couvre pas.",
@@ -171,6 +178,34 @@ def _counts(conn: sa.Connection, tenant_id: str, f: Filters) -> list[tuple[str, 
     return sorted(((str(k), int(n)) for k, n in rows), key=lambda kn: (-kn[1], kn[0]))
 
 
+def grouped(
+    conn: sa.Connection, tenant_id: str, rows: Sequence[Any]
+) -> tuple[list[Any], dict[int, list[Any]], dict[int, int]]:
+    """One row per cause (docs/anomalies.md "Linked anomalies"): an anomaly whose cause
+    is on the page is shown under it ("also: …"), not as a row of its own; one whose
+    cause is not (filtered out) keeps its row and names its cause.
+    Returns (the rows, per cause the anomalies it causes, per row its cause's id)."""
+    found = raised.links(conn, tenant_id, rows)
+    shown = {r.id for r in rows}
+    by_id = {r.id: r for r in rows}
+    also: dict[int, list[Any]] = {}
+    kept = []
+    for r in rows:
+        cause = found.caused_by.get(r.id)
+        if cause is not None and cause in shown:
+            also.setdefault(cause, []).append(r)
+        else:
+            kept.append(r)
+    for primary, ids in found.linked.items():  # causes on the page, others filtered out
+        if primary in by_id:
+            known = {r.id for r in also.get(primary, [])}
+            also.setdefault(primary, []).extend(
+                resolutions.get_anomaly(conn, tenant_id, i) for i in ids if i not in known
+            )
+    follows = {r.id: found.caused_by[r.id] for r in kept if r.id in found.caused_by}
+    return kept, also, follows
+
+
 @desk.route("/anomalies", endpoint="anomalies")
 @page(Right.RECONCILE)
 def anomaly_list() -> Any:
@@ -188,10 +223,14 @@ def anomaly_list() -> Any:
                 .limit(LIMIT + 1)
             ).all()
             counts = _counts(conn, user.tenant_id, chosen)
+        more = len(rows) > LIMIT
+        rows, also, follows = grouped(conn, user.tenant_id, rows[:LIMIT])
     page_ = render_template(
         "desk/anomalies.html",
-        rows=rows[:LIMIT],
-        more=len(rows) > LIMIT,
+        rows=rows,
+        also=also,
+        follows=follows,
+        more=more,
         counts=counts,
         filters=chosen,
         error=error,
@@ -280,7 +319,9 @@ def _other_evidence(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key, value in detail.items():
         if key in ("fr", "en", *EVIDENCE_REFS):
             continue
-        if key == "due" and isinstance(value, int):
+        if key in valuation_diff.KEYS and valuation_diff.mismatch_view(detail):
+            continue  # shown side by side in words
+        if key in ("due", "valuation_gap") and isinstance(value, int):
             text = money(value, cents=True)
         elif key == "findings" and isinstance(value, list):
             text = sentence({"findings": value})
@@ -326,6 +367,7 @@ def _resolution(conn: sa.Connection, tenant_id: str, anomaly_id: int) -> dict[st
         "action": label(ACTION_LABELS, action),
         "reason": reason,
         "journal_seq": seq,
+        "with": detail.get("caused_by"),  # closed by the resolution of its cause
     }
 
 
@@ -398,6 +440,12 @@ def detail_page(
         names = driver_names(conn, user.tenant_id)
         done = _resolution(conn, user.tenant_id, int(row.id))
         revocable = _revocable(conn, user.tenant_id, row)
+        found = raised.links(conn, user.tenant_id, [row])
+        cause = found.caused_by.get(row.id)
+        cause_row = resolutions.get_anomaly(conn, user.tenant_id, cause) if cause else None
+        linked = [
+            resolutions.get_anomaly(conn, user.tenant_id, i) for i in found.linked.get(row.id, ())
+        ]
     evidence = [
         (role, entries.get((str(r.get("device_id")), int(r["seq"]))), r) for role, r in refs
     ]
@@ -409,12 +457,17 @@ def detail_page(
         detail=detail,
         sentence=sentence(detail),
         kind_label=kind_label(row.kind),
+        kind_label_of=kind_label,
+        status_label_of=lambda s: label(STATUS_LABELS, s),
         status_label=label(STATUS_LABELS, row.status),
         driver=names.get(row.driver_id or "", row.driver_id),
         drivers=names,
         evidence=evidence,
         other=_other_evidence(detail),
+        mismatch=valuation_diff.mismatch_view(detail),
         resolution=done,
+        cause=cause_row,
+        linked=linked,
         actions=actions if row.status == reconcile.OPEN else [],
         as_kinds=AS_KINDS,
         form=form or {},

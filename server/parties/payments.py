@@ -17,7 +17,9 @@ The files are read by `server.parties.payment_files`. A file is imported once (i
 SHA-256); each line is matched to a claim by reference and amount
 (`claim_money.apply_payment`): `matched`, `amount_differs` (partial, applied; or more than
 owed, not applied), `unknown_reference`, `already_paid`. Every line that is not `matched`
-is a mismatch the office sees (`mismatches`).
+is a mismatch the office sees (`mismatches`); an `amount_differs` line says which way it
+differs (`difference`: `short` or `overpaid`), so the office chases a balance only where
+one is owed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from shared.money import from_cents, wire
 OUTCOMES = ("matched", "amount_differs", "unknown_reference", "already_paid")
 MISMATCHES = ("amount_differs", "unknown_reference", "already_paid")
 MAX_BYTES = 10_000_000
+SHORT, OVERPAID = "short", "overpaid"  # the two ways an amount differs (`difference`)
 
 
 # --- matching --------------------------------------------------------------------------
@@ -104,6 +107,17 @@ def _pick(conn: sa.Connection, tenant_id: str, found: list[Any], cents: int) -> 
         return exact[0]
     still = [r for r, left in owed if left > 0]
     return still[0] if still else found[0]
+
+
+def difference(outcome: str, applied_cents: int) -> str | None:
+    """Which way an `amount_differs` line differs: `short` (less than owed, applied: the
+    claim stays open for the rest) or `overpaid` (more than owed, not applied: nothing of
+    it reached the claim). None for the other outcomes. `claim_money.apply_payment`
+    applies a short payment and never an overpayment, so what was applied tells them
+    apart."""
+    if outcome != "amount_differs":
+        return None
+    return SHORT if applied_cents > 0 else OVERPAID
 
 
 def _import_id(digest: str) -> str:
@@ -201,6 +215,7 @@ def import_file(
                     "reference": line.reference,
                     "amount": wire(from_cents(line.cents)),
                     "outcome": outcome,
+                    "difference": difference(outcome, cents),
                     "invoice_number": invoice,
                 }
             )
@@ -328,6 +343,8 @@ def mismatches(
                 "party_id": r.party_id,
                 "amount": wire(from_cents(int(r.amount_cents))),
                 "outcome": r.outcome,
+                "difference": difference(str(r.outcome), int(r.applied_cents or 0)),
+                "applied": wire(from_cents(int(r.applied_cents or 0))),
                 "invoice_number": r.invoice_number,
                 "claim": claim,
             }
