@@ -79,7 +79,7 @@ def test_the_list_shows_every_contract_with_its_versions(world):  # noqa: F811
         assert f'href="/desk/contracts/{version["id"]}/v1"' in html
         assert version["digest"][:12] in html
     assert "Assistance A — convention 2026" in html and "aucun (particuliers)" in html
-    assert "du 2026-01-01 au 2026-12-31" in html
+    assert "du 01/01/2026 au 31/12/2026" in html  # dates in words, never ISO
 
 
 def test_a_version_shows_its_rules_in_words_and_its_json(world):  # noqa: F811
@@ -196,14 +196,22 @@ def test_publishing_creates_the_next_version_like_the_api(world):  # noqa: F811
     draft = copy.deepcopy(ASSIST_A)
     draft["price_lists"]["contracted"]["TOW.VL"] = "130.00"
     before = written(world)
+    # A refusal redirects back to the workbench (a reload posts nothing), draft as typed.
     unconfirmed = send(client, "/desk/contracts/publish", {"document": json.dumps(draft)})
-    assert unconfirmed.status_code == 400
-    assert "Cochez la case de confirmation" in unconfirmed.get_data(as_text=True)
+    assert (
+        unconfirmed.status_code == 302 and unconfirmed.headers["Location"] == "/desk/contracts/try"
+    )
+    for _reload in range(2):
+        again = client.get("/desk/contracts/try").get_data(as_text=True)
+        assert "Cochez la case de confirmation" in again
+        assert "&#34;TOW.VL&#34;: &#34;130.00&#34;" in again
     same = send(
         client, "/desk/contracts/publish", {"document": json.dumps(draft), "confirm": "yes"}
     )
-    assert same.status_code == 409
-    assert "La convention ASSIST-A v1 existe déjà" in same.get_data(as_text=True)
+    assert same.status_code == 302
+    assert "La convention ASSIST-A v1 existe déjà" in client.get("/desk/contracts/try").get_data(
+        as_text=True
+    )
     assert written(world) == before
 
     draft["version"] = 2

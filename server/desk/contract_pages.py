@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
+from server.desk import contract_form, refused_forms
 from server.desk.blueprint import desk, money, t
 from server.desk.session import current, page
 from server.office import contracts, missions
@@ -32,6 +33,7 @@ from shared.contract_schema import CONTRACT, load_contract
 from shared.errors import InvalidDocument, Problem, TowlineError
 from shared.explain import explain
 from shared.mission import MISSION, Mission, load_mission
+from shared.payment_terms import Method
 from shared.payments import LABELS as METHODS
 from shared.schema_tools import parse_json
 from shared.valuation import Line, Valuation, ValuationContext, value
@@ -458,6 +460,16 @@ def _form_trial() -> Trial:
 def contract_try() -> Any:
     tenant_id = current().tenant_id
     if request.method == "GET":
+        kept = refused_forms.take(_PUBLISH)
+        if kept is not None:  # a refused publication, as typed (see contract_publish)
+            values, problems = kept
+            trial = Trial(
+                mission_id=str(values.get("mission_id", "")),
+                mission_json=str(values.get("mission_json", "")),
+                document=str(values.get("document", "")),
+            )
+            trial.problems = [str(p) for p in problems.get("", [])]
+            return _render(trial)
         with reader().connect() as conn:
             trial = Trial(
                 mission_id=request.args.get("mission", ""),
@@ -468,6 +480,19 @@ def contract_try() -> Any:
         trial = run_trial(conn, tenant_id, _form_trial())
     failed = trial.problems or trial.draft_refusal
     return _render(trial, 422 if failed else 200)
+
+
+_PUBLISH = "contract_publish"
+_TRIAL_FIELDS = ("mission_id", "mission_json", "document")
+
+
+def _refuse_publish(trial: Trial, status: int) -> Any:
+    """Back to the workbench with the draft as typed: a redirect (a reload posts nothing
+    again) when the session can hold the draft, else the page itself with `status`."""
+    values = {k: getattr(trial, k) for k in _TRIAL_FIELDS}
+    if refused_forms.keep(_PUBLISH, values, {"": trial.problems}):
+        return redirect(url_for("desk.contract_try"))
+    return _render(trial, status)
 
 
 @desk.route("/contracts/publish", methods=["POST"], endpoint="contract_publish")
@@ -481,7 +506,7 @@ def contract_publish() -> Any:
         load_contract(document)  # the problems by path, before the confirmation
     except InvalidDocument as error:
         trial.problems = _problems(error)
-        return _render(trial, 422)
+        return _refuse_publish(trial, 422)
     if request.form.get("confirm") != "yes":
         trial.problems = [
             t(
@@ -489,7 +514,7 @@ def contract_publish() -> Any:
                 "Tick the confirmation box to publish this version.",
             )
         ]
-        return _render(trial, 400)
+        return _refuse_publish(trial, 400)
     user = current()
     try:
         with engine().begin() as conn:
@@ -501,7 +526,170 @@ def contract_publish() -> Any:
             else [refused.message(lang())]
         )
         status = getattr(refused, "status", 422)
-        return _render(trial, status)
+        return _refuse_publish(trial, status)
+    refused_forms.drop()
+    flash(
+        t(
+            f"Convention {made['id']} version {made['version']} publiée : les tablettes la "
+            "recevront à leur prochaine synchronisation.",
+            f"Contract {made['id']} version {made['version']} published: tablets receive it "
+            "at their next sync.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.contract", contract_id=made["id"], version=made["version"]))
+
+
+# --- the form editor: the common parts of a new version -----------------------------
+
+
+def _latest(conn: sa.Connection, tenant_id: str, contract_id: str) -> dict[str, Any]:
+    """The contract's latest version (404 for a contract this tenant does not have)."""
+    versions = contracts.list_versions(conn, tenant_id, contract_id)
+    if not versions:
+        contracts.get_version(conn, tenant_id, contract_id, 1)  # raises the 404
+    top = max(v["version"] for v in versions)
+    return contracts.get_version(conn, tenant_id, contract_id, top)
+
+
+def _edit_name(contract_id: str) -> str:
+    return f"contract_edit:{contract_id}"
+
+
+def _render_edit(
+    contract_id: str,
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+    trial: Trial,
+    status: int = 200,
+) -> Any:
+    tenant_id = current().tenant_id
+    with reader().connect() as conn:
+        base = _latest(conn, tenant_id, contract_id)
+        choices = missions.list_missions(conn, tenant_id, limit=MISSIONS_SHOWN)
+    terms = load_contract(base["document"])
+
+    def why(valuation: Valuation | None) -> list[str]:
+        return explain(valuation, lang()) if valuation is not None else []
+
+    html = render_template(
+        "desk/contract_edit.html",
+        base=base,
+        terms=terms,
+        values=values,
+        errors=errors,
+        rows={kind: contract_form.rows(values, kind) for kind in contract_form.BLANK_ROWS},
+        label_of=lambda code: _label(terms, code) if code else "",
+        trial=trial,
+        choices=choices,
+        may_edit=_may_edit(),
+        weekdays=[(d, _DAYS[lang()][d]) for d in WEEKDAYS],
+        methods=[(m.value, METHODS[m](lang())) for m in Method],
+        pay_when=[(k, t(*words)) for k, words in _PAY_WHEN.items()],
+        deposit_when=[(k, t(*words)) for k, words in _DEPOSIT_WHEN.items()],
+        draft_why=why(trial.draft),
+        published_why=why(trial.published),
+    )
+    return html, status
+
+
+def _built(contract_id: str) -> tuple[dict[str, Any], contract_form.Built, dict[str, list[str]]]:
+    """The posted form, the draft it builds, and every problem by field ("" = general)."""
+    values = contract_form.from_request(request.form.to_dict(flat=False))
+    with reader().connect() as conn:
+        base = _latest(conn, current().tenant_id, contract_id)
+    built = contract_form.build(base["document"], values, lang())
+    errors = {name: list(found) for name, found in built.errors.items()}
+    try:
+        load_contract(built.document)
+    except InvalidDocument as error:
+        by_field, general = contract_form.place(built, error, lang())
+        for name, found in by_field.items():
+            errors.setdefault(name, []).extend(found)
+        if general:
+            errors.setdefault("", []).extend(general)
+    values["mission"] = request.form.get("mission", "").strip()
+    return values, built, errors
+
+
+def _refuse_edit(contract_id: str, values: dict[str, Any], errors: dict[str, list[str]]) -> Any:
+    """Post/Redirect/Get: the form comes back with what was typed and its problems, and a
+    reload shows them again without posting; a form too large for the session is answered
+    directly (422), as the JSON workbench does."""
+    if refused_forms.keep(_edit_name(contract_id), values, errors):
+        return redirect(url_for("desk.contract_edit", contract_id=contract_id))
+    return _render_edit(contract_id, values, errors, Trial(mission_id=values["mission"]), 422)
+
+
+@desk.route(
+    "/contracts/<string:contract_id>/edit", methods=["GET", "POST"], endpoint="contract_edit"
+)
+@page()
+def contract_edit(contract_id: str) -> Any:
+    """GET: the form for version N+1 of the latest version (or the refused form kept);
+    POST: value the draft on a mission beside the published version, publishing nothing."""
+    tenant_id = current().tenant_id
+    if request.method == "GET":
+        if request.args.get("fresh"):
+            refused_forms.drop()
+        kept = refused_forms.take(_edit_name(contract_id))
+        if kept is not None:
+            values, errors = kept
+        else:
+            with reader().connect() as conn:
+                base = _latest(conn, tenant_id, contract_id)
+            values = contract_form.values_from(base["document"], base["version"] + 1)
+            values["mission"] = request.args.get("mission", "")
+            errors = {}
+        return _render_edit(contract_id, values, errors, Trial(mission_id=values["mission"]))
+    values, built, errors = _built(contract_id)
+    if not values["mission"]:
+        errors.setdefault("mission", []).append(
+            t(
+                "Choisissez une mission pour essayer le brouillon.",
+                "Choose a mission to try the draft on.",
+            )
+        )
+    if errors:
+        return _refuse_edit(contract_id, values, errors)
+    refused_forms.drop()
+    trial = Trial(mission_id=values["mission"], document=pretty(built.document))
+    with reader().connect() as conn:
+        run_trial(conn, tenant_id, trial)
+    return _render_edit(contract_id, values, {}, trial, 422 if trial.draft_refusal else 200)
+
+
+@desk.route(
+    "/contracts/<string:contract_id>/edit/publish",
+    methods=["POST"],
+    endpoint="contract_edit_publish",
+)
+@page(Right.EDIT_CONTRACTS)
+def contract_edit_publish(contract_id: str) -> Any:
+    """Publish the form's draft as the next version, through the same path as the JSON
+    workbench and the API; any refusal returns to the form with what was typed."""
+    values, built, errors = _built(contract_id)
+    if not errors and request.form.get("confirm") != "yes":
+        errors[""] = [
+            t(
+                "Cochez la case de confirmation pour publier cette version.",
+                "Tick the confirmation box to publish this version.",
+            )
+        ]
+    if errors:
+        return _refuse_edit(contract_id, values, errors)
+    user = current()
+    try:
+        with engine().begin() as conn:
+            made = contracts.publish(conn, user.tenant_id, built.document, actor=user.id, now=now())
+    except TowlineError as refused:
+        found = (
+            _problems(refused)
+            if isinstance(refused, InvalidDocument)
+            else [refused.message(lang())]
+        )
+        return _refuse_edit(contract_id, values, {"": found})
+    refused_forms.drop()
     flash(
         t(
             f"Convention {made['id']} version {made['version']} publiée : les tablettes la "
