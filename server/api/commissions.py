@@ -16,7 +16,7 @@ from marshmallow import fields, validate
 from server.api.fields import IDENT
 from server.api.reports import PeriodQuery, period_of
 from server.api.security import current_user, require_user
-from server.office import commissions
+from server.office import agents, commissions
 from server.people.rights import Right
 from server.platform.web import Blueprint, Strict, engine, lang, now, reader
 
@@ -95,8 +95,11 @@ class PersonRulesOut(Strict):
     person = fields.String()
     name = fields.String()
     kind = fields.String(
-        validate=validate.OneOf(["driver", "user"]),
-        metadata={"description": "driver: on the missions driven; user: on those taken"},
+        validate=validate.OneOf(["driver", "user", "agent"]),
+        metadata={
+            "description": "driver: on the missions driven; user: on those taken; agent: on "
+            "those brought"
+        },
     )
     version = fields.Integer()
     rules = fields.Dict()
@@ -135,7 +138,8 @@ class People(MethodView):
     @require_user(Right.RECONCILE)
     @commissions_blp.response(200, PersonRulesOut(many=True))
     def get(self) -> list[dict[str, Any]]:
-        """Every driver with the version of their rules in force (0: none)."""
+        """Every driver, office user and agent with the version of their rules in force
+        (0: none)."""
         with reader().connect() as conn:
             return commissions.people(conn, current_user().tenant_id)
 
@@ -161,6 +165,35 @@ class Rules(MethodView):
         with engine().begin() as conn:
             return commissions.set_rules(
                 conn, user.tenant_id, person[:64], given, actor=user.id, now=now()
+            )
+
+
+class AgentIO(Strict):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=agents.NAME_MAX))
+    added_at = fields.String(dump_only=True)
+    added_by = fields.String(dump_only=True)
+
+
+@commissions_blp.route("/agents")
+class Agents(MethodView):
+    @require_user(Right.RECONCILE)
+    @commissions_blp.response(200, AgentIO(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The register of agents: the people paid on results for the missions they
+        bring (name one on a phone call or an API order's `agent`)."""
+        with reader().connect() as conn:
+            return agents.listed(conn, current_user().tenant_id)
+
+    @require_user(Right.MANAGE_USERS)
+    @commissions_blp.arguments(AgentIO)
+    @commissions_blp.response(201, AgentIO)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Add an agent (an id of their own, not a driver's or a user's, and a name)."""
+        user = current_user()
+        with engine().begin() as conn:
+            return agents.add(
+                conn, user.tenant_id, data["id"], data["name"], actor=user.id, now=now()
             )
 
 

@@ -19,7 +19,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from server.api.office_payments import PaymentOut, RefundIn
+from server.api.office_payments import ApplyIn, PaymentOut, RefundIn
 from server.api.security import current_user, require_user
 from server.office import customer_debts, debt_terms, invoice_balances, office_payments, reminders
 from server.people.rights import Right
@@ -123,6 +123,18 @@ class OverpaymentRefundOut(Strict):
     reference = fields.String()
     journal_seq = fields.Integer(metadata={"description": "its server journal entry"})
     balance = fields.Nested(InvoiceOut, metadata={"description": "the invoice after it"})
+
+
+class OverpaymentAppliedOut(Strict):
+    act = fields.String()
+    invoice = fields.String(metadata={"description": "the overpaid invoice"})
+    to = fields.String(metadata={"description": "the invoice the credit went on"})
+    customer = fields.String()
+    amount = fields.String(metadata=MONEY)
+    on = fields.String()
+    journal_seq = fields.Integer(metadata={"description": "its server journal entry"})
+    balance = fields.Nested(InvoiceOut, metadata={"description": "the overpaid invoice after it"})
+    to_balance = fields.Nested(InvoiceOut, metadata={"description": "the invoice paid, after it"})
 
 
 class ReminderOut(Strict):
@@ -278,6 +290,29 @@ class RefundOverpayment(MethodView):
                 user.tenant_id,
                 number[:32],
                 reference=data["reference"],
+                amount=data.get("amount"),
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+            )
+
+
+@debts_blp.route("/customer-debts/invoices/<string:number>/apply")
+class ApplyOverpayment(MethodView):
+    @require_user(Right.RECORD_PAYMENTS)
+    @debts_blp.arguments(ApplyIn)
+    @debts_blp.response(200, OverpaymentAppliedOut)
+    def post(self, data: dict[str, Any], number: str) -> dict[str, Any]:
+        """Put the credit an invoice overpaid on site holds on another open invoice of the
+        same customer (`amount`, or as much as both allow): one signed `office_payment`
+        entry, act `overpayment_applied`."""
+        user = current_user()
+        with engine().begin() as conn:
+            return office_payments.apply_overpayment(
+                conn,
+                user.tenant_id,
+                number[:32],
+                data["invoice"],
                 amount=data.get("amount"),
                 key=server_private_key(),
                 actor=user.id,

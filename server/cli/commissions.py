@@ -198,4 +198,56 @@ def statement(
     click.echo(str(out / name))
 
 
+@commissions_group.command("agents")
+@click.argument("tenant_id", metavar="TENANT")
+@click.option("--add", "agent_id", default=None, help="Add an agent with this id (else: list).")
+@click.option("--name", default=None, help="The agent's name (with --add).")
+@click.option("--by", "actor", default="cli", help="Who adds them (audit log).")
+@db_option
+@json_option
+@lang_option
+def agents_command(
+    tenant_id: str,
+    agent_id: str | None,
+    name: str | None,
+    actor: str,
+    database_url: str,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """List the register of agents (people paid on results for the missions they bring,
+    not necessarily users), or --add one. Name an agent on a phone call or in an API
+    order's `agent`; set their rules with `commissions rules TENANT ID`.
+
+    \b
+    Example:
+      towline-server commissions agents demo --add paolo --name "Paolo Rossi" --by gerant
+
+    Exit codes: 0 done; 2 bad id or name; 3 unknown tenant, an id already a person's.
+    """
+    from server.office import agents
+
+    chosen = common.lang(lang)
+
+    def work() -> Any:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            if agent_id is None:
+                return agents.listed(conn, tenant_id)
+            return agents.add(conn, tenant_id, agent_id, name, actor=actor, now=common.now())
+
+    found = common.run(chosen, work)
+    if isinstance(found, dict):
+        text = (
+            f"Apporteur {found['id']} ajouté : {found['name']}."
+            if chosen == "fr"
+            else f"Agent {found['id']} added: {found['name']}."
+        )
+    else:
+        text = "\n".join(f"{a['id']}\t{a['name']}" for a in found) or (
+            "Aucun apporteur." if chosen == "fr" else "No agents."
+        )
+    common.emit(found, as_json, text)
+
+
 COMMANDS = [commissions_group]

@@ -389,6 +389,67 @@ def refund_overpaid(
     common.emit(made, as_json, text)
 
 
+@debts.command("apply-overpaid")
+@click.argument("tenant_id", metavar="TENANT")
+@click.argument("invoice")
+@click.argument("to")
+@click.option("--amount", default=None, help="Default: as much as both invoices allow.")
+@click.option("--by", "actor", default="cli", help="The office user.")
+@db_option
+@var_option
+@json_option
+@lang_option
+def apply_overpaid(
+    tenant_id: str,
+    invoice: str,
+    to: str,
+    amount: str | None,
+    actor: str,
+    database_url: str,
+    var_dir: Path,
+    as_json: bool,
+    lang: str | None,
+) -> None:
+    """Put the credit INVOICE holds (paid on site beyond what it bills) on TO, another
+    open invoice of the same customer: one signed entry.
+
+    \b
+    Example:
+      towline-server debts apply-overpaid demo F2026-000007 F2026-000008 --amount 20.00
+
+    Exit codes: 0 done; 2 bad amount, not a beneficiary invoice, another customer's
+    invoice; 3 unknown tenant, no credit on INVOICE, TO owes nothing or less than asked.
+    """
+    from server.office import office_payments
+
+    chosen = common.lang(lang)
+
+    def work() -> Any:
+        with common.engine(database_url).begin() as conn:
+            common.require_tenant(conn, tenant_id)
+            return office_payments.apply_overpayment(
+                conn,
+                tenant_id,
+                invoice,
+                to,
+                amount=amount,
+                key=signing_key(var_dir),
+                actor=actor,
+                now=common.now(),
+            )
+
+    made = common.run(chosen, work)
+    left, owed = made["balance"]["credit"], made["to_balance"]["open"]
+    text = (
+        f"Affecté {made['amount']} de l'avoir de la facture {made['invoice']} à la facture "
+        f"{made['to']} ; avoir restant {left}, reste dû sur {made['to']} {owed}."
+        if chosen == "fr"
+        else f"Applied {made['amount']} of invoice {made['invoice']}'s credit to invoice "
+        f"{made['to']}; credit left {left}, {made['to']} still owes {owed}."
+    )
+    common.emit(made, as_json, text)
+
+
 for _command in (pay, apply, refund, payments):
     debts.add_command(_command)
 

@@ -17,9 +17,9 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from server.desk.blueprint import desk, not_found, t
 from server.desk.report_pages import period_from_args
 from server.desk.session import current, page
-from server.office import commissions
+from server.office import agents, commissions
 from server.people.rights import Right
-from server.platform.errors import NotFound
+from server.platform.errors import ApiError, NotFound
 from server.platform.web import engine, lang, now, reader
 from shared.errors import InvalidDocument
 
@@ -32,6 +32,11 @@ KIND_LABELS = {
     "per_mission": ("Forfait mission", "Per mission"),
     "reversal": ("Reprise sur avoir", "Reversed by a credit note"),
     "tier": ("Palier mensuel", "Monthly tier"),
+}
+PERSON_KINDS = {
+    "driver": ("chauffeur", "driver"),
+    "user": ("utilisateur", "office user"),
+    "agent": ("apporteur", "agent"),
 }
 
 
@@ -58,6 +63,7 @@ def _page(*, status: int = 200, errors: list[str] | None = None, texts: Any = No
         person=person,
         query=query,
         kind_label=lambda k: t(*KIND_LABELS[k]),
+        kind_of=lambda k: t(*PERSON_KINDS.get(k, (k, k))),
         may_set=Right.MANAGE_USERS in current().rights,
     )
     return html, (400 if error else status)
@@ -136,6 +142,33 @@ def rules_set(person: str) -> Any:
         t(
             f"Règles de {person} enregistrées (version {made['version']}).",
             f"{person}'s rules saved (version {made['version']}).",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.report_commissions"))
+
+
+@desk.route("/reports/commissions/agents", methods=["POST"], endpoint="agent_add")
+@page(Right.MANAGE_USERS)
+def agent_add() -> Any:
+    """Add an agent to the register (then set their rules in the form it gets)."""
+    user = current()
+    try:
+        with engine().begin() as conn:
+            made = agents.add(
+                conn,
+                user.tenant_id,
+                request.form.get("id"),
+                request.form.get("name"),
+                actor=user.id,
+                now=now(),
+            )
+    except ApiError as refused:
+        return _page(status=refused.status, errors=[refused.text(lang())])
+    flash(
+        t(
+            f"Apporteur {made['id']} ajouté : {made['name']}.",
+            f"Agent {made['id']} added: {made['name']}.",
         ),
         "ok",
     )

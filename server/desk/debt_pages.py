@@ -34,6 +34,7 @@ from server.office import (
 )
 from server.office.office_payments import Use
 from server.people.rights import Right
+from server.people.tenant_time import day_words
 from server.platform.errors import ApiError, NotFound
 from server.platform.web import engine, lang, now, reader, server_private_key
 from shared.errors import InvalidDocument, TowlineError
@@ -53,6 +54,7 @@ EVENT_LABELS = {
     "credit_applied": ("Avoir affecté", "Credit applied"),
     "refund": ("Remboursement", "Refund"),
     "overpayment_refunded": ("Trop-perçu remboursé", "Overpayment refunded"),
+    "overpayment_applied": ("Trop-perçu affecté", "Overpayment applied"),
     "reminder": ("Relance envoyée", "Reminder sent"),
 }
 STATUS_LABELS = {
@@ -67,7 +69,7 @@ def day(value: date | str | None) -> str:
     if value is None or value == "":
         return "—"
     moment = date.fromisoformat(value) if isinstance(value, str) else value
-    return moment.isoformat() if lang() == "en" else moment.strftime("%d/%m/%Y")
+    return day_words(moment, lang())
 
 
 def _today() -> date:
@@ -333,6 +335,44 @@ def refund_overpaid(number: str) -> Any:
         t(
             f"Facture {number} : {money(done['amount'])} remboursés, avoir restant {left}.",
             f"Invoice {number}: {money(done['amount'])} refunded, credit left {left}.",
+        ),
+        "ok",
+    )
+    return redirect(url_for("desk.debt_account", customer=customer or done["customer"]))
+
+
+@desk.route("/debts/invoices/<string:number>/apply", methods=["POST"])
+@page(Right.RECORD_PAYMENTS)
+def apply_overpaid(number: str) -> Any:
+    """Apply the credit an invoice overpaid on site holds to another open invoice of the
+    same customer (one signed entry)."""
+    user = current()
+    customer = (request.form.get("customer") or "").strip()[:160]
+    amount = (request.form.get("amount") or "").strip().replace(",", ".") or None
+    try:
+        with engine().begin() as conn:
+            done = office_payments.apply_overpayment(
+                conn,
+                user.tenant_id,
+                number[:32],
+                (request.form.get("invoice") or "").strip()[:32],
+                amount=amount,
+                key=server_private_key(),
+                actor=user.id,
+                now=now(),
+            )
+    except NotFound:
+        return not_found()
+    except ApiError as refused:
+        flash(refused.text(lang()), "error")
+        return redirect(url_for("desk.debt_account", customer=customer))
+    left, owed = money(done["balance"]["credit"]), money(done["to_balance"]["open"])
+    flash(
+        t(
+            f"Facture {number} : {money(done['amount'])} affectés à la facture {done['to']} "
+            f"(reste dû {owed}), avoir restant {left}.",
+            f"Invoice {number}: {money(done['amount'])} applied to invoice {done['to']} "
+            f"({owed} still owed), credit left {left}.",
         ),
         "ok",
     )

@@ -24,7 +24,14 @@ from server.desk.blueprint import desk, not_found, t
 from server.desk.claim_pages import mission_attachments
 from server.desk.labels import kind_label, label, step_label
 from server.desk.session import current, page
-from server.office import fact_approvals, issued_documents, receipts, refund_receipts, site_facts
+from server.office import (
+    agents,
+    fact_approvals,
+    issued_documents,
+    receipts,
+    refund_receipts,
+    site_facts,
+)
 from server.office import missions as mission_store
 from server.office.mission_progress import last_steps, shown_status
 from server.office.office_journal import PREFIX as SERVER_CHAIN
@@ -369,6 +376,7 @@ def mission(mission_id: str) -> Any:
             "m": held,
             "party_name": _party_name(conn, tenant, held["ordering_party_id"]),
             "drivers": driver_names(conn, tenant),
+            "agent": agents.of_mission(conn, tenant, mission_id),  # who brought it
             "facts": _facts(held["document"]),
             "valuation": valuation_view(latest) if latest else None,
             "valued_at": server[-1].created_at if server else None,

@@ -1,7 +1,8 @@
 """Commissions of the people the company pays on results (seed 003's agents;
-docs/commissions.md): its drivers, on the missions they drove, and its office users — a
+docs/commissions.md): its drivers, on the missions they drove, its office users — a
 dispatcher, an agent taking calls — on the missions they took (the mission's
-`created_by`: whoever took the call or made the mission on the desk or the API).
+`created_by`: whoever took the call or made the mission on the desk or the API), and the
+agents of its register on the missions they brought (server.office.agents).
 
 **Rules per person, as versioned data** (`office_settings`, name `commission:<person>`;
 a change is a new version, the old ones stay, and a document is commissioned with the
@@ -42,11 +43,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import commission_render, ledger, office_settings
+from server.office import agents, commission_render, ledger, office_settings
 from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import INVOICE
 from server.office.seller import get_seller
 from server.platform.errors import not_found
+from server.platform.tables import agents as agent_rows
 from server.platform.tables import documents, drivers, missions, users
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
@@ -143,16 +145,24 @@ def _person(conn: sa.Connection, tenant_id: str, person: str) -> str:
             sa.select(users.c.name).where(users.c.tenant_id == tenant_id, users.c.id == person)
         ).scalar_one_or_none()
     if name is None:
-        raise not_found("Personne (chauffeur ou utilisateur)", "Person (driver or user)", person)
+        name = agents.names(conn, tenant_id).get(person)
+    if name is None:
+        raise not_found(
+            "Personne (chauffeur, utilisateur ou apporteur)",
+            "Person (driver, user or agent)",
+            person,
+        )
     return str(name)
 
 
 def earners(conn: sa.Connection, tenant_id: str) -> dict[str, list[str]]:
-    """{mission: the people it may earn}: its driver, and the office user who took it
-    (a mission a tablet made, or one its own driver took, earns once)."""
+    """{mission: the people it may earn}: its driver, the office user who took it (a
+    mission a tablet made, or one its own driver took, earns once) and the agent who
+    brought it (server.office.agents)."""
     known_users = set(
         conn.execute(sa.select(users.c.id).where(users.c.tenant_id == tenant_id)).scalars()
     )
+    brought = agents.by_mission(conn, tenant_id)
     out: dict[str, list[str]] = {}
     for r in conn.execute(
         sa.select(missions.c.id, missions.c.driver_id, missions.c.created_by).where(
@@ -162,6 +172,8 @@ def earners(conn: sa.Connection, tenant_id: str) -> dict[str, list[str]]:
         found = [r.driver_id] if r.driver_id else []
         if r.created_by in known_users and r.created_by not in found:
             found.append(r.created_by)
+        if r.id in brought and brought[r.id] not in found:
+            found.append(brought[r.id])
         if found:
             out[r.id] = found
     return out
@@ -344,13 +356,16 @@ def report(
                 )
             )
     lines += _tiers(conn, tenant_id, lines)
-    names = {
-        str(r.id): str(r.name)
-        for table in (users, drivers)  # a driver's name wins over a user's of the same id
-        for r in conn.execute(
-            sa.select(table.c.id, table.c.name).where(table.c.tenant_id == tenant_id)
-        )
-    }
+    names = agents.names(conn, tenant_id)
+    names.update(
+        {
+            str(r.id): str(r.name)
+            for table in (users, drivers)  # a driver's name wins over a user's of the same id
+            for r in conn.execute(
+                sa.select(table.c.id, table.c.name).where(table.c.tenant_id == tenant_id)
+            )
+        }
+    )
     per_person: dict[str, dict[str, int]] = defaultdict(
         lambda: {"base": 0, "commission": 0, "lines": 0}
     )
@@ -422,11 +437,11 @@ def _tiers(conn: sa.Connection, tenant_id: str, lines: list[Line]) -> list[Line]
 
 
 def people(conn: sa.Connection, tenant_id: str) -> list[dict[str, Any]]:
-    """The drivers, then the office users (on the missions they took), each with their
-    rules' version in force (0: none)."""
+    """The drivers, the office users (on the missions they took), then the agents (on the
+    missions they brought), each with their rules' version in force (0: none)."""
     out = []
     seen: set[str] = set()
-    for kind, table in (("driver", drivers), ("user", users)):
+    for kind, table in (("driver", drivers), ("user", users), ("agent", agent_rows)):
         for row in conn.execute(
             sa.select(table.c.id, table.c.name)
             .where(table.c.tenant_id == tenant_id)

@@ -305,19 +305,25 @@ def account(conn: sa.Connection, tenant_id: str, customer: str, at: date) -> dic
                 "reference": use.reference,
             }
         )
-    for refund in payment_uses.overpayment_refunds(
-        conn, tenant_id, sorted({b.mission_id for b in invoices})
+    for act in payment_uses.overpayment_acts(
+        conn,
+        tenant_id,
+        sorted({b.mission_id for b in invoices}),
+        payment_uses.OVERPAYMENT_REFUNDED,
+        payment_uses.OVERPAYMENT_APPLIED,
     ):
-        if refund.get("customer") != customer:
+        if act.get("customer") != customer:
             continue
+        applied = act["act"] == payment_uses.OVERPAYMENT_APPLIED
         history.append(
             {
-                "on": str(refund["on"]),
-                "event": "overpayment_refunded",
-                "ref": str(refund["invoice"]),
-                "invoice": str(refund["invoice"]),
-                "amount": str(refund["amount"]),
-                "reference": refund.get("reference"),
+                "on": str(act["on"]),
+                "event": str(act["act"]),
+                "ref": str(act["invoice"]),
+                # Applied: the invoice it paid; refunded: the invoice it came from.
+                "invoice": str(act["to"] if applied else act["invoice"]),
+                "amount": str(act["amount"]),
+                "reference": act.get("reference"),
             }
         )
     for r in reminders:

@@ -12,6 +12,11 @@ the tenant's chart of accounts (`server.office.accounts`):
   receivable per invoice paid and the customer credit account for the rest;
 - a credit applied later (misc): debit customer credit, credit the receivable;
 - a credit refunded (bank): debit customer credit, credit the bank;
+- an invoice overpaid on site: its excess stays on the receivable (the collection
+  credited it all). Refunded (bank): debit the receivable, credit the bank; applied to
+  another invoice of the customer (misc): debit the receivable for the overpaid invoice,
+  credit it for the invoice paid — one customer's account, so its balance is unchanged
+  and the entry says which invoice settled which;
 - an ordering party's payment matched to a claim (bank): debit the bank, credit the
   receivable (the party).
 
@@ -427,6 +432,44 @@ def _office(
     return out
 
 
+def _overpayments(
+    conn: sa.Connection, tenant_id: str, chart: Chart, start: date, end: date
+) -> list[Entry]:
+    """The office's acts on invoices overpaid on site (server journal `office_payment`,
+    acts `overpayment_refunded` and `overpayment_applied`), by the day of the act."""
+    out = []
+    for act in payment_uses.overpayment_acts(
+        conn, tenant_id, None, payment_uses.OVERPAYMENT_REFUNDED, payment_uses.OVERPAYMENT_APPLIED
+    ):
+        day = date.fromisoformat(str(act["on"]))
+        if not start <= day <= end:
+            continue
+        cents = to_cents(parse_amount(act["amount"]))
+        a_num, a_name = _Aux.customer(str(act["customer"]))
+        overpaid = Line(chart.receivable, chart.label(chart.receivable), a_num, a_name, cents, 0)
+        if act["act"] == payment_uses.OVERPAYMENT_APPLIED:
+            other = Line(chart.receivable, chart.label(chart.receivable), a_num, a_name, 0, cents)
+            journal, kind = "misc", "overpayment_applied"
+            label = f"Trop-perçu {act['invoice']} affecté à {act['to']}"
+        else:
+            other = Line(chart.bank, chart.label(chart.bank), "", "", 0, cents)
+            journal, kind = "bank", "overpayment_refund"
+            label = f"Remboursement trop-perçu {act['invoice']} {act.get('reference') or ''}"
+        out.append(
+            Entry(
+                kind=kind,
+                journal=journal,
+                day=day,
+                piece=f"{act['invoice']}-{act['journal_seq']}",
+                piece_day=day,
+                label=label.strip(),
+                valid_day=day,
+                lines=_lines(overpaid, other),
+            )
+        )
+    return out
+
+
 def _parties(
     conn: sa.Connection, tenant_id: str, chart: Chart, start: date, end: date, aux: _Aux
 ) -> list[Entry]:
@@ -487,6 +530,7 @@ def entries(
         *_sales(conn, tenant_id, chart, bounds, aux),
         *_field(conn, tenant_id, chart, bounds),
         *_office(conn, tenant_id, chart, start, end, aux),
+        *_overpayments(conn, tenant_id, chart, start, end),
         *_parties(conn, tenant_id, chart, start, end, aux),
     ]
     codes = chart.journals

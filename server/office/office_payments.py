@@ -13,7 +13,8 @@ Money beyond what the invoices owe is never lost: it stays on the payment as the
 customer's **credit**, until the office applies it to an invoice (`apply_credit`) or pays
 it back (`refund`), each again one signed entry. So does an invoice overpaid on site:
 its excess is the customer's credit until the office refunds it (`refund_overpayment`,
-one signed entry, act `overpayment_refunded`). Balances are derived
+act `overpayment_refunded`) or applies it to another of the customer's open invoices
+(`apply_overpayment`, act `overpayment_applied`), each one signed entry. Balances are derived
 (`server.office.invoice_balances`): they change everywhere at once. Nothing here is ever
 updated or deleted (database triggers refuse it).
 """
@@ -36,13 +37,21 @@ from server.office import (
     payment_uses,
     received_payments,
 )
-from server.office.invoice_balances import InvoiceBalance, balances, local_day, tenant_zone
+from server.office.invoice_balances import (
+    InvoiceBalance,
+    balances,
+    field_events,
+    local_day,
+    tenant_zone,
+)
 from server.people.identity import audit
 from server.platform.errors import Conflict, Unprocessable, not_found
 from server.platform.tables import office_payment_uses, office_payments, tenants
+from shared.balance import fold
 from shared.i18n import Text
 from shared.journal import EntryType
-from shared.money import format_amount, from_cents, parse_amount, to_cents, wire
+from shared.money import ZERO, format_amount, from_cents, parse_amount, to_cents, wire
+from shared.payment_terms import Method
 
 METHODS: Mapping[str, Text] = {
     "cash": Text("espèces", "cash"),  # within the legal limit (server.office.cash_limits)
@@ -271,7 +280,9 @@ def record(
     open_ = _open_invoices(conn, tenant_id, terms, [u.invoice for u in uses])
     parts = split_payment(uses, open_, cents)
     if status is not None:
-        check_cash(conn, tenant_id, cents, parts, status)
+        check_cash(
+            conn, tenant_id, cents, parts, status, {n: b.mission_id for n, b in open_.items()}
+        )
     first = open_[uses[0].invoice] if uses else None
     who = customer.strip() if customer and customer.strip() else None
     if who is None and first is not None:
@@ -363,21 +374,40 @@ def _cash_payer(method: str, given: str | None) -> str | None:
     return chosen
 
 
+def on_site_cash_cents(
+    conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str]
+) -> dict[str, int]:
+    """{mission: cents the drivers collected in cash on site, net of reversals}."""
+    events = field_events(conn, tenant_id, mission_ids)
+    out = {}
+    for mission_id in set(mission_ids):
+        money = fold(mission_id, ZERO, events.get(mission_id, ()))
+        out[mission_id] = to_cents(money.net_collected_by(Method.CASH))
+    return out
+
+
 def check_cash(
-    conn: sa.Connection, tenant_id: str, cents: int, parts: Sequence[tuple[str, int]], status: str
+    conn: sa.Connection,
+    tenant_id: str,
+    cents: int,
+    parts: Sequence[tuple[str, int]],
+    status: str,
+    missions: Mapping[str, str],
 ) -> None:
     """Refuse cash beyond the legal limit (Code monétaire et financier, art. D112-3):
-    for the payment, and for each invoice with the cash the office already took on it
-    (a debt is not split into payments to pass the limit)."""
+    for the payment, and for each invoice (`missions`: its mission) with the cash already
+    paid on that debt — at the office, and by the drivers on site for its mission (a debt
+    is not split into payments to pass the limit)."""
     limit = cash_limits.current(conn, tenant_id).cents[status]
-    already = payment_uses.cash_paid_cents(conn, tenant_id, [inv for inv, _ in parts])
-    over: list[tuple[str | None, int]] = [(None, 0)] if cents > limit else []
-    over += [
-        (inv, already.get(inv, 0)) for inv, part in parts if already.get(inv, 0) + part > limit
-    ]
+    numbers = [inv for inv, _ in parts]
+    office = payment_uses.cash_paid_cents(conn, tenant_id, numbers)
+    site = on_site_cash_cents(conn, tenant_id, [missions[inv] for inv in numbers])
+    paid = {inv: (office.get(inv, 0), site.get(missions[inv], 0)) for inv in numbers}
+    over: list[tuple[str | None, int, int]] = [(None, 0, 0)] if cents > limit else []
+    over += [(inv, *paid[inv]) for inv, part in parts if sum(paid[inv]) + part > limit]
     if not over:
         return
-    invoice, before = over[0]
+    invoice, at_office, on_site = over[0]
     law = (
         "Le Code monétaire et financier (art. D112-3) limite le paiement d'une dette en espèces à "
         f"{format_amount(from_cents(limit), 'fr')} (payeur {cash_limits.PAYERS[status].fr})",
@@ -387,10 +417,12 @@ def check_cash(
     told = ("", "")
     if invoice is not None:
         told = (
-            f" ; déjà réglé en espèces au bureau sur la facture {invoice} : "
-            f"{format_amount(from_cents(before), 'fr')}",
-            f"; already paid in cash at the office on invoice {invoice}: "
-            f"{format_amount(from_cents(before), 'en')}",
+            f" ; déjà réglé en espèces sur la facture {invoice} : "
+            f"{format_amount(from_cents(at_office), 'fr')} au bureau, "
+            f"{format_amount(from_cents(on_site), 'fr')} au chauffeur sur place",
+            f"; already paid in cash on invoice {invoice}: "
+            f"{format_amount(from_cents(at_office), 'en')} at the office, "
+            f"{format_amount(from_cents(on_site), 'en')} to the driver on site",
         )
     raise Unprocessable(
         f"Paiement en espèces refusé. {law[0]}{told[0]}. Faites régler le reste par "
@@ -577,17 +609,8 @@ def refund_overpayment(
     ref = _text(reference, REFUND_REFERENCE, REFERENCE_MAX, required=True)
     _lock_tenant(conn, tenant_id)
     terms = debt_terms.current(conn, tenant_id)
-    held = _open_invoices(conn, tenant_id, terms, [invoice])[invoice]
+    held = _overpaid(conn, tenant_id, terms, invoice)
     left = held.credit
-    if left <= 0:
-        raise Conflict(
-            f"La facture {invoice} n'a pas d'avoir à rembourser : elle n'est pas payée au-delà "
-            "de ce qu'elle facture (ou c'est déjà remboursé, ou une annulation d'encaissement "
-            "rend l'argent).",
-            f"Invoice {invoice} holds no credit to refund: it is not paid beyond what it bills "
-            "(or that was refunded already, or a voided collection gives the money back).",
-            code="no_credit_left",
-        )
     cents = left if amount in (None, "") else _amount(amount)
     if cents > left:
         raise Conflict(
@@ -597,14 +620,58 @@ def refund_overpayment(
             f"invoice {invoice} holds ({format_amount(from_cents(left), 'en')}).",
             code="refund_exceeds_credit",
         )
+    return _overpayment_act(
+        conn,
+        tenant_id,
+        terms,
+        held,
+        {"act": payment_uses.OVERPAYMENT_REFUNDED, "reference": ref},
+        cents,
+        key=key,
+        actor=actor,
+        now=now,
+    )
+
+
+def _overpaid(
+    conn: sa.Connection, tenant_id: str, terms: debt_terms.DebtTerms, invoice: str
+) -> InvoiceBalance:
+    """The overpaid invoice whose credit is refunded or applied: refused when it holds none."""
+    held = _open_invoices(conn, tenant_id, terms, [invoice])[invoice]
+    if held.credit <= 0:
+        raise Conflict(
+            f"La facture {invoice} n'a pas d'avoir : elle n'est pas payée au-delà de ce "
+            "qu'elle facture (ou c'est déjà remboursé ou affecté, ou une annulation "
+            "d'encaissement rend l'argent).",
+            f"Invoice {invoice} holds no credit: it is not paid beyond what it bills (or that "
+            "was refunded or applied already, or a voided collection gives the money back).",
+            code="no_credit_left",
+        )
+    return held
+
+
+def _overpayment_act(
+    conn: sa.Connection,
+    tenant_id: str,
+    terms: debt_terms.DebtTerms,
+    held: InvoiceBalance,
+    act: dict[str, Any],
+    cents: int,
+    *,
+    key: Any,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """One signed `office_payment` entry for an overpaid invoice's credit (with the
+    invoice's mission), its audit line; the invoice (and the one it went to) after it."""
     zone = tenant_zone(conn, tenant_id)
     payload = {
-        "act": payment_uses.OVERPAYMENT_REFUNDED,
-        "invoice": invoice,
+        "act": act["act"],
+        "invoice": held.number,
         "customer": held.customer,
         "amount": wire(from_cents(cents)),
         "on": local_day(now, zone).isoformat(),
-        "reference": ref,
+        **{k: v for k, v in act.items() if k != "act"},
     }
     signed = office_journal.append(
         conn,
@@ -616,6 +683,71 @@ def refund_overpayment(
         now=now,
         mission_id=held.mission_id,
     )
-    audit(conn, tenant_id, actor, "payment.overpayment_refunded", invoice, now, detail=payload)
-    [after] = balances(conn, tenant_id, terms, numbers=[invoice])
-    return {**payload, "journal_seq": signed.entry.seq, "balance": after.to_wire()}
+    audit(conn, tenant_id, actor, f"payment.{act['act']}", held.number, now, detail=payload)
+    after = {b.number: b for b in balances(conn, tenant_id, terms, numbers=[held.number])}
+    out = {**payload, "journal_seq": signed.entry.seq, "balance": after[held.number].to_wire()}
+    if "to" in act:
+        [target] = balances(conn, tenant_id, terms, numbers=[str(act["to"])])
+        out["to_balance"] = target.to_wire()
+    return out
+
+
+def apply_overpayment(
+    conn: sa.Connection,
+    tenant_id: str,
+    invoice: str,
+    to: str,
+    *,
+    amount: object = None,
+    key: Any,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Put the credit an overpaid invoice holds on another open invoice of the same
+    customer: `amount`, or as much as both allow (what `to` owes, what `invoice` holds).
+    One signed `office_payment` entry, act `overpayment_applied`,
+    `{"act", "invoice", "customer", "amount", "on", "to"}`, with the overpaid invoice's
+    mission; `to` then counts it as paid in the office (`payment_uses`)."""
+    _lock_tenant(conn, tenant_id)
+    terms = debt_terms.current(conn, tenant_id)
+    target = to.strip()
+    if target == invoice:
+        raise Unprocessable(
+            f"La facture {invoice} ne peut pas recevoir son propre avoir.",
+            f"Invoice {invoice} cannot take its own credit.",
+            code="invoice_twice",
+        )
+    held = _overpaid(conn, tenant_id, terms, invoice)
+    owed = _open_invoices(conn, tenant_id, terms, [target])[target]
+    if owed.customer != held.customer:
+        raise Unprocessable(
+            f"La facture {target} est celle d'un autre client ({customers.label(owed.customer)}) "
+            f"que la facture {invoice} ({customers.label(held.customer)}) : un avoir ne "
+            "s'affecte qu'aux factures de son client.",
+            f"Invoice {target} belongs to another customer ({customers.label(owed.customer)}) "
+            f"than invoice {invoice} ({customers.label(held.customer)}): a credit only goes on "
+            "its own customer's invoices.",
+            code="customer_mismatch",
+        )
+    wanted = None if amount in (None, "") else _amount(amount)
+    if wanted is not None and wanted > held.credit:
+        raise Conflict(
+            f"{format_amount(from_cents(wanted), 'fr')} dépasse l'avoir de la facture "
+            f"{invoice} ({format_amount(from_cents(held.credit), 'fr')}).",
+            f"{format_amount(from_cents(wanted), 'en')} is more than the credit invoice "
+            f"{invoice} holds ({format_amount(from_cents(held.credit), 'en')}).",
+            code="apply_exceeds_credit",
+        )
+    # The same rule as a payment's credit: at most what the invoice owes (split_payment).
+    [(_, cents)] = split_payment([Use(target, wanted)], {target: owed}, held.credit)
+    return _overpayment_act(
+        conn,
+        tenant_id,
+        terms,
+        held,
+        {"act": payment_uses.OVERPAYMENT_APPLIED, "to": target},
+        cents,
+        key=key,
+        actor=actor,
+        now=now,
+    )

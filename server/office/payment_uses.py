@@ -4,8 +4,9 @@ A payment received in the office (`office_payments`) is used on invoices (when r
 or later when its credit is applied) and refunds (`office_payment_uses`). These reads
 touch only those two tables, so the invoice reading (`server.office.issued_documents`)
 and the payments module (`server.office.office_payments`) can both use them; and, for
-an invoice overpaid on site, what the office refunded of it: an `office_payment` entry
-of the server journal (act `overpayment_refunded`), the only record of it.
+an invoice overpaid on site, what the office refunded of it or applied to another of the
+customer's invoices: an `office_payment` entry of the server journal (act
+`overpayment_refunded` or `overpayment_applied`), the only record of it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.money import parse_amount, to_cents
 INVOICE_USE = "invoice"
 REFUND_USE = "refund"
 OVERPAYMENT_REFUNDED = "overpayment_refunded"  # the act of an overpaid invoice's refund
+OVERPAYMENT_APPLIED = "overpayment_applied"  # its credit put on another invoice
 CHUNK = 500  # numbers per IN (…): well under every database's limit
 
 
@@ -34,9 +36,11 @@ def _chunks(values: Iterable[str]) -> list[list[str]]:
 def paid_in_office_cents(
     conn: sa.Connection, tenant_id: str, invoice_numbers: Iterable[str]
 ) -> dict[str, int]:
-    """{invoice number: cents the office's payments put on it} (absent: nothing)."""
+    """{invoice number: cents the office put on it} (absent: nothing): its payments'
+    uses, and the credit of invoices overpaid on site applied to it."""
     out: dict[str, int] = {}
-    for chunk in _chunks(invoice_numbers):
+    wanted = set(invoice_numbers)
+    for chunk in _chunks(wanted):
         rows = conn.execute(
             sa.select(
                 office_payment_uses.c.invoice_number,
@@ -50,6 +54,11 @@ def paid_in_office_cents(
             .group_by(office_payment_uses.c.invoice_number)
         )
         out.update({str(number): int(total) for number, total in rows})
+    if wanted:
+        for applied in overpayment_acts(conn, tenant_id, None, OVERPAYMENT_APPLIED):
+            target = str(applied.get("to"))
+            if target in wanted:
+                out[target] = out.get(target, 0) + to_cents(parse_amount(applied.get("amount")))
     return out
 
 
@@ -121,17 +130,20 @@ def cash_paid_cents(
     return out
 
 
-def overpayment_refunds(
-    conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str] | None = None
+def overpayment_acts(
+    conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str] | None, *acts: str
 ) -> list[dict[str, object]]:
-    """The `overpayment_refunded` acts of the server journal (of these missions' invoices),
-    in journal order, each payload with its `journal_seq`."""
+    """The server journal's `office_payment` entries of these acts (of these missions'
+    invoices: the invoice the credit came from), in journal order, each payload with its
+    `journal_seq`."""
     query = (
         sa.select(journal_entries.c.seq, journal_entries.c.body)
         .where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.device_id == office_journal.chain_id(tenant_id),
             journal_entries.c.type == EntryType.OFFICE_PAYMENT.value,
+            # Only the bodies naming one of the acts are parsed (the payload checks it).
+            sa.or_(*(journal_entries.c.body.contains(f'"{act}"') for act in acts)),
         )
         .order_by(journal_entries.c.seq)
     )
@@ -143,18 +155,29 @@ def overpayment_refunds(
         )
         for row in rows:
             payload = json.loads(row.body).get("payload") or {}
-            if isinstance(payload, dict) and payload.get("act") == OVERPAYMENT_REFUNDED:
+            if isinstance(payload, dict) and payload.get("act") in acts:
                 out.append({**payload, "journal_seq": int(row.seq)})
     out.sort(key=lambda p: int(str(p["journal_seq"])))
     return out
 
 
+def overpayment_refunds(
+    conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str] | None = None
+) -> list[dict[str, object]]:
+    """The `overpayment_refunded` acts of the server journal (of these missions' invoices),
+    in journal order, each payload with its `journal_seq`."""
+    return overpayment_acts(conn, tenant_id, mission_ids, OVERPAYMENT_REFUNDED)
+
+
 def overpayment_refunded_cents(
     conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str]
 ) -> dict[str, int]:
-    """{invoice number: cents the office refunded of its overpayment} (absent: nothing)."""
+    """{invoice number: cents of its overpayment the office refunded or applied to another
+    invoice} (absent: nothing): what its credit no longer holds."""
     out: dict[str, int] = {}
-    for refund in overpayment_refunds(conn, tenant_id, mission_ids):
-        number = str(refund.get("invoice"))
-        out[number] = out.get(number, 0) + to_cents(parse_amount(refund.get("amount")))
+    for act in overpayment_acts(
+        conn, tenant_id, mission_ids, OVERPAYMENT_REFUNDED, OVERPAYMENT_APPLIED
+    ):
+        number = str(act.get("invoice"))
+        out[number] = out.get(number, 0) + to_cents(parse_amount(act.get("amount")))
     return out

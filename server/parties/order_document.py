@@ -114,6 +114,8 @@ class OrderSchema(MissionSchema):
     )
     coverage = fields.Nested(_CoverageSchema, load_default=None, allow_none=True)
     file_consumed = AmountField(load_default=None, allow_none=True)
+    # Who brought the business: an agent of the tenant's register (server.office.agents).
+    agent = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
 
     @validates_schema
     def _consumed(self, data: dict[str, Any], **kwargs: Any) -> None:

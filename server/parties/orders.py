@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import missions
+from server.office import agents, missions
 from server.parties import files as party_files
 from server.parties.order_document import (
     ORDER,
@@ -142,6 +142,8 @@ def receive_order(
     rules = Rules(conn, tenant_id, party_id)
     cleaning = cleaning_of(order, rules.latest())
     loaded = validate_order(cleaning.order)
+    if loaded.get("agent") is not None:  # refused before anything is written
+        agents.require(conn, tenant_id, loaded["agent"])
     mission_id = mission_id_for(party_id, file_number, loaded["file_sequence"])
     document = mission_document(cleaning.order, mission_id, party_id, file_number)
     try:
@@ -248,6 +250,10 @@ def receive_order(
         on_file.log("order_not_applied", {**log, "reason": reason})
     else:
         on_file.log("mission_not_created", {"order_id": order_id, "reason": reason})
+    if outcome in ("created", "amended") and loaded.get("agent") is not None:
+        agents.name_for_mission(
+            conn, tenant_id, mission_id, loaded["agent"], via="api", actor=actor, now=now
+        )
     row = order_by_id(conn, tenant_id, order_id)
     return outcome_of(conn, tenant_id, row, duplicate=False)
 

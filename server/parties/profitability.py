@@ -13,8 +13,9 @@ Cost side:
 - `at_cost`: tolls, parts and other items re-invoiced at cost (the valuation's
   `at_cost` lines) — what the company paid out — on the missions called in the period,
   from each mission's latest server valuation;
-- `km_cost`: the kilometres of the missions called in the period (the mission's legs,
-  as the office holds them) at the tenant's cost per km of the vehicle's class
+- `km_cost`: the kilometres of the missions called in the period, as the server values
+  them (the order with the distances and vehicle class its driver found on site:
+  server.office.final_facts), at the tenant's cost per km of the vehicle's class
   (server.office.cost_settings), rounded half up to the cent per mission.
 
 `costs` = commissions + at cost + km cost; `margin` = revenue − costs. Only missions the
@@ -33,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import commissions, cost_settings, ledger
+from server.office import commissions, cost_settings, final_facts, ledger
 from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import CREDIT_NOTE
 from server.parties.party_report import PRIVATE
@@ -85,6 +86,28 @@ def _km(document: Mapping[str, Any]) -> Decimal:
     return total
 
 
+def valued_km(
+    conn: sa.Connection, tenant_id: str, mission_id: str, document: Mapping[str, Any]
+) -> tuple[Decimal, str | None]:
+    """The km and vehicle class the server values the mission on: the order with the facts
+    its driver found on site (`final_facts`), else the order's own legs (never valued
+    from a tablet, or its replay unreadable)."""
+    found = final_facts.final_facts(conn, tenant_id, mission_id)
+    ordered = (document.get("vehicle") or {}).get("class")
+    if found is None:
+        return _km(document), ordered
+    km, vehicle_class = Decimal(0), ordered
+    for fact in found["facts"]:
+        if fact["fact"] == "distance":
+            try:
+                km += Decimal(str(fact["final"]))
+            except ArithmeticError:
+                continue
+        elif fact["fact"] == "vehicle_class" and fact["final"]:
+            vehicle_class = str(fact["final"])
+    return km, vehicle_class
+
+
 def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[str, Any]:
     """One row per party with anything in the period, then the totals."""
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
@@ -117,10 +140,9 @@ def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[
     for mission_id, body in _latest_valuations(conn, tenant_id, list(called)).items():
         sums = rows[party_of[mission_id]]
         sums["at_cost"] += _at_cost(body)
-        document = called[mission_id]
-        km = _km(document)
+        km, vehicle_class = valued_km(conn, tenant_id, mission_id, called[mission_id])
         sums["km"] += km
-        rate = cost_settings.rate_for(costs, (document.get("vehicle") or {}).get("class"))
+        rate = cost_settings.rate_for(costs, vehicle_class)
         sums["km_cost"] += to_cents((km * rate).quantize(CENT, rounding=ROUND_HALF_UP))
     for doc in conn.execute(
         sa.select(documents.c.mission_id, documents.c.kind, documents.c.total_excl_cents).where(

@@ -733,6 +733,43 @@ office_settings = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "name", "version"),
 )
 
+# The people a tenant pays on results for the business they bring (seed 003's agents;
+# server.office.agents), not necessarily users. Append-only (migration 0009).
+agents = sa.Table(
+    "agents",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("added_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+# Who brought a mission, named at the phone call or in an API order; a correction is a
+# new line, the latest is in force (server.office.agents). Append-only (migration 0009).
+mission_agents = sa.Table(
+    "mission_agents",
+    metadata,
+    _tenant(),
+    sa.Column("mission_id", sa.String(64), nullable=False),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),  # phone | api | desk
+    sa.Column("named_at", UTCDateTime, nullable=False),
+    sa.Column("named_by", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "mission_id", "line_no"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "agent_id"], ["agents.tenant_id", "agents.id"], name="fk_mission_agents_agent"
+    ),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "mission_id"],
+        ["missions.tenant_id", "missions.id"],
+        name="fk_mission_agents_mission",
+    ),
+    sa.Index("ix_mission_agents_agent", "tenant_id", "agent_id"),
+)
+
 # A payment the office received from a beneficiary (transfer, cheque, card by phone,
 # payment link), numbered R2026-000001 (server.office.office_payments).
 office_payments = sa.Table(
