@@ -8,11 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from server.desk.blueprint import t
+import sqlalchemy as sa
+
+from server.desk.blueprint import desk, t
+from server.desk.session import current
+from server.parties.api_keys import KEY_PREFIX
 from server.parties.claim_documents import DOCUMENT_LABELS as CLAIM_DOCUMENTS
 from server.parties.claim_states import ACTION_LABELS as CLAIM_ACTION_LABELS
 from server.parties.claim_states import STATUS_LABELS as CLAIM_STATUS_LABELS
-from server.platform.web import lang
+from server.platform.tables import party_api_keys
+from server.platform.web import lang, reader
 from shared.file_lifecycle import EVENT_LABELS, STATE_LABELS
 from shared.i18n import Text
 from shared.payment_terms import Method
@@ -60,6 +65,10 @@ ANOMALY_KINDS: Mapping[str, Text] = MappingProxyType(
             "Encaissement hors convention", "Collection outside the contract"
         ),
         "owed_at_end": Text("Reste dû, mission non effectuée", "Owed, mission not carried out"),
+        "cash_over_limit": Text("Espèces au-delà du plafond", "Cash above the limit"),
+        "deferral_to_debtor": Text(
+            "Facturation ultérieure à un client débiteur", "Bill-later for a customer who owes"
+        ),
     }
 )
 
@@ -224,3 +233,106 @@ MISSION_STATUSES: Mapping[str, Text] = MappingProxyType(
         "cancelled": Text("annulée", "cancelled"),
     }
 )
+
+# --- the office's own words for people and missions (issue 14) ------------------------------
+
+# The roles every tenant starts with (server.people.rights.DEFAULT_ROLES); a role the tenant
+# created shows under the name it was given.
+ROLES: Mapping[str, Text] = MappingProxyType(
+    {
+        "admin": Text("administrateur", "administrator"),
+        "manager": Text("gérant", "manager"),
+        "office": Text("bureau", "office"),
+        "driver": Text("chauffeur", "driver"),
+    }
+)
+# Where a mission came from (missions.source).
+MISSION_SOURCES: Mapping[str, Text] = MappingProxyType(
+    {
+        "office": Text("saisie au bureau", "entered at the office"),
+        "order": Text("ordre d'un donneur d'ordre", "an ordering party's order"),
+        "phone": Text("appel d'un particulier", "a private customer's call"),
+    }
+)
+
+
+def role_label(role: str | None) -> str:
+    return label(ROLES, role)
+
+
+def mission_status_label(status: str | None) -> str:
+    return label(MISSION_STATUSES, status)
+
+
+# What an anomaly's evidence holds beyond its sentence and journal entries (detail keys).
+EVIDENCE_KEYS: Mapping[str, Text] = MappingProxyType(
+    {
+        "due": Text("Dû", "Due"),
+        "reason": Text("Motif", "Reason"),
+        "terminal_ref": Text("Référence du terminal", "Terminal reference"),
+        "approval_ref": Text("Code d'accord", "Approval code"),
+        "day": Text("Jour", "Day"),
+        "customer": Text("Client", "Customer"),
+        "owed": Text("Reste dû", "Still owed"),
+        "valuation": Text("Valorisation", "Valuation"),
+        "mission_id": Text("Mission", "Mission"),
+        "device_id": Text("Tablette", "Tablet"),
+        "tablet": Text("Tablette", "Tablet"),
+        "findings": Text("Constats", "Findings"),
+        "cap": Text("Plafond", "Cap"),
+        "limit": Text("Plafond d'espèces", "Cash limit"),
+        "cash": Text("Espèces encaissées", "Cash collected"),
+        "counted": Text("Compté", "Counted"),
+        "expected": Text("Attendu", "Expected"),
+        "variance": Text("Écart", "Variance"),
+        "method": Text("Mode de paiement", "Payment method"),
+        "amount": Text("Montant", "Amount"),
+        "caused_by": Text("Causée par", "Caused by"),
+        "valuation_gap": Text(
+            "Écart entre la valorisation de la tablette et celle du serveur",
+            "Gap between the tablet's valuation and the server's",
+        ),
+    }
+)
+
+
+def evidence_key(key: str) -> str:
+    """An evidence key in words; one not named here reads as words, not as a code."""
+    if key in EVIDENCE_KEYS:
+        return label(EVIDENCE_KEYS, key)
+    words = key.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def actor_words(actor: object) -> str:
+    """Who did it, as a person reads it: an ordering party's API key by its label ("API
+    key « Plateforme » of ASSIST-A"), never its id; anything else as given."""
+    text = "—" if actor is None else str(actor)
+    if not text.startswith(KEY_PREFIX):
+        return text
+    with reader().connect() as conn:
+        row = conn.execute(
+            sa.select(party_api_keys.c.label, party_api_keys.c.party_id).where(
+                party_api_keys.c.tenant_id == current().tenant_id,
+                party_api_keys.c.id == text,
+            )
+        ).first()
+    if row is None:
+        return text
+    return t(
+        f"Clé d'API « {row.label} » de {row.party_id}", f"API key '{row.label}' of {row.party_id}"
+    )
+
+
+@desk.app_context_processor
+def _code_words() -> dict[str, object]:
+    """The words for codes every desk template may call."""
+    return {
+        "role_label": role_label,
+        "mission_status_label": mission_status_label,
+        "source_label": lambda source: label(MISSION_SOURCES, source),
+        "kind_words": kind_label,
+        "evidence_key": evidence_key,
+        "actor_words": actor_words,
+        "method_words": lambda method: method_label(method, lang()),
+    }
