@@ -80,7 +80,7 @@ def test_an_enrolment_code_made_in_the_desk_enrols_a_tablet(world, tmp_path: Pat
     page = client.get("/desk/devices").get_data(as_text=True)
     found = CODE.search(page)
     assert found, page
-    assert "jusqu’au <b>10/03/2026 08:30 UTC</b>" in page  # the clock's 07:30 + 60 min
+    assert "jusqu’au <b>10/03/2026 09:30</b>" in page  # the clock's 07:30 UTC + 60 min, Paris
     assert "Chauffeurs : Karim, Marc." in page
     assert CODE.search(client.get("/desk/devices").get_data(as_text=True)) is None  # once
     assert last_audit(world)[0] == "enrolment_code.create"
@@ -93,7 +93,7 @@ def test_an_enrolment_code_made_in_the_desk_enrols_a_tablet(world, tmp_path: Pat
     listing = client.get("/desk/devices").get_data(as_text=True)
     row = re.search(rf'<tr class="" id="{tablet.device_id}">(.*?)</tr>', listing, re.S)
     assert row is not None and "Camion 7" in row.group(1) and "Karim, Marc" in row.group(1)
-    assert "10/03/2026 07:30" in row.group(1)  # enrolled, and last seen, on the world's clock
+    assert "10/03/2026 08:30" in row.group(1)  # enrolled, last seen: world's clock, Paris
 
 
 def test_a_bad_code_form_changes_nothing(world):  # noqa: F811

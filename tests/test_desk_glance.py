@@ -215,7 +215,7 @@ def test_a_never_synced_tablet_and_the_unclosed_register_are_listed(shared_day):
     assert unclosed
     rows = re.findall(r'<tr data-driver="(\w+)">(.*?)</tr>', unclosed.group(1), re.S)
     assert [driver for driver, _ in rows] == ["d1"]  # Julie closed hers
-    assert "Tablette d1" in rows[0][1] and "10/03/2026 07:30" in rows[0][1]
+    assert "Tablette d1" in rows[0][1] and "10/03/2026 08:30" in rows[0][1]  # Paris time
     assert money("90.00") in rows[0][1]  # 50.00 float + 40.00 cash
 
 

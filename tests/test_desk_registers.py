@@ -57,7 +57,7 @@ def test_every_session_with_its_figures(shared_day):
     # opened, driver, tablet, status, float, cash, card, deposits, expected, counted, variance
     assert sorted(rows(html), key=lambda r: r[1]) == [
         [
-            "10/03/2026 07:30",
+            "10/03/2026 08:30",  # 07:30 UTC, in Paris
             "Julie",
             "Tablette d2",
             "Fermée",
@@ -70,7 +70,7 @@ def test_every_session_with_its_figures(shared_day):
             "-" + money("5.00"),
         ],
         [
-            "10/03/2026 07:30",
+            "10/03/2026 08:30",  # 07:30 UTC, in Paris
             "Karim",
             "Tablette d1",
             "Ouverte",
@@ -138,7 +138,7 @@ def test_a_sessions_entries(shared_day):
         ("Fermeture de caisse", "—", "—", money("15.00")),
     ]
     assert [int(r[0]) for r in entries] == sorted(int(r[0]) for r in entries)
-    assert {r[1] for r in entries} == {"07:30"}  # the day is the title's
+    assert {r[1] for r in entries} == {"08:30"}  # the day is the title's; Paris time
     english = client.get(path + "?lang=en").get_data(as_text=True)
     assert "Register of Julie" in english and "Expected cash" in english and "€20.00" in english
 

@@ -63,7 +63,10 @@ def approval_code(
     made = common.run(chosen, work)
     what = KIND_LABELS[Kind(made["kind"])](chosen)
     money = format_amount(parse_amount(made["amount"]), chosen)
-    until = made["expires_at"].strftime("%H:%M UTC")
+    from server.cli import local_times
+
+    zone = local_times.zone_of(common.engine(database_url), tenant_id)
+    until = local_times.clock(made["expires_at"], zone, chosen)
     human = (
         f"{made['spoken']}\n(code d'accord pour {what} de {money} sur la mission "
         f"{made['mission_id']}, tablette {made['device_id']} ; valable jusqu'à {until})"

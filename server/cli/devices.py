@@ -62,7 +62,10 @@ def enroll_code(
             )
 
     made = common.run(chosen, work)
-    until = made["expires_at"].strftime("%H:%M UTC")
+    from server.cli import local_times
+
+    zone = local_times.zone_of(common.engine(database_url), tenant_id)
+    until = local_times.clock(made["expires_at"], zone, chosen)
     human = (
         f"{made['code']}\n(valable jusqu'à {until}, une seule tablette)"
         if chosen == "fr"
@@ -154,15 +157,23 @@ def devices_codes(tenant_id: str, database_url: str, as_json: bool) -> None:
     Example:
       towline-server devices codes acme
     """
+    from server.cli import local_times
     from server.devices.tablets import open_codes
     from server.platform.db import reading
 
     with reading(common.engine(database_url)).connect() as conn:
         found = open_codes(conn, tenant_id, common.now())
+    chosen = common.lang(None)
+    zone = local_times.zone_of(common.engine(database_url), tenant_id)
     human = "\n".join(
-        f"{c['id']:<6} {c['expires_at'].strftime('%Y-%m-%d %H:%M UTC')}  "
-        f"{','.join(c['driver_ids']):<20} {c['label']}"
-        for c in found
+        [
+            *(
+                f"{c['id']:<6} {local_times.when(c['expires_at'], zone, chosen)}  "
+                f"{','.join(c['driver_ids']):<20} {c['label']}"
+                for c in found
+            ),
+            *([local_times.zone_line(zone, chosen)] if found else []),
+        ]
     )
     common.emit(found, as_json, human)
 

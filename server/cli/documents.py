@@ -9,6 +9,7 @@ seller identity, a credit note beyond what remains…).
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,25 @@ def _money(amount: str, lang: str) -> str:
     return format_amount(parse_amount(amount), lang)
 
 
-def _summary(doc: dict[str, Any], lang: str) -> str:
+def _zone(database_url: str, tenant_id: str) -> Any:
+    from server.cli.local_times import zone_of
+
+    return zone_of(common.engine(database_url), tenant_id)
+
+
+def _summary(doc: dict[str, Any], lang: str, zone: Any) -> str:
+    """One line per document; its issue day is the tenant's (`zone`), as on the PDF."""
+    from server.people.tenant_time import day_words, local_day
+
     kinds = {
         "fr": {"invoice": "facture", "credit_note": "avoir"},
         "en": {"invoice": "invoice", "credit_note": "credit note"},
     }
     what = kinds[lang][doc["kind"]]
     text = (
-        f"{doc['number']:<14} {what:<11} {doc['issued_at'][:10]}  {doc['mission_id']:<12} "
+        f"{doc['number']:<14} {what:<11} "
+        f"{day_words(local_day(datetime.fromisoformat(doc['issued_at']), zone), lang):<11}  "
+        f"{doc['mission_id']:<12} "
         f"{doc['recipient']['name']:<28} {_money(doc['total']['incl_vat'], lang):>12}"
     )
     if doc.get("corrects"):
@@ -88,7 +100,8 @@ def documents_list(
             )
 
     found = common.run(chosen, work)
-    common.emit(found, as_json, "\n".join(_summary(d, chosen) for d in found))
+    zone = _zone(database_url, tenant_id)
+    common.emit(found, as_json, "\n".join(_summary(d, chosen, zone) for d in found))
 
 
 @documents.command("show")
@@ -121,7 +134,7 @@ def documents_show(
 
     doc = common.run(chosen, work)
     fr = chosen == "fr"
-    lines = [_summary(doc, chosen), ""]
+    lines = [_summary(doc, chosen, _zone(database_url, tenant_id)), ""]
     for item in doc["lines"]:
         lines.append(
             f"  {item['code']:<10} {item['label'][chosen][:44]:<44} "
@@ -316,7 +329,8 @@ def documents_issue(
         head = "Émis :" if fr else "Issued:"
     else:
         head = "Déjà facturée :" if fr else "Already invoiced:"
-    human = "\n".join([head, *(_summary(d, chosen) for d in made)])
+    zone = _zone(database_url, tenant_id)
+    human = "\n".join([head, *(_summary(d, chosen, zone) for d in made)])
     common.emit(made, as_json, human)
 
 

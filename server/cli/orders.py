@@ -229,10 +229,18 @@ def list_keys(
             return party_keys.list_keys(conn, tenant_id, party_id)
 
     rows = common.run(chosen, work)
-    revoked = "révoquée" if chosen == "fr" else "revoked"
+    from server.cli.local_times import zone_of
+    from server.people.tenant_time import day_words, local_day
+
+    zone = zone_of(common.engine(database_url), tenant_id)  # the tenant's day it was revoked
+    revoked = "révoquée le" if chosen == "fr" else "revoked on"
     lines = [
         f"{k['id']}  {k['party_id']:<12} {k['label']:<30} "
-        + (f"{revoked} {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "")
+        + (
+            f"{revoked} {day_words(local_day(k['revoked_at'], zone), chosen)}"
+            if k["revoked_at"]
+            else ""
+        )
         for k in rows
     ]
     empty = "Aucune clé." if chosen == "fr" else "No keys."

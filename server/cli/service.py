@@ -109,6 +109,9 @@ def demo(database_url: str, as_json: bool, lang: str | None) -> None:
         "enrolment_codes": made.codes,
     }
     fr = chosen == "fr"
+    from server.cli.local_times import clock, zone_of
+
+    zone = zone_of(common.engine(database_url), made.tenant_id)
     lines = [
         (
             f"Société de démonstration « {made.tenant_id} » "
@@ -127,7 +130,10 @@ def demo(database_url: str, as_json: bool, lang: str | None) -> None:
         *(f"  {i}  {n:<8} {p}" for i, n, p in made.drivers),
         "",
         "Codes d'enrôlement des tablettes :" if fr else "Tablet enrolment codes:",
-        *(f"  {c['code']}  {c['label']}  (→ {c['expires_at']:%H:%M} UTC)" for c in made.codes),
+        *(
+            f"  {c['code']}  {c['label']}  (→ {clock(c['expires_at'], zone, chosen)})"
+            for c in made.codes
+        ),
     ]
     common.emit(data, as_json, "\n".join(lines))
 

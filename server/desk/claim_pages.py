@@ -45,6 +45,7 @@ from server.parties import (
 from server.parties import files as party_files
 from server.parties import payments as payments_in
 from server.people.rights import Right
+from server.people.tenant_time import day_words
 from server.platform.errors import CORE_STATUS, ApiError, NotFound
 from server.platform.tables import claims as claims_table
 from server.platform.tables import party_files as party_files_table
@@ -69,7 +70,7 @@ def day(value: date | str | None) -> str:
     if value is None or value == "":
         return "—"
     moment = date.fromisoformat(value) if isinstance(value, str) else value
-    return moment.isoformat() if lang() == "en" else moment.strftime("%d/%m/%Y")
+    return day_words(moment, lang())
 
 
 def _status_of(error: TowlineError) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +17,10 @@ from flask import Response, render_template, request
 
 from server.desk.blueprint import desk, t
 from server.desk.session import current, page
+from server.desk.times import zone as desk_zone
 from server.office import document_files, invoice_render, issued_documents
 from server.people.rights import Right
+from server.people.tenant_time import day_bounds
 from server.platform.tables import documents
 from server.platform.web import reader
 
@@ -99,12 +101,11 @@ def _where(tenant_id: str, filters: Filters) -> list[Any]:
         where.append(documents.c.mission_id.contains(filters.mission, autoescape=True))
     if filters.number:
         where.append(documents.c.number.contains(filters.number.upper(), autoescape=True))
-    # Days in UTC, as the pages show every moment; "to" includes its whole day.
+    # The tenant's days, as the pages show every moment; "to" includes its whole day.
     if filters.since:
-        where.append(documents.c.issued_at >= datetime.combine(filters.since, time(), UTC))
+        where.append(documents.c.issued_at >= day_bounds(filters.since, desk_zone())[0])
     if filters.until:
-        end = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
-        where.append(documents.c.issued_at < end)
+        where.append(documents.c.issued_at < day_bounds(filters.until, desk_zone())[1])
     return where
 
 

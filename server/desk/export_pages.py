@@ -19,6 +19,7 @@ from server.desk.blueprint import desk, t
 from server.desk.session import current, page
 from server.office import accounts, customer_debts, fec, invoice_balances, ledger, sales_journal
 from server.people.rights import Right
+from server.people.tenant_time import day_words
 from server.platform.errors import ApiError
 from server.platform.web import engine, lang, now, reader
 from shared.errors import InvalidDocument
@@ -112,7 +113,7 @@ def _page(*, status: int = 200, errors: list[str] | None = None, chart_text: str
         errors=errors or [],
         query=query,
         may_set_chart=Right.MANAGE_USERS in current().rights,
-        day=lambda d: d.isoformat() if lang() == "en" else d.strftime("%d/%m/%Y"),
+        day=lambda d: day_words(d, lang()),
     )
     return html, (400 if error else status)
 

@@ -5,19 +5,21 @@ tablets that have not synced for long; the money (collections against invoices o
 last days, today's collections per method and per driver, the cash each open register
 should hold) only shows to users with the `reconcile` right.
 
-"Today" is the app clock's date, in UTC like every date of the desk. Collections are the
-tablets' entries net of reversals, by the day the tablet recorded them. They are compared
-with what was due on site: the beneficiaries' shares — their invoices minus their credit
-notes, by the day issued — never the ordering parties' invoices, which are paid weeks
-later and would make every assisted day look short.
+"Today" is the tenant's day at the app clock's instant (server.people.tenant_time), and so
+is every day of the page: a collection at 23:30 UTC counts on the next day in Paris.
+Collections are the tablets' entries net of reversals, by the day the tablet recorded them.
+They are compared with what was due on site: the beneficiaries' shares — their invoices
+minus their credit notes, by the day issued — never the ordering parties' invoices, which
+are paid weeks later and would make every assisted day look short.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, render_template, url_for
@@ -27,11 +29,13 @@ from server.desk.blueprint import desk, t
 from server.desk.labels import ANOMALY_KINDS, method_label
 from server.desk.register_pages import session_link
 from server.desk.session import current, page
+from server.desk.times import zone as desk_zone
 from server.devices.tablets import list_devices
 from server.office import registers
 from server.office.issued_documents import BENEFICIARY, CREDIT_NOTE, INVOICE
 from server.people.drivers import list_drivers
 from server.people.rights import Right
+from server.people.tenant_time import MONTHS_EN, day_bounds, day_words, local_day
 from server.platform.tables import anomalies, documents
 from server.platform.web import lang, now, reader
 from shared.payment_terms import Method
@@ -43,28 +47,24 @@ STALE_HOURS = 24  # DESK_STALE_DEVICE_HOURS: a tablet silent longer than this is
 # --- figures -----------------------------------------------------------------------------------
 
 
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def due_on_site_by_day(
-    conn: sa.Connection, tenant_id: str, since: date, until: date
+    conn: sa.Connection, tenant_id: str, since: date, until: date, zone: ZoneInfo
 ) -> dict[date, int]:
     """The beneficiaries' shares: their invoices minus their credit notes, incl. VAT, in
-    cents, per day of issue (UTC). Only the totals are read: `issued_documents.
-    list_documents` would load every PDF."""
+    cents, per day of issue (the tenant's day in `zone`). Only the totals are read:
+    `issued_documents.list_documents` would load every PDF."""
     rows = conn.execute(
         sa.select(documents.c.kind, documents.c.issued_at, documents.c.total_incl_cents).where(
             documents.c.tenant_id == tenant_id,
             documents.c.recipient_kind == BENEFICIARY,
-            documents.c.issued_at >= _start(since),
-            documents.c.issued_at < _start(until + timedelta(days=1)),
+            documents.c.issued_at >= day_bounds(since, zone)[0],
+            documents.c.issued_at < day_bounds(until, zone)[1],
         )
     )
     totals: dict[date, int] = {}
     sign = {INVOICE: 1, CREDIT_NOTE: -1}
     for row in rows:
-        day = row.issued_at.astimezone(UTC).date()
+        day = local_day(row.issued_at, zone)
         totals[day] = totals.get(day, 0) + sign[row.kind] * int(row.total_incl_cents)
     return totals
 
@@ -85,21 +85,28 @@ class MoneyFigures:
 
 def day_label(day: date, language: str) -> str:
     """A day on the chart's axis: short."""
-    return day.strftime("%m-%d" if language == "en" else "%d/%m")
+    if language == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]}"
+    return day.strftime("%d/%m")
 
 
 def day_text(day: date) -> str:
-    """A day in a sentence or a table, as `when` writes dates."""
-    return day.strftime("%Y-%m-%d" if lang() == "en" else "%d/%m/%Y")
+    """A day in a sentence or a table, as `local_date` writes days."""
+    return day_words(day, lang())
 
 
 def money_figures(
-    conn: sa.Connection, tenant_id: str, today: date, drivers: dict[str, str], language: str
+    conn: sa.Connection,
+    tenant_id: str,
+    today: date,
+    drivers: dict[str, str],
+    language: str,
+    zone: ZoneInfo,
 ) -> MoneyFigures:
     since = today - timedelta(days=DAYS - 1)
-    moves = registers.movements(conn, tenant_id, since=since, until=today)
+    moves = registers.movements(conn, tenant_id, since=since, until=today, zone=zone)
     collected = registers.net_by(moves, "day")
-    due = due_on_site_by_day(conn, tenant_id, since, today)
+    due = due_on_site_by_day(conn, tenant_id, since, today, zone)
     days = [
         (day, collected.get(day, 0), due.get(day, 0))
         for day in (since + timedelta(days=n) for n in range(DAYS))
@@ -171,14 +178,17 @@ def stale_devices(
 def glance() -> Any:
     user = current()
     moment = now()
-    today = moment.date()
+    zone = desk_zone()
+    today = local_day(moment, zone)
     hours = int(current_app.config.get("DESK_STALE_DEVICE_HOURS", STALE_HOURS))
     sees_money = Right.RECONCILE in user.rights
     with reader().connect() as conn:
         drivers = {d["id"]: d["name"] for d in list_drivers(conn, user.tenant_id)}
         devices = list_devices(conn, user.tenant_id)
         figures = (
-            money_figures(conn, user.tenant_id, today, drivers, lang()) if sees_money else None
+            money_figures(conn, user.tenant_id, today, drivers, lang(), zone)
+            if sees_money
+            else None
         )
         found = open_anomalies(conn, user.tenant_id)
         unclosed = registers.open_sessions(conn, user.tenant_id)
@@ -199,5 +209,6 @@ def glance() -> Any:
         anomalies_link=anomalies_link,
         session_link=session_link,
         day_text=day_text,
+        opened_day=lambda s: s.local_day(zone),
         title=t("Aujourd'hui", "Today"),
     )

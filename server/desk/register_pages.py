@@ -19,11 +19,13 @@ from werkzeug.routing import BuildError
 from server.desk.blueprint import desk, not_found, t
 from server.desk.labels import ENTRY_TYPES, method_label
 from server.desk.session import current, page
+from server.desk.times import zone as desk_zone
 from server.devices.tablets import list_devices
 from server.office import registers
 from server.office.registers import Session
 from server.people.drivers import list_drivers
 from server.people.rights import Right
+from server.people.tenant_time import local_day
 from server.platform.errors import ApiError
 from server.platform.tables import anomalies
 from server.platform.web import now, reader
@@ -88,7 +90,8 @@ def registers_list() -> Any:
     user = current()
     day = _day(request.args.get("day", "").strip())
     driver = request.args.get("driver", "").strip() or None
-    today = now().date()
+    zone = desk_zone()
+    today = local_day(now(), zone)  # the tenant's day, as the page's dates
     with reader().connect() as conn:
         drivers = {d["id"]: d["name"] for d in list_drivers(conn, user.tenant_id)}
         if driver is not None and driver not in drivers:
@@ -104,6 +107,7 @@ def registers_list() -> Any:
             until=day or today,
             driver_id=driver,
             open_before=day is None,
+            zone=zone,
         )
         devices = {d["id"]: d["label"] for d in list_devices(conn, user.tenant_id)}
         variances = variance_anomalies(conn, user.tenant_id, found)

@@ -1,11 +1,11 @@
 """Times on the desk in the tenant's time zone, stated as such.
 
-Templates call `local_when(moment)` ("10/03/2026 08:40"), `local_clock(moment)` ("08:40"),
-`local_date(day or moment)` and `zone_note()` ("heure de Paris (Europe/Paris)") for a
-column header or a page's subtitle. The zone is the signed-in user's tenant's
-(server.people.tenant_time), read once per request. `when()` of server.desk.blueprint stays
-in UTC for the pages that still say so; a page moves to local time by calling these and
-saying so in its headers.
+Templates call `local_when(moment)` ("10/03/2026 08:40", "10 Mar 2026 08:40" in English),
+`local_clock(moment)` ("08:40"), `local_date(day or moment)` and `zone_note()` ("heure de
+Paris (Europe/Paris)"), which the page's frame (base.html) states once on every page of a
+signed-in user. The zone is the signed-in user's tenant's (server.people.tenant_time), read
+once per request. No page shows an ISO instant: `when()` of server.desk.blueprint (UTC) is
+no longer called by any template (tests/test_desk_local_times.py scans the pages).
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ from zoneinfo import ZoneInfo
 
 from flask import g
 
-from server.desk.blueprint import desk, t
-from server.people.tenant_time import DEFAULT_ZONE, local, tenant_zone, zone_named
+from server.desk.blueprint import desk
+from server.people.tenant_time import (
+    DEFAULT_ZONE,
+    day_words,
+    local,
+    tenant_zone,
+    zone_named,
+    zone_words,
+)
 from server.platform.web import lang, reader
 
 
@@ -48,11 +55,11 @@ def _moment(value: datetime | str | None) -> datetime | None:
 
 
 def local_when(value: datetime | str | None) -> str:
-    """A moment in the tenant's time, day first in French."""
+    """A moment in the tenant's time: its day as `day_words` writes it, then the hour."""
     moment = _moment(value)
     if moment is None:
         return "—"
-    return moment.strftime("%Y-%m-%d %H:%M" if lang() == "en" else "%d/%m/%Y %H:%M")
+    return f"{day_words(moment.date(), lang())} {moment:%H:%M}"
 
 
 def local_clock(value: datetime | str | None) -> str:
@@ -66,8 +73,8 @@ def local_date(value: date | datetime | str | None) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
+        try:  # a moment's text ("2026-03-10T23:30:00.000Z") names its local day
+            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
         except ValueError:
             return str(value)
     if isinstance(value, datetime):
@@ -75,14 +82,12 @@ def local_date(value: date | datetime | str | None) -> str:
         if found is None:
             return "—"
         value = found.date()
-    return value.isoformat() if lang() == "en" else value.strftime("%d/%m/%Y")
+    return day_words(value, lang())
 
 
 def zone_note() -> str:
     """How a page states its times: "heure de Paris (Europe/Paris)"."""
-    key = zone().key
-    city = key.rsplit("/", 1)[-1].replace("_", " ")
-    return t(f"heure de {city} ({key})", f"{city} time ({key})")
+    return zone_words(zone(), lang())
 
 
 @desk.app_context_processor

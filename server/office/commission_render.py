@@ -10,6 +10,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from server.people.tenant_time import day_words
 from shared.money import format_amount, parse_amount
 
 KINDS = {
@@ -96,7 +97,7 @@ def statement_pdf(
     period = (
         f"Période du {start:%d/%m/%Y} au {end:%d/%m/%Y} – {person}"
         if fr
-        else f"Period {start.isoformat()} to {end.isoformat()} – {person}"
+        else f"Period {day_words(start, 'en')} to {day_words(end, 'en')} – {person}"
     )
     doc.cell(0, 5, _text(period), new_x="LMARGIN", new_y="NEXT")
     doc.ln(3)
@@ -119,7 +120,7 @@ def statement_pdf(
             day = date.fromisoformat(line["day"])
             row = table.row()
             for cell in (
-                day.strftime("%d/%m/%Y") if fr else day.isoformat(),
+                day_words(day, "fr" if fr else "en"),
                 KINDS[line["kind"]][0 if fr else 1],
                 line["mission_id"] or "",
                 line["document"] or "",

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fpdf import FPDF
@@ -33,7 +34,7 @@ from server.office import issued_documents, numbering, office_journal
 from server.office.reconcile_rules import cents
 from server.office.seller import get_seller
 from server.people.identity import audit
-from server.people.tenant_time import tenant_zone
+from server.people.tenant_time import tenant_zone, when_words, zone_named, zone_words
 from server.platform.errors import not_found
 from server.platform.tables import journal_entries
 from shared.journal import EntryType
@@ -171,8 +172,15 @@ def _method(code: object, lang: str) -> str:
         return str(code)
 
 
-def pdf(refund: Mapping[str, Any], seller: Mapping[str, Any] | None, lang: str = "fr") -> bytes:
-    """The refund receipt as a one-page A5 PDF in `lang` (fr or en)."""
+def pdf(
+    refund: Mapping[str, Any],
+    seller: Mapping[str, Any] | None,
+    lang: str = "fr",
+    zone: ZoneInfo | None = None,
+) -> bytes:
+    """The refund receipt as a one-page A5 PDF in `lang` (fr or en), its time on the
+    tenant's clock in `zone` (Europe/Paris by default), the zone stated beside it."""
+    zone = zone or zone_named(None)
     fr = lang == "fr"
     issued = datetime.fromisoformat(str(refund["issued_at"]))
     amount = format_amount(Decimal(parse_amount(refund["amount"])), lang)
@@ -197,7 +205,7 @@ def pdf(refund: Mapping[str, Any], seller: Mapping[str, Any] | None, lang: str =
     collection = refund.get("collection") or {}
     roadside = refund.get("receipt_number")
     rows = [
-        ("Date", issued.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Date", f"{when_words(issued, zone, lang)} ({zone_words(zone, lang)})"),
         ("Mission", str(refund.get("mission_id") or "-")),
         ("Client" if fr else "Customer", str(payer.get("name") or "-")),
         (
@@ -234,4 +242,5 @@ def pdf(refund: Mapping[str, Any], seller: Mapping[str, Any] | None, lang: str =
 
 def pdf_of(conn: sa.Connection, tenant_id: str, number: str, lang: str = "fr") -> bytes:
     """The PDF of the tenant's refund receipt `number` (404 when unknown)."""
-    return pdf(get(conn, tenant_id, number), get_seller(conn, tenant_id), lang)
+    found = get(conn, tenant_id, number)
+    return pdf(found, get_seller(conn, tenant_id), lang, tenant_zone(conn, tenant_id))

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from server.office.office_journal import PREFIX as SERVER_CHAIN
+from server.people.tenant_time import day_bounds
 from server.platform.tables import journal_entries
 from shared.errors import Refused
 from shared.i18n import Text
@@ -76,6 +78,10 @@ class Session:
     @property
     def day(self) -> date:
         return date.fromisoformat(self.opened_at[:10])
+
+    def local_day(self, zone: ZoneInfo | None) -> date:
+        """The tenant's day it opened on (UTC's without a zone)."""
+        return self.day if zone is None else _local_day(self.opened_at, zone)
 
     @property
     def status(self) -> Status:
@@ -248,10 +254,21 @@ def _waiting() -> Text:
 _TABLET = ~journal_entries.c.device_id.startswith(SERVER_CHAIN, autoescape=True)
 
 
-def _moment(day: date) -> str:
+def _moment(day: date, zone: ZoneInfo | None = None) -> str:
     """The `at` text a day starts at: `at` is ISO UTC ("2026-03-10T07:30:00.000Z"), so
-    text order is time order."""
-    return day.isoformat()
+    text order is time order. With a zone, the tenant's day ("2026-03-09T23:00:00" for
+    Paris: a prefix of the first instant's text, so that instant is not before it)."""
+    if zone is None:
+        return day.isoformat()
+    return day_bounds(day, zone)[0].replace(tzinfo=None).isoformat()
+
+
+def _local_day(at: str, zone: ZoneInfo) -> date:
+    """The tenant's day of an entry's `at` (ISO UTC)."""
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,16 +382,25 @@ def sessions(
     driver_id: str | None = None,
     device_id: str | None = None,
     open_before: bool = False,
+    zone: ZoneInfo | None = None,
 ) -> list[Session]:
-    """The register sessions opened from `since` to `until` (days of the tablet's `at`,
-    UTC), newest first; with `open_before`, also those opened earlier still open."""
+    """The register sessions opened from `since` to `until` (the tenant's days in `zone`,
+    else UTC days of the tablet's `at`), newest first; with `open_before`, also those
+    opened earlier still open."""
+    margin = timedelta(days=0 if zone is None else 1)  # a local day spans two UTC days
     chains = _chains(
-        conn, tenant_id, driver_id=driver_id, device_id=device_id, since=since, until=until
+        conn,
+        tenant_id,
+        driver_id=driver_id,
+        device_id=device_id,
+        since=since - margin,
+        until=until + margin,
     )
     found = [
         s
         for s in _folded(conn, tenant_id, chains)
-        if since <= s.day <= until or (open_before and s.status is Status.OPEN and s.day < since)
+        if since <= s.local_day(zone) <= until
+        or (open_before and s.status is Status.OPEN and s.local_day(zone) < since)
     ]
     return sorted(found, key=lambda s: (s.opened_at, s.device_id, s.seq), reverse=True)
 
@@ -441,17 +467,24 @@ class Movement:
     cents: int
 
 
-def movements(conn: sa.Connection, tenant_id: str, *, since: date, until: date) -> list[Movement]:
+def movements(
+    conn: sa.Connection,
+    tenant_id: str,
+    *,
+    since: date,
+    until: date,
+    zone: ZoneInfo | None = None,
+) -> list[Movement]:
     """The tablets' collections and reversals from `since` to `until` (inclusive), by the
-    tablet's `at`."""
+    tablet's `at`: the tenant's days in `zone`, else UTC days."""
     e = journal_entries.c
     rows = conn.execute(
         sa.select(e.at, e.type, e.driver_id, e.body)
         .where(
             e.tenant_id == tenant_id,
             e.type.in_((COLLECTION, REVERSAL)),
-            e.at >= _moment(since),
-            e.at < _moment(until + timedelta(days=1)),
+            e.at >= _moment(since, zone),
+            e.at < _moment(until + timedelta(days=1), zone),
             _TABLET,
         )
         .order_by(e.at)
@@ -465,7 +498,9 @@ def movements(conn: sa.Connection, tenant_id: str, *, since: date, until: date) 
             continue  # a tampered entry: its register page shows it, its anomaly names it
         found.append(
             Movement(
-                date.fromisoformat(str(row.at)[:10]),
+                date.fromisoformat(str(row.at)[:10])
+                if zone is None
+                else _local_day(str(row.at), zone),
                 row.driver_id,
                 str(payload.get("method")),
                 -amount if row.type == REVERSAL else amount,

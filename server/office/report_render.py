@@ -13,6 +13,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from server.people.tenant_time import day_words
 from shared.money import format_amount, parse_amount
 
 Column = tuple[str, str, str, float]  # (key, French heading, English heading, width mm)
@@ -117,7 +118,7 @@ def table_pdf(
     period = (
         f"Période du {start:%d/%m/%Y} au {end:%d/%m/%Y}"
         if fr
-        else f"Period {start.isoformat()} to {end.isoformat()}"
+        else f"Period {day_words(start, 'en')} to {day_words(end, 'en')}"
     )
     doc.cell(0, 5, _text(period), new_x="LMARGIN", new_y="NEXT")
     if note:

@@ -4,9 +4,10 @@ otherwise), its calendar day at an instant, and the instants a local day starts 
 Instants are stored in UTC (server.platform.tables.UTCDateTime); people read them in
 their company's time. One helper for every area above `people` (the desk, the API, the
 office's books), so that a page, a PDF and an export name the same day for the same
-instant. An unknown zone in the settings falls back to the default rather than failing a
-page: the settings' own check (server.office.closing.tenant_timezone) refuses it where a
-closing depends on it.
+instant, and write it in the same words (`day_words`, `when_words`, `zone_words`). An
+unknown zone in the settings falls back to the default rather than failing a page: the
+settings' own check (server.office.closing.tenant_timezone) refuses it where a closing
+depends on it.
 """
 
 from __future__ import annotations
@@ -67,3 +68,27 @@ def parse_local(text: str, zone: ZoneInfo) -> datetime:
     if moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=zone)
+
+
+# English months by hand: strftime's %b follows the process's locale.
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_words(day: date, language: str) -> str:
+    """A day as people write it: "10/03/2026" in French, "10 Mar 2026" in English."""
+    if language == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return day.strftime("%d/%m/%Y")
+
+
+def when_words(moment: datetime, zone: ZoneInfo, language: str) -> str:
+    """An aware instant on the tenant's wall clock: "11/03/2026 00:30", "11 Mar 2026 00:30"."""
+    shown = local(moment, zone)
+    return f"{day_words(shown.date(), language)} {shown:%H:%M}"
+
+
+def zone_words(zone: ZoneInfo, language: str) -> str:
+    """How a page or a document states its times: "heure de Paris (Europe/Paris)"."""
+    key = zone.key
+    city = key.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} time ({key})" if language == "en" else f"heure de {city} ({key})"
