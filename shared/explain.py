@@ -8,15 +8,13 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from shared.mission import LEG_WORDS
 from shared.money import format_amount
 from shared.site_facts_words import sentence as site_fact_sentence
+from shared.time_words import WEEKDAYS, iso_words
 from shared.valuation import Step, Valuation
 from shared.vehicle_class import kilograms
 
-_DAYS = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
 _PAYER = {
     "fr": {"ordering_party": "du donneur d'ordre", "beneficiary": "du bénéficiaire"},
     "en": {"ordering_party": "the ordering party", "beneficiary": "the beneficiary"},
@@ -43,8 +41,14 @@ def _num(value: Decimal | str, lang: str) -> str:
 
 
 def _date(iso: str, lang: str) -> str:
-    """2026-03-14 → 14/03/2026 in French; ISO in English."""
-    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}{iso[10:]}" if lang == "fr" else iso
+    """2026-03-14 (10:00) → 14/03/2026 (10:00) in French, 14 Mar 2026 (10:00) in English."""
+    return iso_words(iso, lang)
+
+
+def _leg(leg: str, lang: str) -> str:
+    """A leg of the distance in words ("en charge", "loaded with the vehicle")."""
+    words = LEG_WORDS.get(leg)
+    return words(lang) if words else leg  # the contract's schema admits only LEGS
 
 
 def _when(facts: Mapping[str, Any], lang: str) -> str:
@@ -69,7 +73,7 @@ def _when(facts: Mapping[str, Any], lang: str) -> str:
 def _contract(p: Mapping[str, Any], lang: str) -> str:
     if lang == "fr":
         return f"Convention {p['id']} version {p['version']}, valable le {_date(p['date'], lang)}."
-    return f"Contract {p['id']} version {p['version']}, valid on {p['date']}."
+    return f"Contract {p['id']} version {p['version']}, valid on {_date(p['date'], lang)}."
 
 
 def _follow_up(p: Mapping[str, Any], lang: str) -> str:
@@ -143,7 +147,7 @@ def _supplement(p: Mapping[str, Any], lang: str) -> str:
 
 
 def _distance(p: Mapping[str, Any], lang: str) -> str:
-    legs = ", ".join(p["legs"])
+    legs = ", ".join(_leg(leg, lang) for leg in p["legs"])
     counted, included = _num(p["counted_km"], lang), _num(p["included_km"], lang)
     extra = _num(p["extra_km"], lang)
     if lang == "fr":
@@ -154,7 +158,7 @@ def _distance(p: Mapping[str, Any], lang: str) -> str:
 
 
 def _time_band(p: Mapping[str, Any], lang: str) -> str:
-    day = _DAYS[lang][p["weekday"]]
+    day = WEEKDAYS[lang][p["weekday"]]
     holiday = p.get("holiday")
     when = f"{day} {_date(p['local_time'], lang)}"
     if holiday:

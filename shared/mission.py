@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from shared.mission_schema import MissionSchema as MissionSchema
 
 LEGS = ("en_route", "loaded", "return")
+# Each leg in words (French, English), for every text a person reads: a code never shows.
+LEG_WORDS: Mapping[str, Text] = {
+    "en_route": Text("aller", "to the scene"),
+    "loaded": Text("en charge", "loaded with the vehicle"),
+    "return": Text("retour", "return trip"),
+}
 TIMES = ("call", "arrival", "departure", "delivery")
 
 

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared import calendar
 from shared.beneficiary import Beneficiary, from_document
 from shared.canonical import canonical_json
 from shared.i18n import Text
 from shared.money import ZERO, format_amount, parse_amount
+from shared.time_words import day_words, zone_words
 
 NOTE_THRESHOLD = Decimal("25.00")  # € TTC: a written note is due from this amount
 NUMBER_WIDTH = 6
@@ -358,7 +360,7 @@ def blocks(receipt: Receipt, lang: str) -> list[Block]:
     )
     out.append(Block(t("Client", "Customer"), customer))
     service: list[tuple[str, str]] = [
-        (t("Date de la prestation", "Date of service"), receipt.service_day.strftime("%d/%m/%Y")),
+        (t("Date de la prestation", "Date of service"), day_words(receipt.service_day, lang)),
     ]
     if receipt.place:
         service.append((t("Lieu", "Place"), receipt.place))
@@ -432,7 +434,13 @@ def blocks(receipt: Receipt, lang: str) -> list[Block]:
     )
     out.append(Block(t("Règlement", "Payment"), tuple(paid), frozenset({0})))
 
-    written = receipt.written_at.strftime("%d/%m/%Y %H:%M")
+    # The zone is named (the tenant's, which the tablet learns with the seller's identity):
+    # 09:00 alone is ambiguous for a company working across zones. Only the words change;
+    # the signed entry's `receipt` block is untouched.
+    at = receipt.written_at
+    written = f"{day_words(at.date(), lang)} {at:%H:%M}"
+    if isinstance(at.tzinfo, ZoneInfo):
+        written += f", {zone_words(at.tzinfo, lang)}"
     footer = [(t("Établi le", "Written on"), written)]
     if receipt.driver:
         footer.append((t("Chauffeur", "Driver"), receipt.driver))

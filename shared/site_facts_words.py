@@ -8,15 +8,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from shared.mission import LEG_WORDS  # one set of words per leg
 from shared.money import format_amount
 from shared.site_fact_rules import LABELS, UNITS
 from shared.vehicle_class import kilograms
-
-LEG_NAMES: Mapping[str, tuple[str, str]] = {
-    "en_route": ("aller", "to the scene"),
-    "loaded": ("en charge", "loaded"),
-    "return": ("retour", "return"),
-}
 
 
 def _number(text: str, lang: str) -> str:
@@ -26,8 +21,8 @@ def _number(text: str, lang: str) -> str:
 def name(fact: str, key: str | None, lang: str) -> str:
     """« distance en charge », "distance loaded", « frais au réel TOLL »."""
     label = LABELS[fact](lang)
-    if fact == "distance" and key is not None and key in LEG_NAMES:
-        return f"{label} {LEG_NAMES[key][0 if lang == 'fr' else 1]}"
+    if fact == "distance" and key is not None and key in LEG_WORDS:
+        return f"{label} {LEG_WORDS[key](lang)}"
     if fact == "at_cost" and key:
         return f"{label} {key}"
     return label

@@ -48,13 +48,6 @@ MACHINE_TIME = re.compile(
     r"|\d[+-]\d{2}:\d{2}\b"  # a UTC offset after a time
     r"|\bUTC\b"
 )
-# Left as they are, each with its reason.
-KNOWN = (
-    # The valuation's explanation (shared/explain.py) is the tablet's own sentence, already
-    # on the contract's local clock; its English writes the day as ISO ("Deciding time
-    # (call): Tuesday 2026-03-10 10:00"). Changing it is the core's and the tablet's call.
-    re.compile(r"Deciding time \([^)]*\): \w+ \d{4}-\d{2}-\d{2} \d{2}:\d{2}"),
-)
 SIGN_OUT = {"fr": "Se déconnecter", "en": "Sign out"}
 STATED = {"fr": "heure de Noumea (Pacific/Noumea)", "en": "Noumea time (Pacific/Noumea)"}
 
@@ -101,8 +94,6 @@ def read(html: str) -> Visible:
 
 def machine_times(text: str) -> list[str]:
     without_urls = re.sub(r"\b(?:https?://|/desk/|/api/)\S*", " ", text)
-    for known in KNOWN:
-        without_urls = known.sub(" ", without_urls)
     return sorted({m.group(0) for m in MACHINE_TIME.finditer(without_urls)})
 
 
@@ -147,13 +138,16 @@ def test_the_scan_sees_a_machine_time():
         '<td>2026-03-10T23:30:00+00:00</td><td title="10/03/2026 23:30 UTC">x</td>'
         '<td data-at="2026-03-10T23:30">y</td><input type="hidden" value="2026-03-10T23:30">'
         '<a href="/desk/x?at=2026-03-10T23:30">z</a><td>2026-03-10 23:30</td>'
+        "<li>Deciding time (call): Tuesday 2026-03-09 10:00</li>"  # explain.py's old English
     )
     assert machine_times(page.text()) == [
         "0+00:00",
+        "2026-03-09 10:00",
         "2026-03-10 23:30",
         "2026-03-10T23:30",
         "UTC",
     ]
+    assert machine_times("Deciding time (call): Tuesday 10 Mar 2026 10:00") == []
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

@@ -161,7 +161,7 @@ def test_english_on_request(world, karim):  # noqa: F811
     sign_in(client, "bureau")
     page = text(client.get(f"/desk/missions/{MISSION}?lang=en"))
     assert "The server's valuation" in page
-    assert "Contract ASSIST-A version 1, valid on 2026-03-10." in page
+    assert "Contract ASSIST-A version 1, valid on 10 Mar 2026." in page  # words, not ISO
     assert "WIN.VL.P paid by the beneficiary, rule no. 2." in page
     assert "€96.00" in page and "Price disputed no." in page
 

@@ -161,7 +161,7 @@ def test_the_receipt_names_the_company_the_customer_the_service_who_pays_what_an
         "Rendu                 10,00\u00a0€",
         "Déjà réglé avant      100,00\u00a0€",
         "Reste à votre charge  54,00\u00a0€",
-        "Établi le  10/03/2026 09:00",
+        "Établi le  10/03/2026 09:00, heure de Paris (Europe/Paris)\n",  # the zone named
         "Chauffeur  Karim",
         "arrêté n° 83-50/A du 3 octobre 1983",
     ):
@@ -170,6 +170,9 @@ def test_the_receipt_names_the_company_the_customer_the_service_who_pays_what_an
     assert "Receipt no. dev_test_tablet-000002" in english
     assert "Received today       €10.00 (cash) ◀" in english
     assert "Yours to pay" in english and "Covered by ASSIST-A" in english
+    # English dates in words (10/03 reads as 3 October to some), and the zone named.
+    assert "Date of service  14 Mar 2026\n" in english
+    assert "Written on  10 Mar 2026 09:00, Paris time (Europe/Paris)\n" in english
     # The first receipt was made before the customer was named: it stays as it was given.
     first = receipts.receipt(
         tablet.db,

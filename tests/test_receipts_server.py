@@ -73,10 +73,13 @@ def test_the_office_gets_the_receipt_the_customer_was_shown_and_the_invoice_name
         "AUT-4411",
         "96,00",
         "83-50/A",
+        "heure de Paris (Europe/Paris)",  # the time written, with its zone
     ):
         assert mention in text, mention
     english = world.office.get(f"/api/v1/receipts/{tablet.device_id}/1/pdf?lang=en", headers=office)
-    assert f"Receipt no. {tablet.device_id}-000001" in pdf_text(english.get_data())
+    in_english = pdf_text(english.get_data())
+    assert f"Receipt no. {tablet.device_id}-000001" in in_english
+    assert "Paris time (Europe/Paris)" in in_english  # the PDF names the zone as the tablet
     missing = world.office.get(f"/api/v1/receipts/{tablet.device_id}/2/pdf", headers=office)
     assert missing.status_code == 404
 

@@ -21,11 +21,10 @@ from fieldclient.site_facts_text import overpaid, rows
 from fieldclient.tablet import Tablet
 from shared.errors import TowlineError
 from shared.i18n import Text
-from shared.mission import LEGS, Mission
+from shared.mission import LEG_WORDS, LEGS, Mission
 from shared.money import format_amount
 from shared.site_facts import plain_families, value_of
 from shared.site_facts_found import Found, Receipt
-from shared.site_facts_words import LEG_NAMES
 
 _KM = Text("la distance", "the distance")
 
@@ -138,7 +137,7 @@ def facts_page(
         view=view,
         mission=mission,
         rows=rows(site, lang()),
-        legs=[(leg, t(*LEG_NAMES[leg])) for leg in LEGS],
+        legs=[(leg, t(LEG_WORDS[leg].fr, LEG_WORDS[leg].en)) for leg in LEGS],
         services=services,
         at_cost=at_cost,
         classes=classes,

@@ -35,10 +35,11 @@ from server.office import registers
 from server.office.issued_documents import BENEFICIARY, CREDIT_NOTE, INVOICE
 from server.people.drivers import list_drivers
 from server.people.rights import Right
-from server.people.tenant_time import MONTHS_EN, day_bounds, day_words, local_day
+from server.people.tenant_time import day_bounds, day_words, local_day
 from server.platform.tables import anomalies, documents
 from server.platform.web import lang, now, reader
 from shared.payment_terms import Method
+from shared.time_words import MONTHS_EN
 
 DAYS = 14
 STALE_HOURS = 24  # DESK_STALE_DEVICE_HOURS: a tablet silent longer than this is listed

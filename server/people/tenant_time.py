@@ -19,6 +19,10 @@ import sqlalchemy as sa
 
 from server.platform.tables import tenants
 
+# One way to write a day and a zone, the tablet's and the desk's (re-exported here).
+from shared.time_words import day_words as day_words
+from shared.time_words import zone_words as zone_words
+
 DEFAULT_ZONE = "Europe/Paris"
 
 
@@ -70,25 +74,7 @@ def parse_local(text: str, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone)
 
 
-# English months by hand: strftime's %b follows the process's locale.
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def day_words(day: date, language: str) -> str:
-    """A day as people write it: "10/03/2026" in French, "10 Mar 2026" in English."""
-    if language == "en":
-        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
-    return day.strftime("%d/%m/%Y")
-
-
 def when_words(moment: datetime, zone: ZoneInfo, language: str) -> str:
     """An aware instant on the tenant's wall clock: "11/03/2026 00:30", "11 Mar 2026 00:30"."""
     shown = local(moment, zone)
     return f"{day_words(shown.date(), language)} {shown:%H:%M}"
-
-
-def zone_words(zone: ZoneInfo, language: str) -> str:
-    """How a page or a document states its times: "heure de Paris (Europe/Paris)"."""
-    key = zone.key
-    city = key.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{city} time ({key})" if language == "en" else f"heure de {city} ({key})"
