@@ -163,8 +163,9 @@ def test_an_agent_named_at_the_call_and_in_an_api_order(world, tmp_path):  # noq
     fields = {"caller_name": "Léa Petit", "plate": "cd 456 ef", "agent": "luigi"}
     with world.engine.connect() as conn:
         before = conn.execute(sa.select(sa.func.count()).select_from(mission_agents)).scalar()
-    priced = preview_call(client, {**CALL, **fields})  # refused already when priced
-    assert priced.status_code == 422
+    refused = preview_call(client, {**CALL, **fields})  # refused already when priced
+    assert refused.status_code == 303  # back to the form, as typed (Post/Redirect/Get)
+    priced = client.get(refused.headers["Location"])
     assert "Apporteur inconnu : luigi" in text(priced)
     with world.engine.connect() as conn:
         after = conn.execute(sa.select(sa.func.count()).select_from(mission_agents)).scalar()

@@ -246,8 +246,9 @@ def test_bill_later_at_the_call_is_refused_for_a_caller_who_owes_under_block(wor
     _choose(world, BLOCK)
     client = _desk(world)
     asked = {**CALL, "bill_later": "1"}
-    priced = preview_call(client, asked)
-    assert priced.status_code == 409
+    refused = preview_call(client, asked)
+    assert refused.status_code == 303  # back to the form, as typed (Post/Redirect/Get)
+    priced = client.get(refused.headers["Location"])
     page = text(priced)
     assert "Le client AB-123-CD doit déjà 180,00 €" in page
     assert "refuse de facturer plus tard un client débiteur" in page

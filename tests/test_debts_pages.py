@@ -262,8 +262,47 @@ def test_a_payment_recorded_on_the_desk_settles_the_ticked_invoice(office):
             "invoice": late,
         },
     )
-    assert refused.status_code == 422 and "Rien n'a été enregistré" in flat(refused)
-    assert office.count(office_payments) == 4
+    # Post/Redirect/Get: the form comes back with what was typed; a reload posts nothing.
+    assert refused.status_code == 303
+    assert refused.headers["Location"] == ("/desk/debts/pay?customer=plate:MN-321-OP&refused=1")
+    for _ in range(2):  # the page, then a reload
+        shown = desk.get(refused.headers["Location"])
+        assert shown.status_code == 200 and "Rien n'a été enregistré" in flat(shown)
+        assert 'name="amount" required inputmode="decimal" maxlength="16" value="10"' in (
+            shown.get_data(as_text=True)
+        )
+        assert office.count(office_payments) == 4
+
+
+def test_a_refused_payment_comes_back_as_typed_and_a_reload_records_nothing(office):
+    desk = office.desk()
+    late = office.month.numbers["M-P-0005"]
+    typed = {
+        "customer": "plate:MN-321-OP",
+        "amount": "150,00",
+        "method": "cheque",
+        "received_on": "30/03/2026",  # not YYYY-MM-DD
+        "reference": "CHQ 0042",
+        "invoice": late,
+        f"amount_{late}": "120,00",
+        "note": "Reçu par courrier",
+    }
+    refused = post(desk, "/desk/debts/pay", typed)
+    assert refused.status_code == 303
+    assert refused.headers["Location"].endswith("refused=1")
+    first = desk.get(refused.headers["Location"]).get_data(as_text=True)
+    assert desk.get(refused.headers["Location"]).get_data(as_text=True) == first  # reload
+    page = flat(first)
+    assert "Date de réception illisible (AAAA-MM-JJ)." in page
+    assert "Rien n'a été enregistré." in page
+    assert 'value="150,00"' in first and 'value="CHQ 0042"' in first
+    assert 'value="30/03/2026"' in first and 'value="Reçu par courrier"' in first
+    assert f'name="amount_{late}" inputmode="decimal" maxlength="16" value="120,00"' in first
+    assert '<option value="cheque" selected>' in first
+    assert office.count(office_payments) == 3
+    # Opened again from a link, the form is blank.
+    blank = desk.get("/desk/debts/pay?customer=plate:MN-321-OP").get_data(as_text=True)
+    assert "CHQ 0042" not in blank and "illisible" not in blank
 
 
 def test_the_credit_is_applied_then_refunded_from_the_account_page(office):

@@ -232,11 +232,20 @@ def test_a_missing_reason_shows_the_form_again_and_changes_nothing(world, day, r
             f"/desk/anomalies/{ref}/resolve",
             {"action": "void", "reason": reason, "confirm": "1"},
         )
-        assert answer.status_code == 422
-        page = text(answer)
-        assert "Indiquez le motif : il est enregistré avec la décision." in page
-        assert 'name="action" value="void"' in page  # the form, to fill in again
+        # Post/Redirect/Get: back to the anomaly's form; a reload posts nothing.
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == f"/desk/anomalies/{ref}/resolve?refused=1"
+        for _ in range(2):  # the page, then a reload
+            shown = client.get(answer.headers["Location"])
+            assert shown.status_code == 200
+            page = text(shown)
+            assert "Indiquez le motif : il est enregistré avec la décision." in page
+            assert 'name="action" value="void"' in page  # the form, to fill in again
+            assert "Confirmer" not in page
     assert status_of(world, anomaly_id) == "open" and decision_count(world) == 0
+    # Without a refusal kept (a link, a bookmark), the address is the anomaly page.
+    plain = client.get(f"/desk/anomalies/{ref}/resolve")
+    assert plain.status_code == 302 and plain.headers["Location"] == f"/desk/anomalies/{ref}"
 
 
 def test_approving_what_is_owed_offers_deferral_or_discount(world, tmp_path):  # noqa: F811
@@ -258,8 +267,11 @@ def test_approving_what_is_owed_offers_deferral_or_discount(world, tmp_path):  #
     assert re.findall(r'name="action" value="(\w+)"', page) == ["approve", "refuse", "acknowledge"]
     assert '<option value="deferral"' in page and '<option value="discount"' in page
     path = f"/desk/anomalies/{anomaly_ref(world.app, gate.id)}/resolve"
-    bad = post(client, path, {"action": "approve", "reason": "Accord", "as_kind": "gift"})
-    assert bad.status_code == 422 and decision_count(world) == 0
+    bad = post(client, path, {"action": "approve", "reason": "Accord  du chef", "as_kind": "gift"})
+    assert bad.status_code == 303 and decision_count(world) == 0
+    again = client.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "Choisissez « facturer plus tard » ou « remise »." in html.unescape(again)
+    assert ">Accord du chef</textarea>" in again  # the reason as typed (spaces made one)
     asked = post(client, path, {"action": "approve", "reason": "Accord", "as_kind": "discount"})
     assert "Confirmer : accorder une remise de 96,00 € sur la mission GATE-1 ?" in text(asked)
     done = post(

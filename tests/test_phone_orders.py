@@ -15,6 +15,7 @@ from server.platform.tables import audit_log, changes, file_events, missions, or
 from tests.desk_support import post, sign_in
 from tests.dispatch_support import (
     CALL,
+    call_id_of,
     on_tablet,
     preview_call,
     save_previewed,
@@ -146,26 +147,40 @@ def test_a_refused_call_names_each_field_keeps_what_was_typed_and_stores_nothing
         "service_TOW": "",
         "note": "Le client attend devant la barrière",
     }
-    refused = preview_call(client, typed)
-    assert refused.status_code == 422
-    page = text(refused)
-    assert "Plaque : les lettres I, O et U ne figurent jamais sur une plaque française" in page
-    assert "Téléphone : numéro de téléphone non reconnu" in page
-    assert "N° de dossier : le numéro de dossier du donneur d'ordre" in page
-    assert "Prestations : au moins une prestation" in page
-    html = refused.get_data(as_text=True)
-    assert 'value="ai-123-cd"' in html and 'value="12 34"' in html
-    assert "Le client attend devant la barrière</textarea>" in html
-    assert '<option value="ASSIST-B" selected>' in html
-    assert counts(world) == before
+    posted = client.get("/desk/calls/new").get_data(as_text=True)
+    refused = preview_call(client, {**typed, "call_id": call_id_of(posted)})
+    # Post/Redirect/Get: the refusal sends the browser to the form, which a reload shows
+    # again without posting anything.
+    assert refused.status_code == 303
+    assert refused.headers["Location"] == "/desk/calls/new?refused=1"
+    for _ in range(2):  # the page, then a reload
+        shown = client.get(refused.headers["Location"])
+        assert shown.status_code == 200
+        page = text(shown)
+        assert "Plaque : les lettres I, O et U ne figurent jamais sur une plaque française" in page
+        assert "Téléphone : numéro de téléphone non reconnu" in page
+        assert "N° de dossier : le numéro de dossier du donneur d'ordre" in page
+        assert "Prestations : au moins une prestation" in page
+        html = shown.get_data(as_text=True)
+        assert 'value="ai-123-cd"' in html and 'value="12 34"' in html
+        assert "Le client attend devant la barrière</textarea>" in html
+        assert '<option value="ASSIST-B" selected>' in html
+        assert call_id_of(html) == call_id_of(posted)  # the same call once corrected
+        assert counts(world) == before
+    # A new call (the form without the mark) starts blank.
+    fresh = client.get("/desk/calls/new").get_data(as_text=True)
+    assert "ai-123-cd" not in fresh and "au moins une prestation" not in fresh
+    assert call_id_of(fresh) != call_id_of(posted)
 
 
 def test_a_file_sequence_already_taken_is_refused_with_the_next_free_one(world):  # noqa: F811
     client = desk(world)
     take_call(client, **PARTY_ONLY)
     again = preview_call(client, {**PARTY_CALL, "plate": "EF-456-GH"})
-    assert again.status_code == 409
-    assert "pour une nouvelle mission du dossier, prenez le n° 2" in text(again)
+    assert again.status_code == 303
+    shown = client.get(again.headers["Location"])
+    assert "pour une nouvelle mission du dossier, prenez le n° 2" in text(shown)
+    assert 'value="EF-456-GH"' in shown.get_data(as_text=True)
     second = take_call(client, **PARTY_ONLY, file_sequence="2")
     assert second == "ASSIST-B.B-2026-0777.2"
 

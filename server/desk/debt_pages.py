@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
+from server.desk import refused_forms
 from server.desk.blueprint import desk, money, not_found, t
 from server.desk.session import current, page
 from server.office import (
@@ -168,9 +169,26 @@ def _pay_page(customer: str | None, *, status: int = 200, error: str = "", form:
     return html, status
 
 
+_KEPT = "debt_pay"
+
+
+def _refuse_pay(customer: str | None, form: dict[str, Any], error: str, status: int) -> Any:
+    """Back to the form with what was typed and why it was refused (Post/Redirect/Get: a
+    reload records nothing); a form too large for the session is answered with `status`."""
+    if refused_forms.keep(_KEPT, {**form, "customer": customer or ""}, {"": error}):
+        return refused_forms.back_to(
+            "desk.debt_pay", **({"customer": customer} if customer else {})
+        )
+    return _pay_page(customer, status=status, error=error, form=form)
+
+
 @desk.route("/debts/pay", endpoint="debt_pay")
 @page(Right.RECORD_PAYMENTS)
 def pay_form() -> Any:
+    kept = refused_forms.take_back(_KEPT)
+    if kept is not None:  # a refused payment, as typed (see _refuse_pay)
+        form, problems = kept
+        return _pay_page(form.get("customer") or None, error=str(problems[""]), form=form)
     customer = (request.args.get("customer") or "").strip()[:160] or None
     invoice = (request.args.get("invoice") or "").strip()[:32]
     if invoice and customer is None:
@@ -202,13 +220,16 @@ def pay() -> Any:
         k: request.form.get(k, "") for k in ("amount", "method", "received_on", "reference")
     }
     form |= {k: request.form.get(k, "") for k in ("payer", "note", "others", "cash_payer")}
-    form["picked"] = request.form.getlist("invoice")
+    form["picked"] = request.form.getlist("invoice")[:MAX_LINES]
+    form["amounts"] = {  # each ticked invoice's typed amount, shown again on a refusal
+        number: request.form.get(f"amount_{number}", "")[:16] for number in form["picked"]
+    }
     customer = (request.form.get("customer") or "").strip()[:160] or None
     try:
         received_on = date.fromisoformat(form["received_on"].strip())
     except ValueError:
         problem = t("Date de réception illisible (AAAA-MM-JJ).", "Unreadable date received.")
-        return _pay_page(customer, status=422, error=problem, form=form)
+        return _refuse_pay(customer, form, problem, 422)
     try:
         uses = _uses_from_form()
         with engine().begin() as conn:
@@ -229,7 +250,8 @@ def pay() -> Any:
                 now=now(),
             )
     except ApiError as refused:
-        return _pay_page(customer, status=refused.status, error=refused.text(lang()), form=form)
+        return _refuse_pay(customer, form, refused.text(lang()), refused.status)
+    refused_forms.drop()
     flash(
         t(
             f"Règlement {made['number']} enregistré : {money(made['amount'])}"

@@ -5,9 +5,10 @@ looked up as for the parties' own orders, the server's valuation and any money t
 caller still owes; "Save the call" makes the mission, given to a driver if one is
 chosen, and goes back to the dispatch board.
 
-The form keeps what was typed when it refuses anything. Saving what was not priced (or
-was changed since) prices it first. The call's id, made when the form opens, makes a
-second post of the same call change nothing.
+The form keeps what was typed when it refuses anything: the refusal redirects (303) to
+the form, which shows it again from the session (server.desk.refused_forms), so a reload
+posts nothing. Saving what was not priced (or was changed since) prices it first. The
+call's id, made when the form opens, makes a second post of the same call change nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
+from server.desk import refused_forms
 from server.desk.blueprint import desk, money, t
 from server.desk.mission_pages import valuation_view
 from server.desk.session import current, page
@@ -163,9 +165,30 @@ def _render(
     return html, status
 
 
+_KEPT = "phone_order"
+
+
+def _refuse(
+    typed: dict[str, str], call_id: str, problems: list[tuple[str, str]], status: int
+) -> Any:
+    """Back to the form with what was typed and the problems (Post/Redirect/Get), keeping
+    the call's id so saving it after correcting still makes one mission; a form too large
+    for the session is answered directly with `status`."""
+    values = {**typed, "call_id": call_id}
+    if refused_forms.keep(_KEPT, values, {"": [list(p) for p in problems]}):
+        return refused_forms.back_to("desk.phone_order")
+    return _render(typed, call_id, problems=problems, status=status)
+
+
 @desk.route("/calls/new", methods=["GET"], endpoint="phone_order")
 @page(Right.MANAGE_MISSIONS)
 def phone_order_form() -> Any:
+    kept = refused_forms.take_back(_KEPT)
+    if kept is not None:  # a refused call, as typed (see _refuse)
+        values, found = kept
+        typed = {name: str(values.get(name, "")) for name in FIELDS}
+        problems = [(str(path), str(words)) for path, words in found.get("", [])]
+        return _render(typed, str(values.get("call_id") or new_call_id()), problems=problems)
     typed = dict.fromkeys(FIELDS, "")
     typed["file_sequence"] = "1"
     typed["party_id"] = (request.args.get("party") or "")[:64]
@@ -257,15 +280,14 @@ def phone_order_post() -> Any:
         )
     except InvalidDocument as error:
         problems = [(p.path, p.text(lang())) for p in error.problems]
-        return _render(
-            typed, request.form.get("call_id", "") or new_call_id(), problems=problems, status=422
-        )
+        return _refuse(typed, request.form.get("call_id", "") or new_call_id(), problems, 422)
     saving = request.form.get("action") == "save"
     if saving and request.form.get("previewed") != _digest(typed):
         saving = False  # changed since it was priced, or never priced: price it first
     try:
         if not saving:
             shown = _preview(order, typed)
+            refused_forms.drop()
             return _render(typed, order.call_id, shown=shown)
         with engine().begin() as conn:
             taken = phone_orders.take(
@@ -279,13 +301,12 @@ def phone_order_post() -> Any:
             )
     except InvalidDocument as error:
         problems = [(p.path, p.text(lang())) for p in error.problems]
-        return _render(typed, order.call_id, problems=problems, status=422)
+        return _refuse(typed, order.call_id, problems, 422)
     except ApiError as error:
-        return _render(
-            typed, order.call_id, problems=[("", error.text(lang()))], status=error.status
-        )
+        return _refuse(typed, order.call_id, [("", error.text(lang()))], error.status)
     except TowlineError as error:
-        return _render(typed, order.call_id, problems=[("", error.text(lang()))], status=400)
+        return _refuse(typed, order.call_id, [("", error.text(lang()))], 400)
+    refused_forms.drop()
     mission_id = taken["mission_id"]
     if taken["debtor_warning"] is not None:  # bill later for a caller who owes (warn)
         flash(taken["debtor_warning"](lang()), "error")

@@ -4,7 +4,9 @@ It takes two POSTs and no JavaScript: the first checks the action (its right, th
 the kind, the reason) and asks for confirmation in one sentence; the second, carrying the
 same fields and `confirm`, calls `server.office.resolutions.resolve` (the function the API
 and the command line call), then shows the mission page with what was done: decisions
-sent to the tablet, documents issued.
+sent to the tablet, documents issued. A refused form (no reason, a reason too long, no
+kind of grant) redirects (303) to GET .../resolve, the anomaly page with the reason as
+typed and the problem (server.desk.refused_forms), so a reload posts nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 
-from server.desk import labels
+from server.desk import labels, refused_forms
 from server.desk.anomaly_pages import (
     ACTION_LABELS,
     AS_KINDS,
@@ -247,6 +249,24 @@ def done_message(row: Any, done: Mapping[str, Any], driver: str) -> str:
     return " ".join(parts)
 
 
+def _kept(anomaly_id: int) -> str:
+    return f"resolve_anomaly:{anomaly_id}"
+
+
+@desk.route("/anomalies/<anomaly_ref:anomaly_id>/resolve", endpoint="resolve_anomaly_form")
+@page(Right.RECONCILE)
+def resolve_anomaly_form(anomaly_id: int) -> Any:
+    """Where a refused resolution lands: the anomaly page with the form as typed and its
+    problem; without a kept form (a link, a bookmark), the anomaly page itself."""
+    with reader().connect() as conn:
+        row = anomaly_or_404(conn, current().tenant_id, anomaly_id)
+    kept = refused_forms.take_back(_kept(anomaly_id))
+    if kept is None:
+        return redirect(url_for("desk.anomaly", anomaly_id=anomaly_id))
+    form, problems = kept
+    return detail_page(row, form={k: str(v) for k, v in form.items()}, error=str(problems[""]))
+
+
 @desk.route("/anomalies/<anomaly_ref:anomaly_id>/resolve", methods=["POST"])
 @page(Right.RECONCILE)
 def resolve_anomaly(anomaly_id: int) -> Any:
@@ -260,7 +280,10 @@ def resolve_anomaly(anomaly_id: int) -> Any:
     form = {"action": action, "reason": reason, "as_kind": as_kind}
     problem = _form_error(action, reason, as_kind)
     if problem is not None:
-        return detail_page(row, status=422, form=form, error=problem)
+        if refused_forms.keep(_kept(anomaly_id), form, {"": problem}):
+            return refused_forms.back_to("desk.resolve_anomaly_form", anomaly_id=anomaly_id)
+        return detail_page(row, status=422, form=form, error=problem)  # too large to keep
+    refused_forms.drop()
     if request.form.get("confirm") != "1":
         return detail_page(row, form=form, confirm=_question(row, action, as_kind))
     with engine().begin() as conn:
