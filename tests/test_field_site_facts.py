@@ -93,7 +93,8 @@ def test_the_explanation_shows_order_and_site_side_by_side(tablet):
         "Sur place, distance en charge : 44 km (ordre : 40 km) — dans la tolérance (45 km au plus)."
     )
     assert explain(view.valuation, "en")[0] == (
-        "On site, distance loaded with the vehicle: 44 km (order: 40 km) — within the tolerance (45 km at most)."
+        "On site, distance loaded with the vehicle: 44 km (order: 40 km) — within the tolerance"
+        " (45 km at most)."
     )
 
 
