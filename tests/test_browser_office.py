@@ -1,6 +1,6 @@
 """The office in a real browser (Chromium): a day synced from the tablets, the clerk
 accepts a driver's price dispute (the invoices are credited and issued anew), finds the
-collection that is now fictitious in the anomaly list, voids it in one action (reason,
+collection that is now an over-collection in the anomaly list, voids it in one action (reason,
 then confirmation) and sees the credit note and the void on the mission page; the void
 reaches the tablet at its next sync. Another company's user cannot open these pages; the
 list filtered by driver shows that driver only. SQLite only: the browser is the subject."""
@@ -57,7 +57,7 @@ def resolve(page: Any, action: str, reason: str, question: str) -> None:
     assert page.locator(".confirm h2").inner_text() == question
 
 
-def test_the_clerk_voids_a_fictitious_collection_and_sees_the_credit_note(
+def test_the_clerk_voids_an_over_collection_and_sees_the_credit_note(
     browser,
     world,  # noqa: F811
     tmp_path,
@@ -90,20 +90,24 @@ def test_the_clerk_voids_a_fictitious_collection_and_sees_the_credit_note(
         assert "contestation acceptée" in flash
         assert "A2026-000002 (avoir, 96,00\u00a0€)" in flash
 
-        # The 96.00 the customer paid is no longer due: a fictitious collection.
+        # The 96.00 the customer paid is no longer due: an over-collection to refund.
         page.click("header nav >> text=Anomalies")
-        page.locator("ul.counts a[data-kind=fictitious_collection]").click()
+        page.locator("ul.counts a[data-kind=over_collection]").click()
         rows = page.locator("table.anomalies tbody tr[data-anomaly]")
         assert rows.count() == 1
         row_text = rows.first.inner_text()
-        assert "Encaissement fictif" in row_text and "96,00\u00a0€" in row_text
+        assert "Trop encaissé" in row_text and "96,00\u00a0€" in row_text
         assert "Karim" in row_text and MISSION in row_text
         screenshot(page, "desk-anomalies")
         anomaly_url = f"{live.url}/desk/anomalies/{rows.first.get_attribute('data-anomaly')}"
 
         rows.first.locator("a.button").click()
         assert page.locator("#action-void").is_visible()
-        assert page.locator("form input[name=action]").count() == 1  # only what fits
+        actions = page.locator("form input[name=action]")  # only what fits an over-collection
+        assert [actions.nth(i).get_attribute("value") for i in range(actions.count())] == [
+            "void",
+            "acknowledge",
+        ]
         resolve(
             page,
             "void",
@@ -116,7 +120,7 @@ def test_the_clerk_voids_a_fictitious_collection_and_sees_the_credit_note(
         page.click(".confirm button[type=submit]")
         page.wait_for_url(f"{live.url}/desk/missions/{MISSION}")
         flash = page.locator(".flash.ok").inner_text()
-        assert "Encaissement fictif) résolue : encaissement annulé." in flash
+        assert "Trop encaissé) résolue : encaissement annulé." in flash
         assert "Décision envoyée à la tablette de Karim (dec_" in flash
 
         # The mission page: the credit note on the beneficiary's invoice, its PDF, the void.
