@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,57 @@ def _write(rows: list[list[str]], path: Path) -> None:
     path.write_bytes(out.getvalue().encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class Period:
+    """What every period report asks for: whose, when, where, in which language."""
+
+    tenant_id: str
+    month: str | None
+    start: str | None
+    end: str | None
+    database_url: str
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class Outputs:
+    csv_path: Path | None
+    pdf_path: Path | None
+    as_json: bool
+
+
+def _print_report(
+    period: Period,
+    outputs: Outputs,
+    *,
+    build: Callable[[Any, str, date, date], Any],
+    rows_of: Callable[[Any, str], list[list[str]]],
+    pdf: Callable[..., bytes],
+    columns: Callable[[list[list[str]]], list[int]],
+) -> None:
+    """One period report: read it, write the CSV and the PDF asked for, print a table
+    (or the JSON). The three reports differ only in the functions passed."""
+    from server.office.seller import get_seller
+
+    chosen = common.lang(period.lang)
+    first, last = period_from_options(period.month, period.start, period.end, chosen)
+
+    def work() -> Any:
+        with common.engine(period.database_url).connect() as conn:
+            common.require_tenant(conn, period.tenant_id)
+            found = build(conn, period.tenant_id, first, last)
+            return found, get_seller(conn, period.tenant_id)
+
+    found, seller = common.run(chosen, work)
+    rows = rows_of(found, chosen)
+    if outputs.csv_path is not None:
+        _write(rows, outputs.csv_path)
+    if outputs.pdf_path is not None:
+        made = pdf(found, seller=seller, lang=chosen, made_at=common.now())
+        outputs.pdf_path.write_bytes(made)
+    common.emit(found, outputs.as_json, _table(rows, columns(rows)))
+
+
 @click.group("report")
 def report() -> None:
     """The manager's numbers: per ordering party, per driver, profitability.
@@ -110,25 +163,16 @@ def parties(
     Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
     """
     from server.office import report_render
-    from server.office.seller import get_seller
     from server.parties import party_report
 
-    chosen = common.lang(lang)
-    first, last = period_from_options(month, start, end, chosen)
-
-    def work() -> Any:
-        with common.engine(database_url).connect() as conn:
-            common.require_tenant(conn, tenant_id)
-            return party_report.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
-
-    found, seller = common.run(chosen, work)
-    rows = party_report.csv_rows(found, chosen)
-    if csv_path is not None:
-        _write(rows, csv_path)
-    if pdf_path is not None:
-        made = report_render.parties_pdf(found, seller=seller, lang=chosen, made_at=common.now())
-        pdf_path.write_bytes(made)
-    common.emit(found, as_json, _table(rows, [0, 2, 3, 5, 8, 9, 12, 13]))
+    _print_report(
+        Period(tenant_id, month, start, end, database_url, lang),
+        Outputs(csv_path, pdf_path, as_json),
+        build=party_report.report,
+        rows_of=party_report.csv_rows,
+        pdf=report_render.parties_pdf,
+        columns=lambda _rows: [0, 2, 3, 5, 8, 9, 12, 13],
+    )
 
 
 @report.command("drivers")
@@ -154,24 +198,15 @@ def drivers(
     Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
     """
     from server.office import driver_report, report_render
-    from server.office.seller import get_seller
 
-    chosen = common.lang(lang)
-    first, last = period_from_options(month, start, end, chosen)
-
-    def work() -> Any:
-        with common.engine(database_url).connect() as conn:
-            common.require_tenant(conn, tenant_id)
-            return driver_report.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
-
-    found, seller = common.run(chosen, work)
-    rows = driver_report.csv_rows(found)
-    if csv_path is not None:
-        _write(rows, csv_path)
-    if pdf_path is not None:
-        made = report_render.drivers_pdf(found, seller=seller, lang=chosen, made_at=common.now())
-        pdf_path.write_bytes(made)
-    common.emit(found, as_json, _table(rows, list(range(len(rows[0])))))
+    _print_report(
+        Period(tenant_id, month, start, end, database_url, lang),
+        Outputs(csv_path, pdf_path, as_json),
+        build=driver_report.report,
+        rows_of=lambda found, _lang: driver_report.csv_rows(found),
+        pdf=report_render.drivers_pdf,
+        columns=lambda rows: list(range(len(rows[0]))),
+    )
 
 
 @report.command("profitability")
@@ -197,27 +232,16 @@ def profitability_command(
     Exit codes: 0 done; 2 no period or a bad one; 3 unknown tenant.
     """
     from server.office import report_render
-    from server.office.seller import get_seller
     from server.parties import profitability
 
-    chosen = common.lang(lang)
-    first, last = period_from_options(month, start, end, chosen)
-
-    def work() -> Any:
-        with common.engine(database_url).connect() as conn:
-            common.require_tenant(conn, tenant_id)
-            return profitability.report(conn, tenant_id, first, last), get_seller(conn, tenant_id)
-
-    found, seller = common.run(chosen, work)
-    rows = profitability.csv_rows(found, chosen)
-    if csv_path is not None:
-        _write(rows, csv_path)
-    if pdf_path is not None:
-        made = report_render.profitability_pdf(
-            found, seller=seller, lang=chosen, made_at=common.now()
-        )
-        pdf_path.write_bytes(made)
-    common.emit(found, as_json, _table(rows, [0, 2, 3, 6, 7, 8, 9, 10, 11]))
+    _print_report(
+        Period(tenant_id, month, start, end, database_url, lang),
+        Outputs(csv_path, pdf_path, as_json),
+        build=profitability.report,
+        rows_of=profitability.csv_rows,
+        pdf=report_render.profitability_pdf,
+        columns=lambda _rows: [0, 2, 3, 6, 7, 8, 9, 10, 11],
+    )
 
 
 @report.command("costs")
