@@ -23,7 +23,9 @@ twice: as is (every module compiled at each start) and with a bytecode cache in 
 temporary folder (PYTHONPYCACHEPREFIX), as an installed tablet runs.
 
 Figures, printed; never a timed test. Usage:
-    python bench/field.py [--missions N] [--runs N] [--keep DIR] [--instructions]
+    python bench/field.py [--missions N] [--runs N] [--keep DIR] [--year DIR] [--instructions]
+`--year DIR` measures a copy of a year kept earlier with `--keep DIR` instead of building
+one (about 3 minutes); the copy is opened, and migrated if needed, by this version.
 """
 
 from __future__ import annotations
@@ -671,16 +673,29 @@ def main() -> None:
         action="store_true",
         help="also count each command's instructions with valgrind (slow; load-proof)",
     )
+    parser.add_argument(
+        "--year",
+        type=Path,
+        default=None,
+        help="measure a copy of a year kept with --keep instead of building one",
+    )
     args = parser.parse_args()
 
     if args.keep is not None and args.keep.exists():
         parser.error(f"{args.keep} exists: --keep takes a new folder")
+    if args.year is not None and not Home(args.year).database.exists():
+        parser.error(f"{args.year} holds no tablet database")
     workdir = Path(tempfile.mkdtemp(prefix="towline-bench-field-"))
     path = args.keep or workdir / "tablet"
     try:
         print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPU")
-        print(f"A year of one truck: {args.missions:,} missions in {YEAR} …", file=sys.stderr)
-        built, year = build_year(path, args.missions)
+        if args.year is not None:
+            shutil.copytree(args.year, path)
+            Tablet(Home(path)).close()  # migrated now, not in the first measured run
+            built, year = 0.0, None
+        else:
+            print(f"A year of one truck: {args.missions:,} missions in {YEAR} …", file=sys.stderr)
+            built, year = build_year(path, args.missions)
         db = database_figures(path)
         per_mission = db["size"] / max(db["missions"], 1)
         print()
@@ -694,14 +709,15 @@ def main() -> None:
             f"bytes per mission                  {per_mission:>10,.0f}"
             f"   aim {AIM_BYTES_PER_MISSION:,}: {met(per_mission < AIM_BYTES_PER_MISSION)}"
         )
-        print(f"time to build the year             {built:>10.1f} s")
-        print(
-            "  actions (count, slowest): "
-            + ", ".join(
-                f"{what} {year.counts[what]:,} ({year.longest[what] * 1000:.0f} ms)"
-                for what in sorted(year.counts)
+        if year is not None:
+            print(f"time to build the year             {built:>10.1f} s")
+            print(
+                "  actions (count, slowest): "
+                + ", ".join(
+                    f"{what} {year.counts[what]:,} ({year.longest[what] * 1000:.0f} ms)"
+                    for what in sorted(year.counts)
+                )
             )
-        )
         if db["tables"]:
             print("  where the bytes are (dbstat: pages, payload, unused):")
             for name, pages, payload, unused in db["tables"]:

@@ -18,16 +18,17 @@ import base64
 import binascii
 import hashlib
 import os
+import sqlite3
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from fieldclient import store
-from fieldclient.tablet import Tablet
 from shared.errors import TowlineError
 from shared.journal import utc_timestamp
+
+if TYPE_CHECKING:
+    from fieldclient.tablet import Tablet
 
 KINDS = ("vehicle_photo", "signature", "handover_report", "receipt", "other")
 CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
@@ -205,12 +206,12 @@ def from_data_url(text: str) -> bytes:
         ) from None
 
 
-def get(db: sqlite_utils.Database, attachment_id: str) -> Attachment | None:
+def get(db: sqlite3.Connection, attachment_id: str) -> Attachment | None:
     row = db.execute(f"SELECT {_COLUMNS} FROM attachments WHERE id = ?", [attachment_id]).fetchone()
     return None if row is None else _from(row)
 
 
-def for_mission(db: sqlite_utils.Database, mission_id: str) -> list[Attachment]:
+def for_mission(db: sqlite3.Connection, mission_id: str) -> list[Attachment]:
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM attachments WHERE mission_id = ? ORDER BY taken_at, rowid",
         [mission_id],
@@ -218,7 +219,7 @@ def for_mission(db: sqlite_utils.Database, mission_id: str) -> list[Attachment]:
     return [_from(r) for r in rows]
 
 
-def pending(db: sqlite_utils.Database) -> list[Attachment]:
+def pending(db: sqlite3.Connection) -> list[Attachment]:
     """Attachments the server has not checked yet, oldest first."""
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM attachments WHERE uploaded < size ORDER BY taken_at, rowid"
@@ -226,7 +227,7 @@ def pending(db: sqlite_utils.Database) -> list[Attachment]:
     return [_from(r) for r in rows]
 
 
-def read(db: sqlite_utils.Database, attachment_id: str, offset: int, length: int) -> bytes:
+def read(db: sqlite3.Connection, attachment_id: str, offset: int, length: int) -> bytes:
     """`length` bytes from `offset` (SQLite reads only them, not the whole file)."""
     row = db.execute(
         "SELECT substr(data, ?, ?) FROM attachments WHERE id = ?",
@@ -235,18 +236,18 @@ def read(db: sqlite_utils.Database, attachment_id: str, offset: int, length: int
     return b"" if row is None else bytes(row[0])
 
 
-def intact(db: sqlite_utils.Database, attachment: Attachment) -> bool:
+def intact(db: sqlite3.Connection, attachment: Attachment) -> bool:
     """Whether the stored bytes still match the SHA-256 taken with them."""
     row = db.execute("SELECT data FROM attachments WHERE id = ?", [attachment.id]).fetchone()
     return row is not None and hashlib.sha256(bytes(row[0])).hexdigest() == attachment.sha256
 
 
-def record_uploaded(db: sqlite_utils.Database, attachment_id: str, uploaded: int) -> None:
+def record_uploaded(db: sqlite3.Connection, attachment_id: str, uploaded: int) -> None:
     """What the server said it holds (it may go back to 0: it dropped a bad assembly)."""
     with store.write(db):
         db.execute("UPDATE attachments SET uploaded = ? WHERE id = ?", [uploaded, attachment_id])
 
 
-def data_of(db: sqlite_utils.Database, attachment_id: str) -> bytes | None:
+def data_of(db: sqlite3.Connection, attachment_id: str) -> bytes | None:
     row = db.execute("SELECT data FROM attachments WHERE id = ?", [attachment_id]).fetchone()
     return None if row is None else bytes(row[0])

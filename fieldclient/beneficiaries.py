@@ -7,10 +7,9 @@ entry may also say where the service was done (`place`), which the receipt print
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-import sqlite_utils
 
 from fieldclient import store
 from fieldclient.ledger import unpack
@@ -25,7 +24,7 @@ if TYPE_CHECKING:  # the tablet calls this module; it never imports the tablet a
 PLACE_LIMIT = 300
 
 
-def recorded(db: sqlite_utils.Database, mission_id: str) -> list[dict[str, Any]]:
+def recorded(db: sqlite3.Connection, mission_id: str) -> list[dict[str, Any]]:
     """The mission's `beneficiary_recorded` payloads, in journal order."""
     return [
         unpack(row[0])
@@ -37,13 +36,13 @@ def recorded(db: sqlite_utils.Database, mission_id: str) -> list[dict[str, Any]]
 
 
 def of_mission(
-    db: sqlite_utils.Database, mission_id: str, document: Mapping[str, Any] | None
+    db: sqlite3.Connection, mission_id: str, document: Mapping[str, Any] | None
 ) -> Beneficiary | None:
     """The beneficiary as the tablet knows them now."""
     return current(document, recorded(db, mission_id))
 
 
-def place_of(db: sqlite_utils.Database, mission_id: str) -> str | None:
+def place_of(db: sqlite3.Connection, mission_id: str) -> str | None:
     """Where the service was done, as the driver last recorded it."""
     place = None
     for body in recorded(db, mission_id):

@@ -10,11 +10,10 @@ loosens a limit by accident, and never above the law's whatever it holds.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-
-import sqlite_utils
 
 from fieldclient import store
 from shared.cash_rule import KIND, on_site_limit
@@ -23,7 +22,7 @@ META_KEY = "cash_limits"  # meta: the limits as the pull feed gave them (JSON)
 __all__ = ["KIND", "keep", "limit"]
 
 
-def keep(db: sqlite_utils.Database, data: object) -> bool:
+def keep(db: sqlite3.Connection, data: object) -> bool:
     """Apply a `cash_limits` change (inside the pull page's transaction); returns whether
     it was kept."""
     if not isinstance(data, Mapping) or not isinstance(data.get("resident"), str):
@@ -35,7 +34,7 @@ def keep(db: sqlite_utils.Database, data: object) -> bool:
     return True
 
 
-def limit(db: sqlite_utils.Database) -> Decimal:
+def limit(db: sqlite3.Connection) -> Decimal:
     """The limit on cash per mission on this tablet now."""
     text = store.get_meta(db, META_KEY)
     try:

@@ -23,19 +23,19 @@ import json
 import sqlite3
 from typing import Any
 
-import sqlite_utils
-
 from shared.canonical import digest
 from shared.checked import Unchecked
 from shared.checked_contract import checked_contract
 from shared.checked_mission import checked_mission
 from shared.contract import Contract
 from shared.mission import Mission, load_mission
+from shared.site_facts import Fact, Record, record_from_payload
 
 # Bump the version when a schema refuses more than it did: what the older one let
 # through is then validated again.
 CONTRACT = "contract/1"
 MISSION = "mission/1"
+SITE_FACTS = "site_facts/1"  # a `site_facts` entry's payload (shared/site_facts_payload.py)
 
 
 def _digest(document: Any) -> str | None:
@@ -45,7 +45,7 @@ def _digest(document: Any) -> str | None:
         return None
 
 
-def is_checked(db: sqlite_utils.Database, kind: str, document_digest: str | None) -> bool:
+def is_checked(db: sqlite3.Connection, kind: str, document_digest: str | None) -> bool:
     if document_digest is None:
         return False
     row = db.execute(
@@ -54,7 +54,7 @@ def is_checked(db: sqlite_utils.Database, kind: str, document_digest: str | None
     return row is not None
 
 
-def remember(db: sqlite_utils.Database, kind: str, document_digest: str) -> None:
+def remember(db: sqlite3.Connection, kind: str, document_digest: str) -> None:
     """Record that a document passed its schema: inside the caller's transaction when there
     is one. A read-only command records it on its own; if the database is busy or cannot
     be written, the next load simply validates again."""
@@ -64,18 +64,18 @@ def remember(db: sqlite_utils.Database, kind: str, document_digest: str) -> None
             [kind, document_digest],
         )
     except sqlite3.OperationalError:
-        if db.conn.in_transaction:
+        if db.in_transaction:
             raise
 
 
-def passed(db: sqlite_utils.Database, kind: str, document: Any) -> None:
+def passed(db: sqlite3.Connection, kind: str, document: Any) -> None:
     """A document the caller just validated in full (a mission stored by the tablet)."""
     found = _digest(document)
     if found is not None:
         remember(db, kind, found)
 
 
-def contract(db: sqlite_utils.Database, text: str) -> Contract:
+def contract(db: sqlite3.Connection, text: str) -> Contract:
     """A stored contract document (JSON text) as a `Contract`."""
     document = json.loads(text)
     found = _digest(document)
@@ -91,7 +91,7 @@ def contract(db: sqlite_utils.Database, text: str) -> Contract:
     return terms
 
 
-def mission(db: sqlite_utils.Database, text: str) -> Mission:
+def mission(db: sqlite3.Connection, text: str) -> Mission:
     """A stored mission document (JSON text) as a `Mission`."""
     document = json.loads(text)
     found = _digest(document)
@@ -104,3 +104,34 @@ def mission(db: sqlite_utils.Database, text: str) -> Mission:
     if found is not None:
         remember(db, MISSION, found)
     return value
+
+
+def site_facts(db: sqlite3.Connection, payload: dict[str, Any], ref: str) -> Record:
+    """A `site_facts` entry's payload as a `Record`: built from the payload when it passed
+    its schema before (the schema only adds defaults: no odometer, no receipts, no
+    approval), else validated in full (`shared.site_facts.record_from_payload`) and its
+    digest recorded. The command that records an entry reads it back in its own write
+    transaction, so a later `show` neither validates nor writes."""
+    found = _digest(payload)
+    if found is not None and is_checked(db, SITE_FACTS, found):
+        try:
+            return _record(payload, ref)
+        except (KeyError, TypeError, AttributeError):  # never recorded so: validate it
+            pass
+    record = record_from_payload(payload, ref)  # marshmallow
+    if found is not None:
+        remember(db, SITE_FACTS, found)
+    return record
+
+
+def _record(payload: dict[str, Any], ref: str) -> Record:
+    facts = []
+    for item in payload["facts"]:
+        evidence: dict[str, Any] = {}
+        if item.get("odometer") is not None:
+            evidence["odometer"] = item["odometer"]
+        if item.get("receipts"):
+            evidence["receipts"] = item["receipts"]
+        key = item.get("leg") if item["fact"] == "distance" else item.get("family")
+        facts.append(Fact(item["fact"], key, item["order"], item["found"], evidence))
+    return Record(tuple(facts), payload.get("approval_ref"), ref)

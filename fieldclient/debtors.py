@@ -11,10 +11,9 @@ allows, and reconciliation raises `deferral_to_debtor` when it should not have.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
-
-import sqlite_utils
 
 from fieldclient import store
 from shared.debtor_rule import DEFAULT, SETTINGS, DebtorFlag, Verdict, check_deferral
@@ -26,7 +25,7 @@ PREFIX = "debtor:"
 SETTING = "debtor_deferral"  # meta key: {"deferral", "seq"} of the latest choice pulled
 
 
-def keep(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
+def keep(db: sqlite3.Connection, change: Mapping[str, Any]) -> bool:
     """Apply a `debtor` change (inside the pull page's transaction); one this version
     cannot read changes nothing. Returns whether it was kept."""
     data = change.get("data")
@@ -43,7 +42,7 @@ def keep(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
     return True
 
 
-def keep_setting(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
+def keep_setting(db: sqlite3.Connection, change: Mapping[str, Any]) -> bool:
     """Apply a `debtor_deferral` change: the tenant's choice, newer than what the
     missions' own `debtor` changes carried."""
     data = change.get("data")
@@ -54,7 +53,7 @@ def keep_setting(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
     return True
 
 
-def known(db: sqlite_utils.Database, mission_id: str) -> tuple[DebtorFlag | None, str]:
+def known(db: sqlite3.Connection, mission_id: str) -> tuple[DebtorFlag | None, str]:
     """The mission's customer's flag and the tenant's choice, as last pulled."""
     held = store.get_meta(db, PREFIX + mission_id)
     tenant = store.get_meta(db, SETTING)
@@ -66,6 +65,6 @@ def known(db: sqlite_utils.Database, mission_id: str) -> tuple[DebtorFlag | None
     return _flag_from_wire(data), str(newer["deferral"])
 
 
-def verdict(db: sqlite_utils.Database, mission_id: str) -> Verdict:
+def verdict(db: sqlite3.Connection, mission_id: str) -> Verdict:
     flag, setting = known(db, mission_id)
     return check_deferral(flag, setting)

@@ -18,11 +18,10 @@ faith; the server's reconciliation sees the over-collection (docs/anomalies.md).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-
-import sqlite_utils
 
 from shared.balance import Collected, Deferred, Discounted, Event, Reversed
 from shared.i18n import Text
@@ -32,7 +31,7 @@ from shared.payment_terms import Method
 KIND = "mission_money"
 
 
-def keep(db: sqlite_utils.Database, change: Mapping[str, Any], own_device: str) -> None:
+def keep(db: sqlite3.Connection, change: Mapping[str, Any], own_device: str) -> None:
     """Apply a `mission_money` change (inside the pull page's transaction). A change older
     than the one kept is ignored; a tombstone forgets the mission's."""
     mission_id = str(change.get("id"))
@@ -92,7 +91,7 @@ def _net(data: Mapping[str, Any], own_device: str) -> Decimal:
     )
 
 
-def _data(db: sqlite_utils.Database, mission_id: str) -> Mapping[str, Any] | None:
+def _data(db: sqlite3.Connection, mission_id: str) -> Mapping[str, Any] | None:
     row = db.execute(
         "SELECT data FROM money_elsewhere WHERE mission_id = ?", [mission_id]
     ).fetchone()
@@ -102,7 +101,7 @@ def _data(db: sqlite_utils.Database, mission_id: str) -> Mapping[str, Any] | Non
     return value if isinstance(value, Mapping) else None
 
 
-def events(db: sqlite_utils.Database, mission_id: str, own_device: str) -> list[Event]:
+def events(db: sqlite3.Connection, mission_id: str, own_device: str) -> list[Event]:
     """The other tablets' money events on the mission, for `shared.balance.fold`."""
     data = _data(db, mission_id)
     if data is None:
@@ -135,14 +134,14 @@ def events(db: sqlite_utils.Database, mission_id: str, own_device: str) -> list[
     return out
 
 
-def settled_elsewhere(db: sqlite_utils.Database, mission_id: str, own_device: str) -> Decimal:
+def settled_elsewhere(db: sqlite3.Connection, mission_id: str, own_device: str) -> Decimal:
     """What other tablets settled on the mission (collected net of voids, discounts,
     deferrals), as the server last said."""
     data = _data(db, mission_id)
     return ZERO if data is None else _net(data, own_device)
 
 
-def note(db: sqlite_utils.Database, mission_id: str, own_device: str, lang: str) -> str | None:
+def note(db: sqlite3.Connection, mission_id: str, own_device: str, lang: str) -> str | None:
     """The sentence `show` and the screen add when another tablet settled something."""
     amount = settled_elsewhere(db, mission_id, own_device)
     if not amount:

@@ -15,9 +15,8 @@ A tablet enrolled before the server signed enrolments gets its record at its nex
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
-
-import sqlite_utils
 
 from fieldclient import store
 from fieldclient.integrity_report import Finding
@@ -32,7 +31,7 @@ SERVER_PUBLIC_KEY = "server_public_key"  # meta: the server's key, given at enro
 MISSING = "enrolment_missing"
 
 
-def save(db: sqlite_utils.Database, device_public_key_hex: str, signature_hex: str) -> None:
+def save(db: sqlite3.Connection, device_public_key_hex: str, signature_hex: str) -> None:
     """Inside `store.write()`."""
     store.set_meta(db, DEVICE_PUBLIC_KEY, device_public_key_hex.lower())
     store.set_meta(db, SIGNATURE, signature_hex.lower())
@@ -69,7 +68,7 @@ def _signed(
 
 
 def check(
-    db: sqlite_utils.Database, tenant_id: str, device_id: str, key_file: signing.PublicKey
+    db: sqlite3.Connection, tenant_id: str, device_id: str, key_file: signing.PublicKey
 ) -> Enrolled:
     """The enrolled key, checked against the server's signature, and compared with the
     key file's. Without a record, the key file's key (and a finding saying so)."""
@@ -91,7 +90,7 @@ def check(
 
 
 def against_session(
-    db: sqlite_utils.Database,
+    db: sqlite3.Connection,
     tenant_id: str,
     device_id: str,
     key_file: signing.PublicKey,

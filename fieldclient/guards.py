@@ -16,12 +16,11 @@ the `journal_by_type` index: a handful of rows, whatever the journal's size.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-import sqlite_utils
 
 from fieldclient.ledger import Ledger, unpack
 from shared.approvals import COUNTED, ApprovalRefused, Attempts, Kind
@@ -34,7 +33,7 @@ UNLOCK = "unlock_approvals"  # the office decision that forgets wrong codes
 
 
 def _of_types(
-    db: sqlite_utils.Database, *types: EntryType
+    db: sqlite3.Connection, *types: EntryType
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
     marks = ", ".join("?" for _ in types)
     for type_, at, payload in db.execute(
@@ -44,7 +43,7 @@ def _of_types(
         yield str(type_), str(at), unpack(payload)
 
 
-def approval_attempts(db: sqlite_utils.Database) -> Attempts:
+def approval_attempts(db: sqlite3.Connection) -> Attempts:
     """Wrong codes per mission since the office last unlocked it (or the whole tablet)."""
     counts: dict[str, int] = {}
     for type_, _at, body in _of_types(
@@ -67,7 +66,7 @@ def approval_attempts(db: sqlite_utils.Database) -> Attempts:
     return Attempts(tuple(sorted(counts.items())))
 
 
-def used_approvals(db: sqlite_utils.Database) -> set[str]:
+def used_approvals(db: sqlite3.Connection) -> set[str]:
     """The approval codes the journal already cites (a code works once)."""
     return {
         str(body.get("approval_ref"))
@@ -103,7 +102,7 @@ def record_refused_code(
     return True
 
 
-def pin_failures(db: sqlite_utils.Database, driver_id: str, now: datetime) -> int:
+def pin_failures(db: sqlite3.Connection, driver_id: str, now: datetime) -> int:
     """Wrong PINs typed for `driver_id` within the last PIN_LOCK."""
     since = utc_timestamp(now - PIN_LOCK)
     rows = db.execute(

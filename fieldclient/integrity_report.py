@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import sqlite_utils
 
 from shared.canonical import canonical_json
 from shared.i18n import Text
@@ -48,7 +47,7 @@ def report_body(findings: Sequence[Finding], found_at: str) -> dict[str, Any]:
     }
 
 
-def keep(db: sqlite_utils.Database, findings: Sequence[Finding], found_at: str) -> str:
+def keep(db: sqlite3.Connection, findings: Sequence[Finding], found_at: str) -> str:
     """Inside `store.write()`: keep the report (once per id); returns its id."""
     body = report_body(findings, found_at)
     db.execute(
@@ -59,7 +58,7 @@ def keep(db: sqlite_utils.Database, findings: Sequence[Finding], found_at: str) 
     return str(body["id"])
 
 
-def pending(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def pending(db: sqlite3.Connection) -> list[dict[str, Any]]:
     """The reports the server has not confirmed yet, oldest first."""
     rows = db.execute(
         "SELECT body FROM integrity_reports WHERE id NOT IN (SELECT id FROM"
@@ -68,7 +67,7 @@ def pending(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [json.loads(body) for (body,) in rows]
 
 
-def told(db: sqlite_utils.Database, report_id: str, at: str) -> None:
+def told(db: sqlite3.Connection, report_id: str, at: str) -> None:
     """Inside `store.write()`: the server said it recorded this report."""
     db.execute(
         "INSERT INTO integrity_reports_told (id, told_at) VALUES (?, ?)"

@@ -10,12 +10,11 @@ can be rebuilt from it (`rebuild_derived`).
 from __future__ import annotations
 
 import json
+import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import sqlite_utils
 
 from fieldclient.payload_dictionary import PAYLOAD_DICTIONARY_V1
 from shared import journal, signing
@@ -93,7 +92,7 @@ class Ledger:
     """One device's chain in one database."""
 
     def __init__(
-        self, db: sqlite_utils.Database, device_id: str, private_key: signing.PrivateKey
+        self, db: sqlite3.Connection, device_id: str, private_key: signing.PrivateKey
     ) -> None:
         self.db = db
         self.device_id = device_id
@@ -110,7 +109,7 @@ class Ledger:
     ) -> journal.SignedEntry:
         """Sign the next entry and store it with its derived rows and its outbox row.
         Call inside `store.write(db)`."""
-        if not self.db.conn.in_transaction:
+        if not self.db.in_transaction:
             raise RuntimeError("Ledger.append must run inside store.write()")
         signed = journal.append(
             self.head(),
@@ -196,7 +195,7 @@ def _cents(amount: object) -> int:
 
 
 def derive(
-    db: sqlite_utils.Database,
+    db: sqlite3.Connection,
     seq: int,
     type_: str,
     payload: Mapping[str, Any],
@@ -238,7 +237,7 @@ def derive(
         )
 
 
-def rebuild_derived(db: sqlite_utils.Database) -> None:
+def rebuild_derived(db: sqlite3.Connection) -> None:
     """Recompute the derived rows from the journal (after a restore, or to check them)."""
     db.execute("DELETE FROM money")
     db.execute("DELETE FROM mission_state")

@@ -10,17 +10,16 @@ writes this table but the pull: a valuation, a site fact or a push never replace
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
-
-import sqlite_utils
 
 from shared.deposit import NO_OFFICE_TERMS, OfficeTerms, office_terms_from_wire
 
 KIND = "mission_terms"
 
 
-def keep(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
+def keep(db: sqlite3.Connection, change: Mapping[str, Any]) -> bool:
     """Apply a `mission_terms` change (inside the pull page's transaction); an older one
     than the one kept, or one this version cannot read, changes nothing. Returns whether
     it was kept."""
@@ -46,7 +45,7 @@ def keep(db: sqlite_utils.Database, change: Mapping[str, Any]) -> bool:
     return True
 
 
-def terms(db: sqlite_utils.Database, mission_id: str) -> OfficeTerms:
+def terms(db: sqlite3.Connection, mission_id: str) -> OfficeTerms:
     row = db.execute("SELECT data FROM office_terms WHERE mission_id = ?", [mission_id]).fetchone()
     if row is None:
         return NO_OFFICE_TERMS

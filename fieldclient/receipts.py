@@ -21,11 +21,10 @@ prints the company as it was at the roadside, not as it is now.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-import sqlite_utils
 
 from fieldclient import beneficiaries, store
 from fieldclient.ledger import unpack
@@ -47,7 +46,7 @@ SELLER_BY_DIGEST = "seller@"  # meta: every identity the tablet held, "seller@<d
 TIMEZONE_KEY = "timezone"  # meta: the tenant's time zone
 
 
-def next_number(db: sqlite_utils.Database) -> int:
+def next_number(db: sqlite3.Connection) -> int:
     """The number the next collection gets. Call inside the collection's transaction."""
     last = db.execute(
         "SELECT payload FROM journal WHERE type = 'collection' ORDER BY seq DESC LIMIT 1"
@@ -59,7 +58,7 @@ def next_number(db: sqlite_utils.Database) -> int:
 
 
 def block_for(
-    db: sqlite_utils.Database, money: MissionMoney, document: Mapping[str, Any]
+    db: sqlite3.Connection, money: MissionMoney, document: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The `receipt` block of the collection about to be recorded (`money`: the mission's
     money before it; `document`: the mission as ordered), with who pays and where as
@@ -73,7 +72,7 @@ def block_for(
     return receipt_block(next_number(db), settled, payer, place, named)
 
 
-def keep_seller(db: sqlite_utils.Database, data: object) -> None:
+def keep_seller(db: sqlite3.Connection, data: object) -> None:
     """Apply a `seller` change of the pull feed (inside the page's transaction):
     `{"seller": {...}, "timezone": "Europe/Paris"}`; None (a tombstone) forgets it."""
     if not isinstance(data, Mapping):
@@ -93,7 +92,7 @@ def keep_seller(db: sqlite_utils.Database, data: object) -> None:
         store.set_meta(db, TIMEZONE_KEY, zone)
 
 
-def seller(db: sqlite_utils.Database, digest: str | None = None) -> dict[str, Any] | None:
+def seller(db: sqlite3.Connection, digest: str | None = None) -> dict[str, Any] | None:
     """The identity held now, or the one of `digest` when the tablet held it (else the
     one held now: the tablet only ever printed identities it held)."""
     text = store.get_meta(db, SELLER_BY_DIGEST + digest) if digest else None
@@ -104,7 +103,7 @@ def seller(db: sqlite_utils.Database, digest: str | None = None) -> dict[str, An
     return value if isinstance(value, dict) else None
 
 
-def _collections(db: sqlite_utils.Database, mission_id: str | None) -> list[tuple[Any, ...]]:
+def _collections(db: sqlite3.Connection, mission_id: str | None) -> list[tuple[Any, ...]]:
     where = "type = 'collection'" + (" AND mission_id = ?" if mission_id else "")
     return db.execute(
         f"SELECT seq, at, driver_id, payload FROM journal WHERE {where} ORDER BY seq",
@@ -112,14 +111,14 @@ def _collections(db: sqlite_utils.Database, mission_id: str | None) -> list[tupl
     ).fetchall()
 
 
-def numbers(db: sqlite_utils.Database, mission_id: str) -> list[int]:
+def numbers(db: sqlite3.Connection, mission_id: str) -> list[int]:
     """The receipt numbers of a mission's collections, in order."""
     found = (number_of(unpack(row[3])) for row in _collections(db, mission_id))
     return [n for n in found if n is not None]
 
 
 def receipt(
-    db: sqlite_utils.Database,
+    db: sqlite3.Connection,
     *,
     device_id: str,
     timezone: str,

@@ -9,8 +9,7 @@ created before short ids (`<device id>-0012`) answer to `R-0012` too.
 from __future__ import annotations
 
 import re
-
-import sqlite_utils
+import sqlite3
 
 PREFIX = "R-"
 WIDTH = 4
@@ -39,14 +38,14 @@ def short(mission_id: str, device_id: str) -> str:
     return mission_id if number is None else f"{PREFIX}{number:0{WIDTH}d}"
 
 
-def next_id(db: sqlite_utils.Database, device_id: str) -> str:
+def next_id(db: sqlite3.Connection, device_id: str) -> str:
     """The next road mission's id: one more than the highest this tablet made."""
     ids = [str(r[0]) for r in db.execute("SELECT id FROM missions WHERE source = 'tablet'")]
     numbers = [n for n in (number_of(i, device_id) for i in ids) if n is not None]
     return full_id(max(numbers, default=0) + 1, device_id)
 
 
-def resolve(db: sqlite_utils.Database, typed: str, device_id: str | None) -> str:
+def resolve(db: sqlite3.Connection, typed: str, device_id: str | None) -> str:
     """The mission id for what the driver typed: the id itself, or a short id. What
     matches nothing is given back as typed (the command then says the mission is
     unknown)."""

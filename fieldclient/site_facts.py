@@ -12,14 +12,13 @@ the receipts' photos and records. `Tablet.view` and `Tablet.record_site_facts` c
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
-from fieldclient import store
+from fieldclient import checked_documents, store
 from fieldclient.ledger import Ledger, unpack
 from shared.canonical import plain
 from shared.contract import Contract
@@ -35,7 +34,6 @@ from shared.site_facts import (
     Record,
     fact_wire,
     judge,
-    record_from_payload,
     revalue,
     text,
 )
@@ -57,18 +55,19 @@ if TYPE_CHECKING:
     Revalue = Callable[[Ledger, str, str | None], MissionView]
 
 
-def records(db: sqlite_utils.Database, mission_id: str) -> list[Record]:
+def records(db: sqlite3.Connection, mission_id: str) -> list[Record]:
     """The mission's `site_facts` entries on this tablet, in journal order."""
     rows = db.execute(
         "SELECT payload, hash FROM journal WHERE mission_id = ? AND type = 'site_facts'"
         " ORDER BY seq",
         [mission_id],
     ).fetchall()
-    return [record_from_payload(unpack(payload), bytes(hash_).hex()) for payload, hash_ in rows]
+    # Without the schema when the payload passed it before (fieldclient.checked_documents).
+    return [checked_documents.site_facts(db, unpack(p), bytes(h).hex()) for p, h in rows]
 
 
 def valued_on_site(
-    db: sqlite_utils.Database, order: Mission, contract: Contract, context: ValuationContext
+    db: sqlite3.Connection, order: Mission, contract: Contract, context: ValuationContext
 ) -> tuple[Mission, Valuation]:
     """The mission as found on site and its valuation (explanation: order against site)."""
     site, valuation = revalue(order, records(db, order.id), contract, context)
@@ -78,7 +77,7 @@ def valued_on_site(
 def receipt(data: bytes) -> Receipt:
     """A receipt's photo as the entry cites it; refused (`BadAttachment`) before anything
     is kept when it is not a picture or a PDF, or too large."""
-    from fieldclient import attachments  # attachments imports the tablet, which imports us
+    from fieldclient import attachments  # only when receipts are kept
     from shared.site_facts_found import Receipt
 
     return Receipt(hashlib.sha256(data).hexdigest(), attachments.check(data, "receipt"))
@@ -208,6 +207,10 @@ def record(
         signed = ledger.append(
             "site_facts", payload, driver_id=driver.id, at=utc_timestamp(tablet.now())
         )
+        # Built here from values already checked (the driver's input parsed, each fact
+        # judged against the contract): read back without the schema, which the server
+        # applies in full to every entry it receives (docs/field-client.md "Speed").
+        checked_documents.passed(tablet.db, checked_documents.SITE_FACTS, signed.entry.payload)
         view = revalue_and_record(ledger, mission_id, driver.id)
     held = tuple(f for f, _, v in beyond if approval_ref is None)
     due_before = before.money.due if before.money is not None else None
@@ -226,7 +229,7 @@ def _keep_receipts(
     tablet: Tablet, mission_id: str, facts: list[Fact], photos: Mapping[str, bytes]
 ) -> None:
     """The receipts' photos, kept as attachments before the entry that cites them."""
-    from fieldclient import attachments  # attachments imports the tablet, which imports us
+    from fieldclient import attachments  # only when receipts are kept
 
     for fact in facts:
         for cited in fact.evidence.get("receipts", ()):

@@ -1,14 +1,20 @@
-"""The tablet's SQLite database, through sqlite-utils: connection, pragmas, migrations.
+"""The tablet's SQLite database, through the standard library's `sqlite3`: connection,
+pragmas, migrations.
 
 - WAL, so a reader (the driver's screen) never waits for a writer;
 - `synchronous=FULL`: a collection reported as recorded survives a power cut;
 - every write that touches money is one `BEGIN IMMEDIATE` transaction (`write()`): the
   journal entry, its derived rows and its outbox row commit together or not at all;
-- money is integer cents (sqlite-utils would turn a Decimal into a float: never hand it one);
+- money is integer cents (never hand SQLite a Decimal: it has no decimal type);
 - the journal is append-only: triggers refuse UPDATE and DELETE.
 
 Migrations are numbered SQL scripts applied in order; `PRAGMA user_version` says how far
 a database went. Never edit a released script: add the next one.
+
+No sqlite-utils (ARCHITECTURE.md "Storage" names it): the tablet only ever called its
+`execute`, and importing it and its plugin scan cost a large share of a command's 150 ms
+(docs/field-client.md "Speed"). The connection is opened with `isolation_level=None`, so
+nothing opens a transaction behind the code's back: `write()` is the one that does.
 """
 
 from __future__ import annotations
@@ -17,8 +23,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -181,26 +185,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER checked_documents_no_delete BEFORE DELETE ON checked_documents
         BEGIN SELECT RAISE(ABORT, 'a checked digest is kept as found'); END;
     """,
+    # 7: a year's public holidays as the `holidays` library computed them, kept so that a
+    # command values a mission without importing the library (fieldclient/holiday_table.py).
+    """
+    CREATE TABLE holiday_years (
+        country TEXT NOT NULL,
+        subdivision TEXT NOT NULL,       -- '' when the contract names none
+        year INTEGER NOT NULL,
+        names TEXT NOT NULL,             -- {"2026-05-01": ["Fête du Travail", "Labor Day"]…}
+        library TEXT NOT NULL,           -- the library's version that computed them
+        PRIMARY KEY (country, subdivision, year)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
-def connect(path: Path | str) -> sqlite_utils.Database:
+def connect(path: Path | str) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at `path`."""
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
-    migrate(db)
-    return db
+    conn.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils set it
+    migrate(conn)
+    return conn
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> int:
+def migrate(db: sqlite3.Connection) -> int:
     """Apply the scripts this database has not seen, each in its own transaction."""
     version = schema_version(db)
     if version > len(MIGRATIONS):
@@ -232,7 +248,7 @@ def _statements(script: str) -> Iterator[str]:
 
 
 @contextmanager
-def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction, taken at once (BEGIN IMMEDIATE) so two commands on the same
     tablet queue up instead of both reading the journal head and one failing later."""
     db.execute("BEGIN IMMEDIATE")
@@ -240,12 +256,12 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         yield db
         db.execute("COMMIT")
     except BaseException:
-        if db.conn.in_transaction:  # the work failed, or the commit did (disk full…)
+        if db.in_transaction:  # the work failed, or the commit did (disk full…)
             db.execute("ROLLBACK")
         raise
 
 
-def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+def get_meta(db: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return default if row is None else str(row[0])
 
@@ -256,7 +272,7 @@ ACKNOWLEDGED_SEQ = "acknowledged_seq"  # the head the server last acknowledged�
 ACKNOWLEDGED_HASH = "acknowledged_hash"  # …and its hash
 
 
-def set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
+def set_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
     if value is None:
         db.execute("DELETE FROM meta WHERE key = ?", [key])
     else:

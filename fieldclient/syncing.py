@@ -32,8 +32,10 @@ from typing import Any
 from fieldclient import (
     attachments,
     cash_limits,
+    checked_documents,
     debtors,
     elsewhere,
+    holiday_table,
     office_terms,
     receipts,
     site_facts,
@@ -154,6 +156,7 @@ def sync(
     upload(tablet, client, report, say)
     with store.write(tablet.db):  # the driver's screen shows it
         store.set_meta(tablet.db, store.LAST_SYNC_AT, utc_timestamp(tablet.now()))
+        holiday_table.refresh(tablet.db)  # the years an updated library names otherwise
     return report
 
 
@@ -374,6 +377,10 @@ def _contract(tablet: Tablet, change_id: str, data: Any, report: SyncReport) -> 
             json.dumps(data["document"], sort_keys=True, ensure_ascii=False),
         ],
     )
+    # What a reading command would otherwise record on its first read, in this transaction:
+    # the document passed its schema, and the public holidays of the years around today.
+    checked_documents.passed(tablet.db, checked_documents.CONTRACT, data["document"])
+    holiday_table.fill(tablet.db, terms, tablet.today())
 
 
 def _mission(tablet: Tablet, mission_id: str, data: Any, report: SyncReport) -> None:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fieldclient import checked_documents, elsewhere, office_terms, road_ids, site_facts, store
+from fieldclient.holiday_table import HolidayTable
 from fieldclient.home import Home
 from fieldclient.ledger import Ledger
 from shared import calendar, signing
@@ -44,12 +45,13 @@ from shared.payments import (
 )
 from shared.steps import PROGRESS, Step, check_transition, is_terminal, next_steps, parse_step
 from shared.valuation import Valuation, ValuationContext
+from shared.valuation_plan import use_holiday_names
 
 # What only some actions need is imported inside them (the register, approval codes,
 # receipts, sign-in, enrolment): `show` and `step` start without it (docs/field-client.md
 # "Speed").
 if TYPE_CHECKING:
-    import sqlite_utils
+    import sqlite3
 
     from shared.approvals import Keyring, Kind
     from shared.debtor_rule import Verdict
@@ -145,13 +147,14 @@ class Tablet:
     def __init__(self, home: Home, *, clock: Clock = system_clock) -> None:
         home.create()
         self.home = home
-        self.db: sqlite_utils.Database = store.connect(home.database)
+        self.db: sqlite3.Connection = store.connect(home.database)
         self._clock = clock
         try:
             self._keys = home.read_keys()
         except ValueError:  # not JSON: the key file was damaged or replaced
             raise _key_file_unreadable() from None
         self._contracts: dict[tuple[str, int], Contract] = {}
+        self._holidays = HolidayTable(self.db)  # kept per year, not asked of the library
 
     def close(self) -> None:
         self.db.close()
@@ -485,7 +488,9 @@ class Tablet:
             document = self.db.execute(
                 "SELECT document FROM contracts WHERE id = ? AND version = ?", [*key]
             ).fetchone()[0]
-            self._contracts[key] = checked_documents.contract(self.db, document)
+            contract = checked_documents.contract(self.db, document)
+            use_holiday_names(contract, self._holidays)
+            self._contracts[key] = contract
         return self._contracts[key]
 
     def file_consumed(self, mission: Mission, contract_id: str) -> Decimal:

@@ -64,6 +64,7 @@ class Plan:
         "contract",
         "head",
         "highest",
+        "holiday_names",
         "instant",
         "party",
         "percents",
@@ -92,6 +93,9 @@ class Plan:
         self._matched: dict[tuple[int, time, bool], tuple[int, ...]] = {}
         self._coverage: dict[tuple[str, str | None], tuple[Cover, ...]] = {}
         self._holidays: dict[int, Mapping[date, Text]] = {}
+        # Where a year's public holidays come from: the library, unless the caller gives
+        # the same names as data (the tablet keeps them per year: `use_holiday_names`).
+        self.holiday_names: calendar.HolidayNames = calendar.holiday_names
 
     def product(self, family: str, vclass: str, variant: str) -> Product | None:
         """A family's line for a class and variant; None for a family the catalogue lacks."""
@@ -200,7 +204,7 @@ class Plan:
         names = self._holidays.get(day.year)
         if names is None:
             contract = self.contract
-            names = calendar.holiday_names(
+            names = self.holiday_names(
                 contract.holiday_country, contract.holiday_subdivision, day.year
             )
             if len(self._holidays) < 64:  # a mission's year is any year: keep a few
@@ -230,3 +234,11 @@ def no_price(contract: Contract, list_name: str, code: str) -> ValuationRefused:
         f"No price for {code} in price list '{list_name}' of contract "
         f"{contract.id} v{contract.version}: a configuration error to fix.",
     )
+
+
+def use_holiday_names(contract: Contract, names: calendar.HolidayNames) -> None:
+    """Value `contract` with the public holidays `names` gives (country, subdivision,
+    year → each day's name) instead of asking the `holidays` library. They must be the
+    library's own names (the tablet keeps what it computed: fieldclient/holiday_table.py):
+    the explanation and digest are then those of the library's."""
+    plan_of(contract).holiday_names = names

@@ -247,14 +247,37 @@ def checked(tablet, kind: str) -> set[str]:
     return {row[0] for row in rows.fetchall()}
 
 
-def test_a_mission_stored_is_recorded_as_checked_and_a_contract_once_first_read(tablet):
+def test_missions_and_contracts_are_recorded_as_checked_when_pulled(tablet):
+    # The pull validated them (its schema), so no later read validates or writes.
     mission_digest = digest(read(EXAMPLES / "missions" / "a-tuesday-80km.json"))
-    contract = read(EXAMPLES / "contracts" / "assist-a.json")
+    contracts = {digest(read(p)) for p in (EXAMPLES / "contracts").glob("*.json")}
     assert mission_digest in checked(tablet, checked_documents.MISSION)
-    assert digest(contract) not in checked(tablet, checked_documents.CONTRACT)
+    assert checked(tablet, checked_documents.CONTRACT) == contracts
     view = tablet.view("M-A-0002")
     assert view.valuation is not None
-    assert checked(tablet, checked_documents.CONTRACT) == {digest(contract)}
+    assert checked(tablet, checked_documents.CONTRACT) == contracts  # nothing more written
+
+
+def test_a_contract_pulled_without_its_digest_is_validated_once_first_read(
+    tmp_path: Path, monkeypatch
+):
+    # As an older program pulled it: stored, its digest not recorded.
+    passed = checked_documents.passed
+
+    def older(db, kind, document):
+        if kind != checked_documents.CONTRACT:
+            passed(db, kind, document)
+
+    monkeypatch.setattr(checked_documents, "passed", older)
+    tablet = offline_tablet(tmp_path / "t", Clock())
+    monkeypatch.undo()
+    try:
+        contract = read(EXAMPLES / "contracts" / "assist-a.json")
+        assert checked(tablet, checked_documents.CONTRACT) == set()
+        assert tablet.view("M-A-0002").valuation is not None
+        assert checked(tablet, checked_documents.CONTRACT) == {digest(contract)}
+    finally:
+        tablet.close()
 
 
 def test_checked_digests_are_kept_as_found(tablet):
@@ -349,9 +372,8 @@ def modules_of_show(home: Path) -> set[str]:
 
 
 def test_show_imports_no_schema_once_the_documents_were_checked(tmp_path: Path):
-    offline_tablet(tmp_path / "t", Clock()).close()
-    first = modules_of_show(tmp_path / "t")  # the contract is validated once, here
-    assert "shared.contract_schema" in first
-    again = modules_of_show(tmp_path / "t")
-    for absent in ("marshmallow", "shared.contract_schema", "shared.mission_schema"):
-        assert absent not in again, absent
+    offline_tablet(tmp_path / "t", Clock()).close()  # the pull checked every document
+    for _ in range(2):
+        loaded = modules_of_show(tmp_path / "t")
+        for absent in ("marshmallow", "shared.contract_schema", "shared.mission_schema"):
+            assert absent not in loaded, absent

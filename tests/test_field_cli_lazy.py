@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from fieldclient.cli import COMMAND_MODULES
 from fieldclient.cli import main as field
+from fieldclient.home import Home
+from fieldclient.tablet import Tablet
 from tests.field_support import Clock, offline_tablet
 
 MODULES = sorted(set(COMMAND_MODULES.values()))
@@ -101,3 +103,27 @@ def test_show_loads_neither_the_other_commands_nor_what_only_they_need(tmp_path:
         "fieldclient.enrolment_record",
     ):
         assert absent not in loaded, absent
+
+
+def test_recording_facts_then_showing_them_loads_no_schema_nor_holiday_library(tmp_path: Path):
+    # Holidays are read from the tablet's table, documents and the tablet's own site facts
+    # are checked once: neither `facts` nor the `show` after it imports these libraries.
+    from tests.site_facts_support import load_day
+
+    tablet = offline_tablet(tmp_path / "t", Clock())
+    load_day(tablet)
+    tablet.close()
+    home = str(tmp_path / "t")
+    for args in (["facts", "M-T-01", "--km-loaded", "44"], ["show", "M-T-01"]):
+        result = subprocess.run(
+            [sys.executable, "-c", LOADED, *args, "--home", home],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+        for absent in ("marshmallow", "holidays", "sqlite_utils"):
+            assert absent not in loaded, (args, absent)
+    facts = Tablet(Home(tmp_path / "t")).ledger().rows()
+    assert [r.payload["facts"][0]["found"] for r in facts if r.type == "site_facts"] == ["44"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from fieldclient import attachments, driver_words, elsewhere, render, road_ids
+from fieldclient import driver_words, elsewhere, render, road_ids
 from fieldclient.cli.common import (
     AMOUNT,
     Env,
@@ -57,6 +57,8 @@ def show(env: Env, mission: str) -> None:
     Example:
       towline-field show M-A-0003
     """
+    from fieldclient import attachments  # the list only: `missions` and `step` need none
+
     view = env.tablet.view(mission)
     body, text = render.mission_json(view, env.lang), render.mission_text(view, env.lang)
     elsewhere_note = elsewhere.note(env.tablet.db, mission, env.tablet.device_id, env.lang)
@@ -97,6 +99,8 @@ def attach(env: Env, mission: str, kind: str, file: Path) -> None:
     Exit codes: 0 kept (the same file again: kept once), 2 not a picture or a PDF, empty
     or too large, 3 unknown mission or nobody signed in.
     """
+    from fieldclient import attachments
+
     tablet = env.tablet
     tablet.signed_in()
     try:
