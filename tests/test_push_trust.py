@@ -1,7 +1,8 @@
 """What a push may record (issue 16), on SQLite and PostgreSQL: an entry in the name of a
 driver the tablet may not speak for, or without the right for the act, stays on the chain
 but is held (nothing derived) and raised naming the driver, the tablet and the entry; and
-no entry whose own signature fails is acknowledged."""
+an entry whose own signature fails inside a valid chain is caught by the back-check, one
+whose signature ends the batch is refused."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from server.devices import signature_checks
 from server.devices.entry_rights import RIGHT_OF, Driver, Facts, held
 from server.office import resolutions
-from server.platform.tables import decisions, missions, roles, valuations
+from server.platform import jobs
+from server.platform.tables import decisions, journal_entries, missions, roles, valuations
 from shared import journal, signing
 from shared.journal import Entry, EntryType
 from sync.protocol import ErrorCode, PushStatus
@@ -242,14 +245,59 @@ def _bad_signature(wire: list[dict], index: int) -> list[dict]:
     return wire
 
 
-def test_an_entry_inside_the_batch_whose_own_signature_fails_is_never_acknowledged(engine, tablet):  # noqa: F811
+def _back_check(engine) -> int:  # noqa: F811
+    """Run the jobs a push asked for (the signature back-check), as a worker would."""
+    return jobs.drain(jobs.Context(engine, lambda: None, lambda: NOW))
+
+
+def test_a_bad_signature_inside_a_valid_chain_is_caught_by_the_back_check(engine, tablet):  # noqa: F811
     tablet.write(3)
     result = send(engine, tablet, _bad_signature(tablet.wire(), 1))
+    # The chain and the last signature vouch for every entry's content: stored, acknowledged.
+    assert (result.status, result.stored) == (PushStatus.OK, 3)
+    assert anomalies_of(engine, "journal_invalid") == []
+    with engine.connect() as conn:
+        assert signature_checks.pending(conn, TENANT) == [
+            {"device_id": "dev-1", "first": 1, "last": 3}
+        ]
+    assert _back_check(engine) == 1
+    [alert] = anomalies_of(engine, "journal_invalid")
+    assert alert.detail["source"] == "back_check"
+    assert [(f["kind"], f["seq"]) for f in alert.detail["findings"]] == [("bad_signature", 2)]
+    assert alert.detail["entries"] == [
+        {"device_id": "dev-1", "seq": 2, "hash": tablet.entries[1].hash}
+    ]
+    assert (alert.device_id, alert.driver_id, alert.status) == ("dev-1", "d1", "open")
+    assert "entrées n° 2," in alert.detail["fr"] and "« Camion 3 »" in alert.detail["fr"]
+    # Nothing lost: every entry stays on the chain, with the signature as received.
+    assert stored(engine, "dev-1") == [(e.seq, e.hash) for e in tablet.entries]
+    with engine.connect() as conn:
+        sigs = conn.execute(
+            sa.select(journal_entries.c.sig).order_by(journal_entries.c.seq)
+        ).scalars()
+        assert list(sigs) == [tablet.entries[0].sig, "ab" * 64, tablet.entries[2].sig]
+        assert signature_checks.pending(conn, TENANT) == []
+    assert _back_check(engine) == 0  # checked once
+
+
+def test_a_batch_whose_signatures_all_verify_raises_nothing_at_the_back_check(engine, tablet):  # noqa: F811
+    tablet.write(4)
+    send(engine, tablet, tablet.wire(1, 2))
+    send(engine, tablet, tablet.wire(3, 4))
+    assert _back_check(engine) == 2  # one job per stored batch
+    assert anomalies_of(engine, "journal_invalid") == []
+
+
+def test_a_bad_last_signature_is_still_refused_at_the_push(engine, tablet):  # noqa: F811
+    tablet.write(3)
+    result = send(engine, tablet, _bad_signature(tablet.wire(), 2))
     assert (result.code, result.http_status) == (ErrorCode.JOURNAL_INVALID, 422)
-    assert "entry no. 2" in result.to_wire("en")["message"]
+    assert "entry no. 3" in result.to_wire("en")["message"]
     assert stored(engine, "dev-1") == []
     [kept] = anomalies_of(engine, "journal_invalid")
-    assert [(f["kind"], f["seq"]) for f in kept.detail["findings"]] == [("bad_signature", 2)]
+    assert [(f["kind"], f["seq"]) for f in kept.detail["findings"]] == [("bad_signature", 3)]
+    with engine.connect() as conn:
+        assert signature_checks.pending(conn, TENANT) == []  # nothing stored, nothing to check
 
 
 def test_a_resent_entry_with_another_signature_that_fails_is_refused(engine, tablet):  # noqa: F811

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import invoicing, mission_money, reconcile, site_facts
+from server.office import invoicing, mission_money, reconcile, reconcile_facts, site_facts
 from server.office.anomalies import open_anomaly
 from server.office.reconcile_rules import Item
 from server.office.valuation import (
@@ -78,10 +78,13 @@ def entries_stored(
     entries: Sequence[SignedEntry],
     now: datetime,
     key: PrivateKey | None = None,
+    stored: Sequence[SignedEntry] | None = None,
 ) -> None:
     """Derive what the office needs from newly stored entries, in device order: the
     server's own valuations, collections questioned; then reconciliation of what the
-    batch touched; last, the invoices of missions closed (with the server's `key`)."""
+    batch touched; last, the invoices of missions closed (with the server's `key`).
+    `stored`: every entry the push stored (`entries` and those it held; default
+    `entries`), which reconciliation then takes as they are instead of reading them back."""
     ctx = _Context(conn, tenant_id, now, device_id=device_id)
     closed: list[str] = []
     for signed in entries:
@@ -101,19 +104,23 @@ def entries_stored(
     # touched, and the seller's identity if they never had it.
     mission_money.entries_stored(conn, tenant_id, entries, now=now)
     # Reconcile what the batch touched, against the server's own valuations.
-    items = [
+    # Items as reconciliation reads them back from the database (the payload's fields its
+    # rules read: `reconcile_facts`), made once here for every entry the push stored.
+    fresh = [
         Item(
             device_id,
             s.seq,
             str(s.entry.type),
             s.entry.at,
             s.entry.driver_id,
-            plain(s.entry.payload),
+            reconcile_facts.rule_payload(s.entry.payload),
             s.hash,
         )
-        for s in entries
+        for s in (entries if stored is None else stored)
     ]
-    reconcile.reconcile_entries(conn, tenant_id, items, now=now)
+    business = {s.seq for s in entries}
+    items = [i for i in fresh if i.seq in business]
+    reconcile.reconcile_entries(conn, tenant_id, items, now=now, fresh=fresh)
     # Invoices last: numbering locks the tenant's series row until the push commits, so it
     # comes after everything else the push does (their PDFs are made after the commit).
     if key is not None:

@@ -1,6 +1,7 @@
 """Writing a verified batch into `journal_entries`: every new entry with its canonical body
 (the hashed bytes), hash and signature, in one statement (docs/sync-protocol.md "Push",
-step 7), and what reconciliation reads of it (`server.office.reconcile_facts`). Only
+step 7), and what reconciliation reads of it (`server.office.reconcile_facts`: its facts,
+its lookup key, whether it repeats an earlier entry). Only
 `server.devices.push` calls it, after the batch verified.
 """
 
@@ -48,6 +49,8 @@ def store(
         }
         for s, data in zip(new, wire, strict=True)
     ]
+    if new:
+        reconcile_facts.mark_repeats(conn, tenant_id, new[0].entry.device_id, rows)
     if conn.dialect.name == "postgresql":
         _copy(conn, rows)
     else:

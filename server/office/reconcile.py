@@ -105,20 +105,96 @@ class Summary:
 # --- facts ------------------------------------------------------------------------------------
 
 
-def _entries(conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str]) -> list[Item]:
-    rows = conn.execute(
-        sa.select(*ITEM_COLUMNS)
-        .where(
-            journal_entries.c.tenant_id == tenant_id,
-            journal_entries.c.mission_id.in_(mission_ids),
-            ~journal_entries.c.device_id.startswith(SERVER_CHAIN),
-            # No rule reads a tablet's valuation entry (the valuations table holds both
-            # figures), and it is the largest body: not fetched, not parsed.
-            journal_entries.c.type != "valuation_recorded",
-        )
-        .order_by(journal_entries.c.device_id, journal_entries.c.seq)
-    )
-    return list(items_of(rows))
+def _entries(
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_ids: Sequence[str],
+    fresh: Sequence[Item] | None = None,
+) -> list[Item]:
+    """The missions' entries, in device order. With `fresh` (the entries a push has just
+    stored, already in memory): those, plus what the database holds besides them but the
+    entries stored as repeating an earlier one of their tablet and mission (same driver,
+    type and facts; never money nor a dispute: `reconcile_facts.mark_repeats`;
+    `_repeats_matter` says why leaving them out changes no verdict), so a push reads what
+    it touched, not how often the missions' steps were sent."""
+    if fresh is None:
+        return list(items_of(conn.execute(_history(tenant_id, mission_ids))))
+    ids = set(mission_ids)
+    mine = [i for i in fresh if i.type != VALUATION and _mission_column(i) in ids]
+    ranges = _ranges(fresh)
+    known = {(i.device_id, i.seq) for i in fresh}
+    rows = conn.execute(_history(tenant_id, mission_ids, ranges, repeats=False))
+    items = [i for i in items_of(rows) if (i.device_id, i.seq) not in known]
+    found = sorted([*items, *mine], key=lambda i: (i.device_id, i.seq))
+    again = sorted({m for i in found if _repeats_matter(i) and (m := _mission_column(i))})
+    if not again:
+        return found
+    # Money that may go down: a repeated step could then decide the gate; read it all.
+    kept = [i for i in found if _mission_column(i) not in again]
+    full = [
+        i
+        for i in items_of(conn.execute(_history(tenant_id, again, ranges)))
+        if (i.device_id, i.seq) not in known
+    ]
+    redo = [i for i in mine if _mission_column(i) in again]
+    return sorted([*kept, *full, *redo], key=lambda i: (i.device_id, i.seq))
+
+
+VALUATION = "valuation_recorded"
+_MONEY = frozenset({"collection", "discount", "deferral"})
+
+
+def _history(
+    tenant_id: str,
+    mission_ids: Sequence[str],
+    besides: Mapping[str, tuple[int, int]] | None = None,
+    *,
+    repeats: bool = True,
+) -> sa.Select[Any]:
+    """The query of the missions' tablet entries in device order, but those in `besides`
+    (per device, a range of seqs). `repeats=False`: not those stored as repeating an
+    earlier one (`reconcile_facts.mark_repeats`)."""
+    j = journal_entries.c
+    where = [
+        j.tenant_id == tenant_id,
+        j.mission_id.in_(mission_ids),
+        ~j.device_id.startswith(SERVER_CHAIN),
+        # No rule reads a tablet's valuation entry (the valuations table holds both
+        # figures), and it is the largest body: not fetched, not parsed.
+        j.type != VALUATION,
+    ]
+    for device_id, (low, high) in (besides or {}).items():
+        where.append(~sa.and_(j.device_id == device_id, j.seq.between(low, high)))
+    if not repeats:  # through the partial index of first occurrences
+        where.append(j.repeats.is_(None))
+    return sa.select(*ITEM_COLUMNS).where(*where).order_by(j.device_id, j.seq)
+
+
+def _ranges(items: Sequence[Item]) -> dict[str, tuple[int, int]]:
+    """Per device whose `items` are one run of consecutive seqs (a push's), its lowest and
+    highest: the database need not return them."""
+    seqs: dict[str, set[int]] = {}
+    for i in items:
+        seqs.setdefault(i.device_id, set()).add(i.seq)
+    return {
+        device: (min(held), max(held))
+        for device, held in seqs.items()
+        if max(held) - min(held) + 1 == len(held)
+    }
+
+
+def _repeats_matter(item: Item) -> bool:
+    """Whether a repeated entry of this item's mission could change a verdict: a repeated
+    step (the same move, the same `remaining`) decides nothing its first occurrence did not
+    — completion and an unserved end are found on the first, and the gate, judged on the
+    first, can only hold again if money settled went down in between — so only a money
+    entry that lowers (or cannot be read as) an amount makes every entry count."""
+    if item.type not in _MONEY:
+        return False
+    try:
+        return cents(item.payload["amount"]) < 0
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return True
 
 
 def _latest_valuations(
@@ -248,8 +324,13 @@ def _voided(conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str]) -> 
 
 
 def mission_facts(
-    conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str], terms: _Contracts
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_ids: Sequence[str],
+    terms: _Contracts,
+    fresh: Sequence[Item] | None = None,
 ) -> list[MissionFacts]:
+    """Each mission's facts; `fresh`: the entries a push has just stored (`_entries`)."""
     ids = sorted(set(mission_ids))
     status = dict(
         conn.execute(
@@ -266,7 +347,7 @@ def mission_facts(
     by_office = mission_terms.office_terms(conn, tenant_id, ids)
     cash_limit = cash_limits.on_site_limit_cents(conn, tenant_id)
     by_mission: dict[str, list[Item]] = {m: [] for m in ids}
-    for item in _entries(conn, tenant_id, ids):
+    for item in _entries(conn, tenant_id, ids, fresh):
         by_mission[str(item.payload.get("mission_id"))].append(item)
     # "Bill later" for a customer who owed money (server.office.debtor_deferral).
     debtors = debtor_deferral.deferral_checks(conn, tenant_id, by_mission)
@@ -382,13 +463,14 @@ def reconcile_missions(
     now: datetime,
     summary: Summary | None = None,
     terms: _Contracts | None = None,
+    fresh: Sequence[Item] | None = None,
 ) -> Summary:
     summary = summary or Summary()
     ids = sorted({m for m in mission_ids if m})
     if not ids:
         return summary
     terms = terms or _Contracts(conn, tenant_id)
-    facts = mission_facts(conn, tenant_id, ids, terms)
+    facts = mission_facts(conn, tenant_id, ids, terms, fresh)
     findings = [
         f
         for fact in facts
@@ -424,9 +506,11 @@ def reconcile_entries(
     *,
     now: datetime,
     summary: Summary | None = None,
+    fresh: Sequence[Item] | None = None,
 ) -> Summary:
     """After a push: the missions its entries touch, its register closings, the approval
-    codes it cites, its card collections."""
+    codes it cites, its card collections. `fresh`: every entry the push stored (`items`
+    and those it held), in memory, so they are not read back (`_entries`)."""
     summary = summary or Summary()
     reconcile_missions(
         conn,
@@ -438,6 +522,7 @@ def reconcile_entries(
         ),
         now=now,
         summary=summary,
+        fresh=fresh,
     )
     closings = [i for i in items if i.type == "register_closed"]
     store(

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from server.office.reconcile_rules import Item, cents, normalise_ref
 from server.platform.tables import journal_entries
-from shared.canonical import canonical_json
+from shared.canonical import canonical_json, plain
 
 # Every payload field a reconciliation rule reads (server.office.reconcile_rules,
 # server.office.card_days): adding a rule that reads another field means adding it here
@@ -52,6 +52,12 @@ RULE_KEYS = frozenset(
 REF_LENGTH = 200  # the column's size; longer keys are stored as their digest
 IN_CHUNK = 1000  # values per IN list
 CARD, APPROVAL, REVERSES = "card:", "approval:", "reverses:"
+
+
+def rule_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's fields the rules read, as plain JSON data: what `facts` holds."""
+    facts: dict[str, Any] = plain({k: v for k, v in payload.items() if k in RULE_KEYS})
+    return facts
 
 
 def facts_of(payload: Mapping[str, Any]) -> str:
@@ -102,6 +108,52 @@ def _bounded(kind: str, text: str) -> str:
 def columns(type_: str, payload: Mapping[str, Any]) -> dict[str, str | None]:
     """The two columns of a tablet entry's row."""
     return {"facts": facts_of(payload), "ref": ref_of(type_, payload)}
+
+
+# Entries a reconciliation counts however often they repeat: the money its rules add up
+# and the disputes each raised on its own. Any other entry that repeats an earlier one of
+# its tablet and mission changes no verdict (server.office.reconcile `_entries`).
+EVERY_ONE = frozenset({"collection", "discount", "deferral", "reversal", "dispute"})
+
+
+def mark_repeats(
+    conn: sa.Connection, tenant_id: str, device_id: str, rows: list[dict[str, Any]]
+) -> None:
+    """Set each new row's `repeats`: True when it repeats an earlier entry of the tablet
+    and mission (same driver, type and facts; not one of `EVERY_ONE`), else None. The
+    earlier ones are looked up among the first occurrences already stored for the batch's
+    missions (the partial index `ix_journal_mission_firsts`), so the cost follows what those
+    missions hold that matters, not their history."""
+    for row in rows:
+        row["repeats"] = None
+    candidates = [
+        r
+        for r in rows
+        if r["mission_id"] is not None and r["facts"] is not None and r["type"] not in EVERY_ONE
+    ]
+    if not candidates:
+        return
+    j = journal_entries.c
+    seen: set[tuple[Any, ...]] = set()
+    missions = sorted({r["mission_id"] for r in candidates})
+    for start in range(0, len(missions), IN_CHUNK):
+        seen.update(
+            tuple(row)
+            for row in conn.execute(
+                sa.select(j.driver_id, j.type, j.mission_id, j.facts).where(
+                    j.tenant_id == tenant_id,
+                    j.mission_id.in_(missions[start : start + IN_CHUNK]),
+                    j.repeats.is_(None),
+                    j.device_id == device_id,
+                )
+            )
+        )
+    for r in candidates:
+        key = (r["driver_id"], r["type"], r["mission_id"], r["facts"])
+        if key in seen:
+            r["repeats"] = True
+        else:
+            seen.add(key)
 
 
 # --- reading them back (server.office.reconcile) ---------------------------------------------

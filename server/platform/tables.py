@@ -250,10 +250,21 @@ journal_entries = sa.Table(
     # the key a check finds the entry by. NULL: read the body (the server's own chain).
     sa.Column("facts", sa.Text),
     sa.Column("ref", sa.String(200)),
+    # True: the entry repeats an earlier one of its tablet and mission, neither money nor
+    # a dispute (same driver, type and facts), so a push's reconciliation need not read it
+    # (server.office.reconcile_facts; migration 0010). NULL: read it.
+    sa.Column("repeats", sa.Boolean),
     sa.PrimaryKeyConstraint("device_id", "seq"),
     sa.Index("ix_journal_mission", "tenant_id", "mission_id"),
     sa.Index("ix_journal_type", "tenant_id", "type"),
     sa.Index("ix_journal_ref", "tenant_id", "ref"),
+    sa.Index(
+        "ix_journal_mission_firsts",
+        "tenant_id",
+        "mission_id",
+        sqlite_where=sa.text("repeats IS NULL"),
+        postgresql_where=sa.text("repeats IS NULL"),
+    ),
     sa.Index(
         "ix_journal_unread",
         "tenant_id",
