@@ -694,6 +694,7 @@ def _settlements(office: Office, shifts: dict[str, Shift], ids: dict[str, str], 
         "bureau",
         {"file_name": f"remises-terminal-jour-{day}.csv", "content": content},
     )
+    office.reconciled()  # the card payments are checked by a job after the import
     return line(
         "Le bureau importe les remises du terminal carte : {n} paiements ; celui de {m}"
         " n'y est pas.",

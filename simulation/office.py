@@ -99,6 +99,29 @@ class Office:
             return None
         return self._json(answer, "GET", path)
 
+    def reconciled(
+        self,
+        seconds: float = 60,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Wait for the whole-tenant reconciliation the office asked for (a job after the
+        request: `GET /api/v1/reconcile`) to be done, for at most `seconds`."""
+        deadline = clock() + seconds
+        while True:
+            state = self.get("/api/v1/reconcile", "bureau")["state"]
+            if state in ("done", "none"):
+                return
+            if state == "failed" or clock() >= deadline:
+                raise SimulationFailed(
+                    f"La réconciliation demandée au serveur est « {state} » après"
+                    f" {seconds:g} s : regardez towline-server jobs et var/server.log.",
+                    f"The reconciliation asked of the server is '{state}' after"
+                    f" {seconds:g} s: look at towline-server jobs and var/server.log.",
+                )
+            sleep(0.2)
+
     def open_anomalies(self) -> list[dict[str, Any]]:
         rows = self.get("/api/v1/anomalies", "bureau", {"status": "open", "limit": 1000})
         assert isinstance(rows, list)

@@ -160,7 +160,8 @@ def test_a_killed_worker_process_leaves_its_job_to_another(shop, tmp_path):
 
 
 def test_the_embedded_thread_renders_what_a_request_issued_and_stops(shop, tmp_path):
-    app, client, auth = app_with(shop, tmp_path, "thread")
+    # The scheduled nightly jobs are tests/test_schedule.py's: here, only the rendering.
+    app, client, auth = app_with(shop, tmp_path, "thread", JOBS_SCHEDULE=False)
     runner = job_runtime.runner(app)
     assert runner is not None
     runner.context = context(shop)  # signs with the test key
@@ -192,7 +193,7 @@ def test_workers_of_the_redis_queue_do_the_same_rows(shop, tmp_path):
         assert client.post("/api/v1/missions/M-A-0003/invoice", headers=auth).status_code == 201
         assert queue.count == 2  # one wake-up per job, sent once the transaction ended
         assert made(shop) == []
-        job_redis.serve(context(shop), REDIS_URL, name=name, burst=True)
+        job_redis.serve(context(shop), REDIS_URL, name=name, burst=True, schedule=False)
         assert made(shop) == ["F2026-000001", "F2026-000002"]
         with shop.engine.connect() as conn:
             assert jobs.counts(conn) == {"pending": 0, "running": 0, "done": 2, "failed": 0}

@@ -18,7 +18,7 @@ from marshmallow import fields, validate
 from server.api.fields import REASON
 from server.api.security import current_user, require_user
 from server.office import anomalies as raised
-from server.office import reconcile, resolutions, settlements
+from server.office import reconcile, resolutions, settlements, tenant_jobs
 from server.people.rights import Right, missing_right
 from server.platform.errors import Conflict, not_found
 from server.platform.public_ids import ANOMALY, SETTLEMENT, Ref, to_ref
@@ -104,12 +104,13 @@ class ResolutionOut(Strict):
     )
 
 
-class SummaryOut(Strict):
-    missions = fields.Integer()
-    found = fields.Integer()
-    opened = fields.Integer()
-    cleared = fields.Integer()
-    by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+class ReconcileOut(Strict):
+    job = fields.String(
+        allow_none=True, metadata={"description": "the job's key (towline-server jobs)"}
+    )
+    state = fields.String(metadata={"description": "pending, running, done, failed; none"})
+    asked_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
 
 
 class SettlementIn(Strict):
@@ -234,20 +235,33 @@ class Resolve(MethodView):
 @blp.route("/reconcile")
 class Reconcile(MethodView):
     @require_user(Right.RECONCILE)
-    @blp.response(200, SummaryOut)
+    @blp.response(202, ReconcileOut)
     def post(self) -> dict[str, Any]:
-        """Reconcile every mission, register, approval code and card payment of the tenant
-        (pushes already reconcile what they bring)."""
+        """Ask for every mission, register, approval code and card payment of the tenant
+        to be reconciled, by a job after this request (pushes already reconcile what they
+        bring; it also runs nightly): what it finds shows in the anomalies. Asking again
+        before it starts gives the same job."""
         user = current_user()
         with engine().begin() as conn:
-            summary = reconcile.reconcile_tenant(conn, user.tenant_id, now=now())
-        return {
-            "missions": summary.missions,
-            "found": summary.found,
-            "opened": summary.opened,
-            "cleared": summary.cleared,
-            "by_kind": summary.by_kind,
-        }
+            asked = tenant_jobs.ask_reconcile(conn, user.tenant_id, now())
+        return _fields(asked)
+
+    @require_user(Right.RECONCILE)
+    @blp.response(200, ReconcileOut)
+    def get(self) -> dict[str, Any]:
+        """Where the tenant's latest reconciliation stands (asked or nightly)."""
+        user = current_user()
+        with reader().connect() as conn:
+            return _fields(tenant_jobs.last_reconcile(conn, user.tenant_id))
+
+
+def _fields(asked: tenant_jobs.Asked) -> dict[str, Any]:
+    return {
+        "job": asked.job,
+        "state": asked.state,
+        "asked_at": asked.asked_at,
+        "finished_at": asked.finished_at,
+    }
 
 
 @blp.route("/settlements")
@@ -257,7 +271,8 @@ class Settlements(MethodView):
     @blp.response(201, SettlementOut)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Import a card-terminal settlement file (CSV text, see docs/anomalies.md); card
-        collections of the days it covers are checked against it."""
+        collections of the days it covers are checked against it by a reconciliation job
+        after this request."""
         user = current_user()
         with engine().begin() as conn:
             done = settlements.import_file(
@@ -268,5 +283,5 @@ class Settlements(MethodView):
                 actor=user.id,
                 now=now(),
             )
-            reconcile.reconcile_tenant(conn, user.tenant_id, now=now())
+            tenant_jobs.ask_reconcile(conn, user.tenant_id, now())
         return done

@@ -1,5 +1,6 @@
 """`towline-server worker` and `towline-server jobs`: the work done after the request
-(documents' PDFs), by workers beside the web server (docs/operations.md "Jobs")."""
+(documents' PDFs) and the scheduled work (the nightly closing, imports and
+reconciliation), by workers beside the web server (docs/operations.md "Jobs")."""
 
 from __future__ import annotations
 
@@ -20,6 +21,31 @@ redis_option = click.option(
     help="Work for a Redis queue (RQ) at this URL, e.g. redis://127.0.0.1:6379/0 (or "
     "TOWLINE_JOBS_REDIS_URL); without it, poll the database's jobs table.",
 )
+
+
+IMPORT_INBOX = "import_inbox"
+IMPORT_AT = "0 2 * * *"  # on each tenant's clock, before the closing (02:30)
+
+
+def register_inbox_imports(var_dir: Path) -> None:
+    """The nightly import of the payment files waiting in `<var>/inbox/<tenant>/`, as
+    `towline-server nightly` does: a job kind and its schedule, for the processes that
+    start from the command line (`run`, `worker`); its code lives with the command."""
+    from server.platform import jobs, schedule
+
+    root = var_dir / "inbox"
+
+    def import_inbox(context: Any, job: Any) -> None:
+        from server.cli.payments import process_inbox
+
+        # Each file in its own transaction, moved when done: running it again imports
+        # nothing twice, so the job's end is marked after (by run_one).
+        process_inbox(
+            context.engine, str(job.tenant_id), root, actor="nightly", now=context.clock()
+        )
+
+    jobs.register(IMPORT_INBOX, import_inbox, max_attempts=3)
+    schedule.declare(IMPORT_INBOX, IMPORT_AT)
 
 
 def _context(database_url: str, var_dir: Path) -> Any:
@@ -49,6 +75,14 @@ def _context(database_url: str, var_dir: Path) -> Any:
 )
 @click.option("--burst", is_flag=True, help="Do what is due, then exit.")
 @click.option(
+    "--schedule/--no-schedule",
+    "scheduling",
+    default=True,
+    show_default=True,
+    help="Also enqueue the scheduled jobs when their time comes (the nightly closing, "
+    "imports, reconciliation); --no-schedule when cron runs them.",
+)
+@click.option(
     "--poll",
     default=2.0,
     show_default=True,
@@ -61,35 +95,44 @@ def worker(
     redis_url: str | None,
     queue_name: str,
     burst: bool,
+    scheduling: bool,
     poll: float,
 ) -> None:
-    """Do the jobs the web server asks for (documents' PDFs), until SIGTERM or Ctrl-C.
+    """Do the jobs the web server asks for (documents' PDFs) and the scheduled ones (each
+    tenant's nightly imports 02:00, closing 02:30, reconciliation 03:30, on its clock),
+    until SIGTERM or Ctrl-C.
 
-    Several workers, on one machine or many, share the work: each job is leased to one.
-    A worker stopped mid-job leaves it to another once its lease ends (5 minutes).
+    Several workers, on one machine or many, share the work: each job is leased to one,
+    and each scheduled slot is enqueued once whatever the number of workers; a slot
+    missed while no worker ran is done once at the start. A worker stopped mid-job leaves
+    it to another once its lease ends (5 minutes; 30 for closings and reconciliations).
 
     \b
     Examples:
       towline-server worker                                  # beside gunicorn, one box
       towline-server worker --redis redis://127.0.0.1:6379/0 # workers of a Redis queue
+      towline-server worker --no-schedule                    # cron runs the nightly work
 
     Exit codes: 0 stopped.
     """
-    from server.platform import jobs
+    from server.platform import jobs, schedule
 
     context = _context(database_url, var_dir)
+    register_inbox_imports(var_dir)
     if redis_url:
         from server.platform import job_redis
 
-        job_redis.serve(context, redis_url, name=queue_name, burst=burst)
+        job_redis.serve(context, redis_url, name=queue_name, burst=burst, schedule=scheduling)
         return
     if burst:
+        if scheduling:
+            schedule.Scheduler().tick(context.engine, context.clock())
         done = jobs.drain(context)
         click.echo(f"{done} job(s) done", err=True)
         return
     from server.platform.job_thread import JobThread
 
-    runner = JobThread(context, poll=poll)
+    runner = JobThread(context, poll=poll, schedule=scheduling)
 
     def stop(_signum: int, _frame: Any) -> None:
         runner.stop(timeout=0)

@@ -38,7 +38,8 @@ def init_db(database_url: str, lang: str | None) -> None:
 @click.option("--debug", is_flag=True, help="Flask's reloader and debugger (never in production).")
 def run(host: str, port: int, database_url: str, debug: bool) -> None:
     """Run the development server (production: gunicorn "server.app:create_app()"),
-    with its worker thread for the jobs (documents' PDFs), stopped with it.
+    with its worker thread for the jobs (documents' PDFs; each tenant's nightly imports,
+    closing and reconciliation, docs/operations.md "Jobs"), stopped with it.
 
     \b
     Example:
@@ -46,11 +47,14 @@ def run(host: str, port: int, database_url: str, debug: bool) -> None:
     """
     import os
     import signal
+    from pathlib import Path
 
     from server.app import create_app
+    from server.cli.jobs import register_inbox_imports
     from server.platform import job_runtime
 
     app = create_app({"DATABASE_URL": database_url})
+    register_inbox_imports(Path(app.config["VAR_DIR"]))  # its thread can do them too
     runner = job_runtime.runner(app)  # None unless JOBS is "thread" (the default)
     reloading = debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
     if runner is not None and not reloading:  # the reloader's parent serves nothing

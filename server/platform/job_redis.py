@@ -6,7 +6,9 @@ wake-ups and spreads them over the workers of every machine. Each new job puts o
 job `run_next` on the queue, which claims one due row (`server.platform.jobs.run_one`,
 SKIP LOCKED on PostgreSQL) and does it. A `sweep`, rescheduled by RQ's scheduler every
 `SWEEP_SECONDS`, wakes workers for what no message announced: retries that came due,
-leases that ran out because a worker died, jobs enqueued while Redis was away.
+leases that ran out because a worker died, jobs enqueued while Redis was away; it also
+ticks the scheduler (server.platform.schedule), so the nightly jobs are enqueued in the
+table, once per slot whatever the number of workers, then woken like any other.
 
 `towline-server worker --redis URL` runs `serve`: an RQ worker (no fork per job: the
 database engine and the loaded key are reused) with RQ's scheduler on.
@@ -20,6 +22,7 @@ from functools import cache
 from typing import Any
 
 from server.platform import jobs
+from server.platform.schedule import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ MAX_WAKEUPS = 1000  # per sweep: more due jobs than that are found by the next o
 JOB_TIMEOUT = 600  # seconds an RQ worker lets one job run before killing it
 
 _context: jobs.Context | None = None
+_scheduler: Scheduler | None = Scheduler()
 
 
 @cache
@@ -63,6 +67,11 @@ def sweep(url: str, name: str = QUEUE) -> int:
     """Wake as many workers as jobs are due, then come back in `SWEEP_SECONDS`."""
     due = 0
     if _context is not None:
+        try:
+            if _scheduler is not None:
+                _scheduler.tick(_context.engine, _context.clock())
+        except Exception:  # the database went away for a moment: the next sweep does it
+            log.exception("the job scheduler could not enqueue the scheduled jobs")
         with _context.engine.connect() as conn:
             due = jobs.due_count(conn, _context.clock())
     if due:
@@ -78,12 +87,21 @@ def sweep(url: str, name: str = QUEUE) -> int:
     return due
 
 
-def serve(context: jobs.Context, url: str, *, name: str = QUEUE, burst: bool = False) -> None:
-    """Run an RQ worker on the queue until SIGTERM/SIGINT (or, `burst`, until it is empty)."""
+def serve(
+    context: jobs.Context,
+    url: str,
+    *,
+    name: str = QUEUE,
+    burst: bool = False,
+    schedule: bool = True,
+) -> None:
+    """Run an RQ worker on the queue until SIGTERM/SIGINT (or, `burst`, until it is empty);
+    its sweeps enqueue the scheduled jobs unless `schedule` is off."""
     from rq import SimpleWorker
 
-    global _context
+    global _context, _scheduler
     _context = context
+    _scheduler = Scheduler() if schedule else None
     target = queue(url, name)
     sweep(url, name)  # what is due now, and the sweeps from here on
     worker = SimpleWorker([target], connection=target.connection)

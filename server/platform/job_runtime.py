@@ -10,6 +10,10 @@
 - `worker`: nothing in the app; `towline-server worker` polls the table beside it;
 - `inline`: the jobs a request asked for are done at the end of that request, before its
   answer leaves (tests, and a one-shot command).
+
+`JOBS_SCHEDULE` (or `TOWLINE_JOBS_SCHEDULE`, default on): whether the thread also enqueues
+the scheduled jobs (server.platform.schedule); off for a box that keeps them in cron.
+The workers of `worker` and `redis` schedule by themselves (`--no-schedule` to stop it).
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ DEFAULTS: dict[str, Any] = {
     "JOBS": "thread",
     "JOBS_REDIS_URL": "redis://127.0.0.1:6379/0",
     "JOBS_QUEUE": "towline",
+    "JOBS_SCHEDULE": True,
 }
+
+
+def switched_on(value: object) -> bool:
+    """A setting's yes/no, as an environment variable writes it too ("off", "0"…)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "off", "false", "no")
+    return bool(value)
 
 
 def context_for(app: Flask) -> jobs.Context:
@@ -54,7 +66,7 @@ def install(app: Flask) -> None:
     context = context_for(app)
     engine = app.extensions[ENGINE]
     if mode == "thread":
-        runner = JobThread(context)
+        runner = JobThread(context, schedule=switched_on(app.config.get("JOBS_SCHEDULE", True)))
         app.extensions[RUNNER] = runner
         jobs.watch(engine, runner.kick)
         started = threading.Event()

@@ -10,14 +10,20 @@ The thread sleeps until told of new jobs (`kick`, called when a transaction that
 returns its connection) or `poll` seconds have passed (jobs enqueued by another process,
 retries that came due, leases that ran out). `stop` lets the job under way finish: a job
 cut short by the process dying is taken over by another worker when its lease ends.
+
+With `schedule` on (the default), the loop also ticks the scheduler
+(server.platform.schedule) at its start and about once a minute: the nightly jobs are
+enqueued by whichever worker ticks first, once per slot.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from server.platform import jobs
+from server.platform.schedule import TICK_SECONDS, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +31,13 @@ POLL_SECONDS = 2.0
 
 
 class JobThread:
-    def __init__(self, context: jobs.Context, *, poll: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, context: jobs.Context, *, poll: float = POLL_SECONDS, schedule: bool = True
+    ) -> None:
         self.context = context
         self.poll = poll
+        self.scheduler = Scheduler() if schedule else None
+        self._ticked_at: float | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,6 +70,7 @@ class JobThread:
     def loop(self) -> None:
         """Work until `stop`: every due job, then sleep until kicked or `poll` passes."""
         while not self._stopping.is_set():
+            self.tick()
             try:
                 job = jobs.run_one(self.context)
             except Exception:  # the database went away for a moment: try again later
@@ -70,3 +81,16 @@ class JobThread:
                 continue
             self._wake.wait(self.poll)
             self._wake.clear()
+
+    def tick(self) -> None:
+        """Enqueue the scheduled jobs owed, at the start and then every `TICK_SECONDS`."""
+        if self.scheduler is None:
+            return
+        moment = time.monotonic()
+        if self._ticked_at is not None and moment - self._ticked_at < TICK_SECONDS:
+            return
+        self._ticked_at = moment
+        try:
+            self.scheduler.tick(self.context.engine, self.context.clock())
+        except Exception:  # the database went away for a moment: the next tick does it
+            log.exception("the job scheduler could not enqueue the scheduled jobs")

@@ -13,7 +13,13 @@ transaction (`complete`), so the work's effect and the job's end commit together
 - a worker that dies mid-job: its lease runs out and another worker takes the job (the
   attempt counted); a job that outlives its attempts that way gives up the same way;
 - the same job run twice (a lease that ran out under a slow worker): handlers are
-  idempotent, and `complete` tells the late one it lost.
+  idempotent, and `complete` tells the late one it lost;
+- a handler that raises `Hopeless` (a refusal another try cannot change): `failed` at
+  once, with its `give_up`.
+
+A worker claims only the kinds registered in its process, so a process that cannot do a
+kind (a gunicorn thread and the inbox imports, an older version) leaves it to one that can.
+Scheduled jobs (the nightly closing…) are enqueued by `server.platform.schedule`.
 
 Who runs jobs is the deployment's choice (docs/operations.md "Jobs"): a thread of the
 server (`server.platform.job_thread`, the embedded default), `towline-server worker`
@@ -90,6 +96,10 @@ class Kind:
 _kinds: dict[str, Kind] = {}
 
 
+class Hopeless(Exception):
+    """Raised by a handler when trying again cannot help: the job fails at once."""
+
+
 def register(
     name: str,
     run: Run,
@@ -102,6 +112,11 @@ def register(
     `complete(conn, job)` in its last transaction); `give_up(conn, job, error, now)` is
     called once, in the transaction that marks it failed, after `max_attempts`."""
     _kinds[name] = Kind(name, run, give_up, max_attempts, lease)
+
+
+def registered(kind: str) -> bool:
+    """Whether this process can do jobs of `kind`."""
+    return kind in _kinds
 
 
 def worker_name() -> str:
@@ -179,27 +194,33 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _mine(now: datetime) -> Any:
+    """Due, and of a kind this process can do."""
+    return sa.and_(_due(now), jobs.c.kind.in_(sorted(_kinds)))
+
+
 def due_count(conn: sa.Connection, now: datetime) -> int:
     """How many jobs are due now."""
     return int(conn.execute(sa.select(sa.func.count()).where(_due(now))).scalar_one())
 
 
 def has_due(engine: sa.Engine, now: datetime) -> bool:
-    """Whether some job is due, without taking SQLite's write lock."""
+    """Whether some job this process can do is due, without taking SQLite's write lock."""
     with reading(engine).connect() as conn:
-        return conn.execute(sa.select(jobs.c.id).where(_due(now)).limit(1)).first() is not None
+        return conn.execute(sa.select(jobs.c.id).where(_mine(now)).limit(1)).first() is not None
 
 
 def claim(engine: sa.Engine, *, worker: str, now: datetime) -> Job | None:
-    """Lease the oldest due job (pending, or running with its lease run out); None if
-    none is due. PostgreSQL: SKIP LOCKED, so workers never wait for each other."""
+    """Lease the oldest due job of a registered kind (pending, or running with its lease
+    run out); None if none is due. PostgreSQL: SKIP LOCKED, so workers never wait for
+    each other."""
     if not has_due(engine, now):
         return None
     with engine.begin() as conn:
         while True:
             row = conn.execute(
                 sa.select(jobs)
-                .where(_due(now))
+                .where(_mine(now))
                 .order_by(jobs.c.available_at, jobs.c.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -260,6 +281,9 @@ def run_one(context: Context, *, worker: str | None = None) -> Job | None:
         if spec is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
         spec.run(context, job)
+    except Hopeless as exc:
+        log.error("job %s (%s %s) refused: %s", job.id, job.kind, job.key, exc)
+        _failed(context, job, str(exc)[:2000], hopeless=True)
     except Exception as exc:
         log.exception("job %s (%s %s) failed, attempt %s", job.id, job.kind, job.key, job.attempts)
         _failed(context, job, f"{type(exc).__name__}: {exc}"[:2000])
@@ -277,14 +301,14 @@ def drain(context: Context, *, limit: int = 10_000) -> int:
     return done
 
 
-def _failed(context: Context, job: Job, error: str) -> None:
+def _failed(context: Context, job: Job, error: str, *, hopeless: bool = False) -> None:
     now = context.clock()
     with context.engine.begin() as conn:
         row = conn.execute(sa.select(jobs).where(jobs.c.id == job.id).with_for_update()).first()
         if row is None or row.state != RUNNING or int(row.attempts) != job.attempts:
             return  # another worker has it now
         spec = _kinds.get(job.kind)
-        if int(row.attempts) >= (spec.max_attempts if spec else DEFAULT_ATTEMPTS):
+        if hopeless or int(row.attempts) >= (spec.max_attempts if spec else DEFAULT_ATTEMPTS):
             _give_up(conn, row, error, now)
             return
         delay = BACKOFF[min(int(row.attempts), len(BACKOFF)) - 1]
