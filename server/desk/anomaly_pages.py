@@ -206,24 +206,36 @@ def grouped(
     return kept, also, follows
 
 
+def _before(args: Mapping[str, str]) -> int | None:
+    """The page asked: the anomalies older than this id (`?before=`), None for the first.
+    A page is found by its key, not an offset, so a late page costs what the first does."""
+    text = (args.get("before") or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 @desk.route("/anomalies", endpoint="anomalies")
 @page(Right.RECONCILE)
 def anomaly_list() -> Any:
     user = current()
     chosen, error = _filters(request.args)
+    before = _before(request.args)
     with reader().connect() as conn:
         names = driver_names(conn, user.tenant_id)
         rows: Sequence[Any] = []
         counts: list[tuple[str, int]] = []
         if error is None:
+            clauses = _where(user.tenant_id, chosen)
+            if before is not None:
+                clauses.append(anomalies.c.id < before)
             rows = conn.execute(
                 sa.select(anomalies)
-                .where(*_where(user.tenant_id, chosen))
+                .where(*clauses)
                 .order_by(anomalies.c.id.desc())
                 .limit(LIMIT + 1)
             ).all()
             counts = _counts(conn, user.tenant_id, chosen)
         more = len(rows) > LIMIT
+        older = rows[LIMIT - 1].id if more else None
         rows, also, follows = grouped(conn, user.tenant_id, rows[:LIMIT])
     page_ = render_template(
         "desk/anomalies.html",
@@ -231,6 +243,8 @@ def anomaly_list() -> Any:
         also=also,
         follows=follows,
         more=more,
+        older=older,
+        before=before,
         counts=counts,
         filters=chosen,
         error=error,

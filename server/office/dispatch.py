@@ -194,15 +194,28 @@ def last_syncs(conn: sa.Connection, tenant_id: str) -> dict[str, tuple[datetime 
 def board(conn: sa.Connection, tenant_id: str, day: date, zone: ZoneInfo, today: date) -> Board:
     """The board of `day` in the tenant's `zone`; `today` is the tenant's current day."""
     start, end = day_bounds(day, zone)
-    rows = list(
-        conn.execute(
-            sa.select(missions).where(
-                missions.c.tenant_id == tenant_id,
-                missions.c.created_at >= start - timedelta(days=LOOKBACK_DAYS),
-                missions.c.created_at < max(end, day_bounds(today, zone)[1]),
+    window = [
+        missions.c.tenant_id == tenant_id,
+        missions.c.created_at >= start - timedelta(days=LOOKBACK_DAYS),
+        missions.c.created_at < max(end, day_bounds(today, zone)[1]),
+    ]
+    if day != today:
+        # Only the day's calls and cancellations can be on another day's board: read
+        # them through their indexed columns (a day of margin each side; the checks
+        # below decide), not every mission created since (a year at most).
+        low, high = start - timedelta(days=1), end + timedelta(days=1)
+        window.append(
+            sa.or_(
+                sa.and_(missions.c.call_at >= low, missions.c.call_at < high),
+                sa.and_(missions.c.cancelled_at >= low, missions.c.cancelled_at < high),
+                sa.and_(
+                    missions.c.call_at.is_(None),
+                    missions.c.created_at >= low,
+                    missions.c.created_at < high,
+                ),
             )
         )
-    )
+    rows = list(conn.execute(sa.select(missions).where(*window)))
     ids = [r.id for r in rows]
     steps = last_steps(conn, tenant_id, ids)
     parties = {p["id"]: p["name"] for p in list_parties(conn, tenant_id)}

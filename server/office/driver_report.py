@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from server.office import commissions, ledger
 from server.office.issued_documents import TABLET_ENTRY
+from server.office.period_collections import net_collections
 from server.platform.tables import anomalies, drivers, journal_entries, missions
 from shared.money import from_cents, parse_amount, to_cents, wire
 
@@ -49,14 +50,17 @@ def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[
     """One row per driver (known or not) with anything in the period, then the totals."""
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
     rows: dict[str, dict[str, Any]] = defaultdict(_empty)
-    for assigned in conn.execute(
-        sa.select(missions.c.driver_id, missions.c.document).where(
-            missions.c.tenant_id == tenant_id, missions.c.driver_id.is_not(None)
+    for driver_id, count in conn.execute(  # the call's instant, kept beside the document
+        sa.select(missions.c.driver_id, sa.func.count())
+        .where(
+            missions.c.tenant_id == tenant_id,
+            missions.c.driver_id.is_not(None),
+            missions.c.call_at >= first,
+            missions.c.call_at < after,
         )
+        .group_by(missions.c.driver_id)
     ):
-        call = (json.loads(assigned.document).get("times") or {}).get("call")
-        if isinstance(call, str) and _called_within(call, first, after):
-            rows[assigned.driver_id]["missions"] += 1
+        rows[driver_id]["missions"] += int(count)
     _collections(conn, tenant_id, first, after, rows)
     for entry in conn.execute(
         sa.select(journal_entries.c.driver_id, journal_entries.c.body).where(
@@ -113,52 +117,31 @@ def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[
     }
 
 
-def _called_within(call: str, first: datetime, after: datetime) -> bool:
+def _collection(row: Any) -> tuple[str, str, int] | None:
+    """(driver, method, cents) of a stored collection; None when unreadable."""
     try:
-        moment = datetime.fromisoformat(call)
-    except ValueError:
-        return False
-    return moment.tzinfo is not None and first <= moment < after
+        payload = json.loads(row.body)["payload"]
+        return (
+            row.driver_id or "",
+            str(payload["method"]),
+            to_cents(parse_amount(payload["amount"])),
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
 
 
 def _collections(
     conn: sa.Connection, tenant_id: str, first: Any, after: Any, rows: dict[str, Any]
 ) -> None:
-    collected: dict[str, tuple[str, str, int]] = {}  # hash → (driver, method, cents)
-    voided: set[str] = set()
-    for entry in conn.execute(
-        sa.select(
-            journal_entries.c.type,
-            journal_entries.c.hash,
-            journal_entries.c.driver_id,
-            journal_entries.c.body,
-            journal_entries.c.received_at,
-        )
-        .where(
-            journal_entries.c.tenant_id == tenant_id,
-            journal_entries.c.type.in_(("collection", "reversal")),
-            journal_entries.c.received_at < after,
-            TABLET_ENTRY,
-        )
-        .order_by(journal_entries.c.received_at, journal_entries.c.device_id, journal_entries.c.seq)
-    ):
-        try:
-            payload = json.loads(entry.body)["payload"]
-            if entry.type == "collection":
-                method = str(payload["method"])
-                cents = to_cents(parse_amount(payload["amount"]))
-                collected[entry.hash] = (entry.driver_id or "", method, cents)
-                if entry.received_at >= first and method in METHODS:
-                    rows[entry.driver_id or ""]["collected"][method] += cents
-                continue
-            ref = str(payload["reverses"]["hash"])
-        except (KeyError, TypeError, ValueError, ArithmeticError):
-            continue
-        if ref in collected and ref not in voided:
-            voided.add(ref)
-            driver, method, cents = collected[ref]
-            if entry.received_at >= first and method in METHODS:
-                rows[driver]["collected"][method] -= cents
+    """What each driver collected in the period, net of the voids received in it (read
+    for the period only: server.office.period_collections)."""
+    collected, voided = net_collections(conn, tenant_id, first, after, _collection)
+    for _, (driver, method, cents) in collected:
+        if method in METHODS:
+            rows[driver]["collected"][method] += cents
+    for _, (driver, method, cents) in voided:
+        if method in METHODS:
+            rows[driver]["collected"][method] -= cents
 
 
 def _wire(data: Mapping[str, Any]) -> dict[str, Any]:

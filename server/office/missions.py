@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.office import mission_keys
 from server.people import ordering_parties as parties
 from server.people.drivers import existing_drivers
 from server.people.identity import audit
@@ -114,6 +115,7 @@ def create(
             source=source,
             created_at=now,
             created_by=actor,
+            **mission_keys.keys(document),
         )
     )
     row = _row(conn, tenant_id, mission.id)

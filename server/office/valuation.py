@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import site_facts
+from server.office import mission_keys, site_facts
 from server.platform.tables import contracts, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
@@ -149,6 +149,7 @@ def mission_to_value(
                 source="device",
                 created_at=ctx.now,
                 created_by=by,
+                **mission_keys.keys(document),
             )
         )
     return mission

@@ -8,15 +8,16 @@ its plate key) or a customer's (by phone, by name, or by the contract's customer
 A mission found another way (file, reference, invoice) leads to its vehicle's history,
 or to the mission itself when it has no plate.
 
-Missions, orders and calls are read by a coarse SQL filter on their stored text, then
-checked one by one in Python on the parsed values, so "ab 123 cd" finds "AB-123-CD" and a
-phone written "+33 6 12…" finds "06 12…", and nothing else.
+Missions are found by the keys kept beside their document (server.office.mission_keys:
+the plate key, the customer account; indexed), calls by their own plate and phone keys;
+orders by a coarse SQL filter on their stored text. Each is then checked in Python on
+the parsed values, so "ab 123 cd" finds "AB-123-CD" and a phone written "+33 6 12…" finds
+"06 12…", and nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,13 +58,6 @@ def _contains(column: Any, text: str) -> Any:
     return column.ilike(f"%{_escape(text)}%", escape="\\")
 
 
-def plate_variants(key: str) -> list[str]:
-    """How a plate with these letters and digits may be written: AB123CD, AB-123-CD,
-    AB 123 CD (groups split where letters and digits meet)."""
-    groups = re.findall(r"[A-Z]+|\d+", key)
-    return sorted({sep.join(groups) for sep in ("", "-", " ")})
-
-
 def _document(text: str) -> Mapping[str, Any]:
     try:
         found = json.loads(text)
@@ -80,10 +74,7 @@ def missions_with_plate(conn: sa.Connection, tenant_id: str, key: str) -> list[s
     found: dict[str, Any] = {}
     rows = conn.execute(
         sa.select(missions.c.id, missions.c.document, missions.c.created_at)
-        .where(
-            missions.c.tenant_id == tenant_id,
-            sa.or_(*(_contains(missions.c.document, v) for v in plate_variants(key))),
-        )
+        .where(missions.c.tenant_id == tenant_id, missions.c.plate_key == key)
         .order_by(missions.c.created_at.desc())
         .limit(LIMIT)
     )
@@ -185,7 +176,11 @@ def accounts_like(conn: sa.Connection, tenant_id: str, text: str) -> dict[str, l
     out: dict[str, list[str]] = {}
     rows = conn.execute(
         sa.select(missions.c.id, missions.c.document)
-        .where(missions.c.tenant_id == tenant_id, _contains(missions.c.document, text))
+        .where(
+            missions.c.tenant_id == tenant_id,
+            missions.c.customer.is_not(None),
+            _contains(missions.c.customer, text),
+        )
         .order_by(missions.c.created_at.desc())
         .limit(LIMIT)
     )

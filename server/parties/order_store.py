@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import missions
+from server.office import mission_keys, missions
 from server.parties import cleaning as cleaning_store
 from server.parties import files as party_files
 from server.parties.cleaning import Stored
@@ -231,7 +231,7 @@ def write_mission(
     conn.execute(
         sa.update(missions_table)
         .where(missions_table.c.tenant_id == tenant_id, missions_table.c.id == mission_id)
-        .values(document=canonical_json(document).decode("utf-8"))
+        .values(document=canonical_json(document).decode("utf-8"), **mission_keys.keys(document))
     )
     wire = missions.get(conn, tenant_id, mission_id)
     if wire["driver_id"] is not None:

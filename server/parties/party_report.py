@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -36,13 +36,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import cap_shifts, debt_terms, ledger, payment_uses
-from server.office.invoice_balances import balances, local_day, tenant_zone
-from server.office.issued_documents import CREDIT_NOTE, ORDERING_PARTY, TABLET_ENTRY
+from server.office.invoice_balances import balances
+from server.office.issued_documents import CREDIT_NOTE, ORDERING_PARTY
+from server.office.period_collections import net_collections
 from server.parties import claim_reading
 from server.platform.tables import (
     claims,
     documents,
-    journal_entries,
     missions,
     office_payment_uses,
     ordering_parties,
@@ -67,23 +67,67 @@ COUNTS = ("missions", "credit_notes_count")
 Rows = dict[str, dict[str, int]]
 
 
-def mission_parties(conn: sa.Connection, tenant_id: str) -> dict[str, tuple[str, date | None]]:
-    """{mission: (its ordering party, or "" for a private customer; its call's day)}."""
-    zone = tenant_zone(conn, tenant_id)
-    out = {}
-    for row in conn.execute(
-        sa.select(missions.c.id, missions.c.ordering_party_id, missions.c.document).where(
-            missions.c.tenant_id == tenant_id
+# A document that names no ordering party says so in its canonical text: those are not
+# parsed to learn it (the column `ordering_party_id` holds it for the others).
+NO_PARTY = ('%"ordering_party":null%', '%"ordering_party": null%')
+
+
+class MissionParties:
+    """Each mission's ordering party ("" for a private customer), read for the missions a
+    period touches, not for every mission the tenant ever had."""
+
+    def __init__(self, conn: sa.Connection, tenant_id: str) -> None:
+        self.conn, self.tenant_id = conn, tenant_id
+        self.known: dict[str, str] = {}
+
+    @staticmethod
+    def columns() -> list[Any]:
+        unnamed = sa.and_(
+            missions.c.ordering_party_id.is_(None),
+            *(missions.c.document.not_like(p) for p in NO_PARTY),
         )
-    ):
-        document = json.loads(row.document)
-        party = row.ordering_party_id or document.get("ordering_party") or PRIVATE
-        try:
-            called: date | None = local_day(datetime.fromisoformat(document["times"]["call"]), zone)
-        except (KeyError, TypeError, ValueError):
-            called = None
-        out[row.id] = (str(party), called)
-    return out
+        return [
+            missions.c.id,
+            missions.c.ordering_party_id,
+            sa.case((unnamed, missions.c.document), else_=sa.null()).label("document"),
+        ]
+
+    def keep(self, row: Any) -> str:
+        party = row.ordering_party_id
+        if not party and row.document is not None:
+            party = json.loads(row.document).get("ordering_party")
+        self.known[row.id] = str(party or PRIVATE)
+        return self.known[row.id]
+
+    def load(self, mission_ids: Iterable[str | None]) -> None:
+        wanted = sorted({m for m in mission_ids if m and m not in self.known})
+        for start in range(0, len(wanted), 500):
+            for row in self.conn.execute(
+                sa.select(*self.columns()).where(
+                    missions.c.tenant_id == self.tenant_id,
+                    missions.c.id.in_(wanted[start : start + 500]),
+                )
+            ):
+                self.keep(row)
+
+    def __call__(self, mission_id: str | None) -> str:
+        if mission_id and mission_id not in self.known:
+            self.load([mission_id])
+        return self.known.get(mission_id or "", PRIVATE)
+
+    def called_within(self, first: datetime, after: datetime) -> list[str]:
+        """The party of each mission called in [first, after) (the call's instant, kept
+        beside the document)."""
+        return [
+            self.keep(row)
+            for row in self.conn.execute(
+                sa.select(*self.columns()).where(
+                    missions.c.tenant_id == self.tenant_id,
+                    missions.c.call_at >= first,
+                    missions.c.call_at < after,
+                )
+            )
+        ]
 
 
 def mean_days(days: list[int]) -> str | None:
@@ -97,16 +141,11 @@ def mean_days(days: list[int]) -> str | None:
 def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[str, Any]:
     """One row per party with anything in the period or still owed, then the totals."""
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
-    of_mission = mission_parties(conn, tenant_id)
+    party_of = MissionParties(conn, tenant_id)
     rows: Rows = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
     days_to_pay: dict[str, list[int]] = defaultdict(list)
-
-    def party_of(mission_id: str | None) -> str:
-        return of_mission.get(mission_id or "", (PRIVATE, None))[0]
-
-    for party, called in of_mission.values():
-        if called is not None and start <= called <= end:
-            rows[party]["missions"] += 1
+    for party in party_of.called_within(first, after):
+        rows[party]["missions"] += 1
     _documents(conn, tenant_id, first, after, rows, party_of)
     _party_payments(conn, tenant_id, start, end, rows, days_to_pay)
     _field_collections(conn, tenant_id, first, after, rows, party_of)
@@ -156,10 +195,10 @@ def _documents(
     first: datetime,
     after: datetime,
     rows: Rows,
-    party_of: Callable[[str | None], str],
+    party_of: MissionParties,
 ) -> None:
     shifted = cap_shifts.by_document(conn, tenant_id, after)
-    for doc in conn.execute(
+    found = conn.execute(
         sa.select(
             documents.c.number,
             documents.c.mission_id,
@@ -172,7 +211,9 @@ def _documents(
             documents.c.issued_at >= first,
             documents.c.issued_at < after,
         )
-    ):
+    ).all()
+    party_of.load(doc.mission_id for doc in found)
+    for doc in found:
         row = rows[party_of(doc.mission_id)]
         sign = -1 if doc.kind == CREDIT_NOTE else 1
         row["revenue"] += sign * int(doc.total_excl_cents)
@@ -231,50 +272,31 @@ def _party_payments(
             days_to_pay[party].append((paid_on - issued_on).days)
 
 
+def _collection(row: Any) -> tuple[str | None, int] | None:
+    """(mission, cents) of a stored collection; None when unreadable."""
+    try:
+        return row.mission_id, to_cents(parse_amount(json.loads(row.body)["payload"]["amount"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
 def _field_collections(
     conn: sa.Connection,
     tenant_id: str,
     first: datetime,
     after: datetime,
     rows: Rows,
-    party_of: Callable[[str | None], str],
+    party_of: MissionParties,
 ) -> None:
     """Collections net of voids received in the period, per mission's party (a void
-    counts once, and only for a collection the server holds)."""
-    collected: dict[str, tuple[str | None, int]] = {}
-    voided: set[str] = set()
-    for entry in conn.execute(
-        sa.select(
-            journal_entries.c.type,
-            journal_entries.c.hash,
-            journal_entries.c.mission_id,
-            journal_entries.c.body,
-            journal_entries.c.received_at,
-        )
-        .where(
-            journal_entries.c.tenant_id == tenant_id,
-            journal_entries.c.type.in_(("collection", "reversal")),
-            journal_entries.c.received_at < after,
-            TABLET_ENTRY,
-        )
-        .order_by(journal_entries.c.received_at, journal_entries.c.device_id, journal_entries.c.seq)
-    ):
-        try:
-            payload = json.loads(entry.body)["payload"]
-            if entry.type == "collection":
-                cents = to_cents(parse_amount(payload["amount"]))
-                collected[entry.hash] = (entry.mission_id, cents)
-                if entry.received_at >= first:
-                    rows[party_of(entry.mission_id)]["paid_by_beneficiaries"] += cents
-                continue
-            ref = str(payload["reverses"]["hash"])
-        except (KeyError, TypeError, ValueError, ArithmeticError):
-            continue
-        if ref in collected and ref not in voided:
-            voided.add(ref)
-            if entry.received_at >= first:
-                mission, cents = collected[ref]
-                rows[party_of(mission)]["paid_by_beneficiaries"] -= cents
+    counts once, and only for a collection the server holds; read for the period only:
+    server.office.period_collections)."""
+    collected, voided = net_collections(conn, tenant_id, first, after, _collection)
+    party_of.load(mission for _, (mission, _) in (*collected, *voided))
+    for _, (mission, cents) in collected:
+        rows[party_of(mission)]["paid_by_beneficiaries"] += cents
+    for _, (mission, cents) in voided:
+        rows[party_of(mission)]["paid_by_beneficiaries"] -= cents
 
 
 def _office_payments(
@@ -283,10 +305,10 @@ def _office_payments(
     start: date,
     end: date,
     rows: Rows,
-    party_of: Callable[[str | None], str],
+    party_of: MissionParties,
 ) -> None:
     uses = office_payment_uses
-    for use in conn.execute(
+    found = conn.execute(
         sa.select(documents.c.mission_id, uses.c.amount_cents)
         .join(
             documents,
@@ -301,13 +323,13 @@ def _office_payments(
             uses.c.on_date >= start,
             uses.c.on_date <= end,
         )
-    ):
+    ).all()
+    party_of.load(use.mission_id for use in found)
+    for use in found:
         rows[party_of(use.mission_id)]["paid_by_beneficiaries"] += int(use.amount_cents)
 
 
-def _owed(
-    conn: sa.Connection, tenant_id: str, rows: Rows, party_of: Callable[[str | None], str]
-) -> None:
+def _owed(conn: sa.Connection, tenant_id: str, rows: Rows, party_of: MissionParties) -> None:
     """What is owed today: the parties' open claims, the beneficiaries' open invoices."""
     found = conn.execute(sa.select(claims).where(claims.c.tenant_id == tenant_id)).all()
     credited = claim_reading.credited_cents(conn, tenant_id, [c.invoice_number for c in found])
@@ -315,7 +337,11 @@ def _owed(
         owed = claim_reading.accounts_of(claim, credited.get(claim.invoice_number, 0)).open
         if owed > 0:
             rows[claim.party_id]["owed_by_party"] += owed
-    for b in balances(conn, tenant_id, debt_terms.current(conn, tenant_id)):
+    open_ones = [
+        b for b in balances(conn, tenant_id, debt_terms.current(conn, tenant_id)) if b.open
+    ]
+    party_of.load(b.mission_id for b in open_ones)
+    for b in open_ones:
         if b.open:
             rows[party_of(b.mission_id)]["owed_by_beneficiaries"] += b.open
 

@@ -225,9 +225,21 @@ missions = sa.Table(
     sa.Column("cancel_reason", sa.Text),  # set when the office cancels the mission
     sa.Column("cancelled_at", UTCDateTime),
     sa.Column("cancelled_by", sa.String(64)),
+    # What the desk's lists find a mission by, derived from `document` whenever it is
+    # written (server.office.mission_keys; migration 0011): the call's instant, the
+    # vehicle's plate key, the contract's customer account. The document is the record.
+    sa.Column("call_at", UTCDateTime),
+    sa.Column("plate_key", sa.String(20)),
+    sa.Column("customer", sa.String(160)),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.Index("ix_missions_driver", "tenant_id", "driver_id"),
     sa.Index("ix_missions_file", "tenant_id", "file_number"),
+    # The desk at a year (docs/scaling.md): the board's day, the lookup, newest first.
+    sa.Index("ix_missions_created", "tenant_id", "created_at"),
+    sa.Index("ix_missions_call", "tenant_id", "call_at"),
+    sa.Index("ix_missions_cancelled", "tenant_id", "cancelled_at"),
+    sa.Index("ix_missions_plate", "tenant_id", "plate_key", "created_at"),
+    sa.Index("ix_missions_customer", "tenant_id", "customer"),
 )
 
 journal_entries = sa.Table(
@@ -354,6 +366,9 @@ anomalies = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, default="open"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_anomalies_open", "tenant_id", "status"),
+    # The desk's list, newest first, a page at a time (docs/scaling.md "The desk at a year").
+    sa.Index("ix_anomalies_list", "tenant_id", "status", "id"),
+    sa.Index("ix_anomalies_kinds", "tenant_id", "status", "kind"),
     sa.Index("ix_anomalies_subject", "tenant_id", "kind", "subject"),
     sa.Index("ix_anomalies_mission", "tenant_id", "mission_id"),
 )
