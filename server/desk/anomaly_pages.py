@@ -25,6 +25,7 @@ from server.people.drivers import list_drivers
 from server.people.identity import User, list_users
 from server.people.rights import Right, missing_right
 from server.platform.errors import NotFound
+from server.platform.public_ids import ANOMALY, from_ref, to_ref
 from server.platform.tables import anomalies, audit_log, devices, journal_entries
 from server.platform.web import lang, reader
 
@@ -207,10 +208,13 @@ def grouped(
 
 
 def _before(args: Mapping[str, str]) -> int | None:
-    """The page asked: the anomalies older than this id (`?before=`), None for the first.
-    A page is found by its key, not an offset, so a late page costs what the first does."""
+    """The page asked: the anomalies older than this one (`?before=`, its public ref, never
+    a row id), None for the first. A page is found by its key, not an offset, so a late
+    page costs what the first does."""
     text = (args.get("before") or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return from_ref(ANOMALY, int(text))
 
 
 @desk.route("/anomalies", endpoint="anomalies")
@@ -235,7 +239,7 @@ def anomaly_list() -> Any:
             ).all()
             counts = _counts(conn, user.tenant_id, chosen)
         more = len(rows) > LIMIT
-        older = rows[LIMIT - 1].id if more else None
+        older = to_ref(ANOMALY, rows[LIMIT - 1].id) if more else None
         rows, also, follows = grouped(conn, user.tenant_id, rows[:LIMIT])
     page_ = render_template(
         "desk/anomalies.html",

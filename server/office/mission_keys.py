@@ -23,14 +23,15 @@ BATCH = 5000
 def call_instant(document: Mapping[str, Any]) -> datetime | None:
     """The call's time as an aware UTC instant; None when absent, unreadable or naive
     (the board then reads the mission's creation, as it did from the document)."""
-    call = (document.get("times") or {}).get("call")
+    times = document.get("times")
+    call = times.get("call") if isinstance(times, Mapping) else None
     if not isinstance(call, str):
         return None
     try:
         moment = datetime.fromisoformat(call)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # unreadable, or beyond what UTC can hold
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def keys(document: Mapping[str, Any]) -> dict[str, Any]:
