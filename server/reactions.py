@@ -17,8 +17,9 @@ And who does which job after the request (`server.platform.jobs`), and when
   received into a closed day) fails the job at once, with its reason.
 - `reconcile_tenant`, nightly at 03:30, and when the office asks for it: the whole
   tenant's reconciliation (`server.office.tenant_jobs`).
-- `import_inbox` (the payment files waiting in the inbox, nightly at 02:00) is declared
-  by the command line (`server.cli.jobs`), whose code it runs.
+- `import_inbox` (the payment files waiting in the inbox, nightly at 02:00) and
+  `archive_closed` (the archives of the closed months and years, nightly at 04:00) work
+  in the server's `var/` and are declared by the command line (`server.cli.jobs`).
 """
 
 from __future__ import annotations

@@ -48,6 +48,48 @@ def register_inbox_imports(var_dir: Path) -> None:
     schedule.declare(IMPORT_INBOX, IMPORT_AT)
 
 
+ARCHIVE_CLOSED = "archive_closed"
+ARCHIVE_AT = "0 4 * * *"  # after the closing (02:30): a month's archive the night it closes
+
+
+def register_archives(var_dir: Path) -> None:
+    """The archive of each closed month and year, written once into
+    `<var>/archives/<tenant>/` (docs/archives.md "Made every month"): looked for every
+    night, so a month whose closing or documents were late is archived the night after.
+    Declared here, like the imports, because it writes into the server's `var/`."""
+    from server.office import archive
+    from server.platform import jobs, schedule
+    from shared.errors import Refused
+
+    root = var_dir / "archives"
+
+    def archive_closed(context: Any, job: Any) -> None:
+        # Read-only on the database; a written file is never written again, so running
+        # it twice writes nothing twice and the job's end is marked after (by run_one).
+        with context.engine.connect() as conn:
+            try:
+                archive.archive_closed(
+                    conn,
+                    str(job.tenant_id),
+                    key=context.server_key(),
+                    root=root,
+                    now=context.clock(),
+                )
+            except Refused as refused:  # PDFs still rendering: tried again, then tomorrow
+                raise RuntimeError(
+                    f"{refused.message('fr')} / {refused.message('en')}"
+                ) from refused
+
+    jobs.register(ARCHIVE_CLOSED, archive_closed, max_attempts=3)
+    schedule.declare(ARCHIVE_CLOSED, ARCHIVE_AT)
+
+
+def register_var_jobs(var_dir: Path) -> None:
+    """Every job kind that works in the server's `var/` (imports, archives)."""
+    register_inbox_imports(var_dir)
+    register_archives(var_dir)
+
+
 def _context(database_url: str, var_dir: Path) -> Any:
     from server.platform import jobs, keys
 
@@ -99,7 +141,8 @@ def worker(
     poll: float,
 ) -> None:
     """Do the jobs the web server asks for (documents' PDFs) and the scheduled ones (each
-    tenant's nightly imports 02:00, closing 02:30, reconciliation 03:30, on its clock),
+    tenant's nightly imports 02:00, closing 02:30, reconciliation 03:30, archives of
+    closed months 04:00, on its clock),
     until SIGTERM or Ctrl-C.
 
     Several workers, on one machine or many, share the work: each job is leased to one,
@@ -118,7 +161,7 @@ def worker(
     from server.platform import jobs, schedule
 
     context = _context(database_url, var_dir)
-    register_inbox_imports(var_dir)
+    register_var_jobs(var_dir)
     if redis_url:
         from server.platform import job_redis
 

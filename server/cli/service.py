@@ -50,11 +50,11 @@ def run(host: str, port: int, database_url: str, debug: bool) -> None:
     from pathlib import Path
 
     from server.app import create_app
-    from server.cli.jobs import register_inbox_imports
+    from server.cli.jobs import register_var_jobs
     from server.platform import job_runtime
 
     app = create_app({"DATABASE_URL": database_url})
-    register_inbox_imports(Path(app.config["VAR_DIR"]))  # its thread can do them too
+    register_var_jobs(Path(app.config["VAR_DIR"]))  # its thread can do them too
     runner = job_runtime.runner(app)  # None unless JOBS is "thread" (the default)
     reloading = debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
     if runner is not None and not reloading:  # the reloader's parent serves nothing

@@ -36,7 +36,7 @@ from server.office import closing, document_files, office_journal
 from server.platform.tables import devices, journal_entries, metadata
 from shared import archive_format as fmt
 from shared import signing
-from shared.closings import Period
+from shared.closings import Level, Period
 from shared.errors import Refused
 from shared.journal import Head
 
@@ -54,11 +54,13 @@ def export(
     key: signing.PrivateKey,
     out_path: Path,
     now: datetime | None = None,
+    rendered_only: bool = False,
 ) -> fmt.Manifest:
     """Write the archive of a closed `period` ("2026-03-10", "2026-03" or "2026") to
     `out_path` (written aside, then moved into place) and return its manifest.
 
-    Refused if the period is not closed yet (`towline-server close` first).
+    Refused if the period is not closed yet (`towline-server close` first), and, with
+    `rendered_only`, while a document of the period still waits for its PDF.
     """
     wanted = Period.parse(period) if isinstance(period, str) else period
     stored = closing.stored_closings(conn, tenant_id)
@@ -103,7 +105,17 @@ def export(
     files[fmt.KEYS_FILE] = _keys(conn, tenant_id, public_hex)
     start = wanted.starts_at(timezone)
     numbers = sorted({n for n, at in issuing if start <= at < cutoff})
-    files.update(_documents(conn, tenant_id, numbers))
+    documents_files = _documents(conn, tenant_id, numbers)
+    if rendered_only:
+        waiting = [n for n in numbers if blob_path(n, "pdf") not in documents_files]
+        if waiting:
+            raise Refused(
+                f"{len(waiting)} document(s) de {wanted.label('fr')} attendent leur PDF "
+                f"({waiting[0]}…) : l'archive attend qu'ils soient rendus.",
+                f"{len(waiting)} document(s) of {wanted.label('en')} still wait for their PDF "
+                f"({waiting[0]}…): the archive waits until they are rendered.",
+            )
+    files.update(documents_files)
 
     manifest = fmt.Manifest(
         tenant_id=tenant_id,
@@ -118,6 +130,32 @@ def export(
     files[fmt.SIGNATURE_FILE] = (fmt.sign(manifest, key) + "\n").encode("ascii")
     _write_zip(out_path, files, manifest.created_at)
     return manifest
+
+
+def archive_path(root: Path, tenant_id: str, period: Period) -> Path:
+    """Where the scheduled job keeps a period's archive: `<root>/<tenant>/<tenant>-<period>.zip`."""
+    return root / tenant_id / f"{tenant_id}-{period.key}.zip"
+
+
+def archive_closed(
+    conn: sa.Connection, tenant_id: str, *, key: signing.PrivateKey, root: Path, now: datetime
+) -> list[Path]:
+    """Write the archive of every closed month and year of the tenant that has none yet
+    under `root` (docs/archives.md "Made every month"), oldest first, and return their
+    paths. A period whose documents still wait for their PDF is refused (Refused): the
+    next run writes it, and the ones after it."""
+    closed = {
+        Period.parse(str(s.payload["period"]))
+        for s in closing.stored_closings(conn, tenant_id)
+        if s.payload.get("level") in (Level.MONTH.value, Level.YEAR.value)
+    }
+    made = []
+    for period in sorted(closed, key=lambda p: (p.last, p.level is Level.YEAR)):
+        path = archive_path(root, tenant_id, period)
+        if not path.exists():
+            export(conn, tenant_id, period, key=key, out_path=path, now=now, rendered_only=True)
+            made.append(path)
+    return made
 
 
 def _line(value: Any) -> bytes:
@@ -242,7 +280,7 @@ def _documents(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> dict[
         fields = {name: _plain(value) for name, value in row.items() if name not in blobs}
         for column in blobs:
             data = made[number].get(column) if number in made else row[column]
-            if data is None:
+            if not data:  # none, or the empty PDF of a document still being rendered
                 continue
             files[blob_path(number, column)] = bytes(data)
             fields[f"{column}_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
