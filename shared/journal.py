@@ -13,14 +13,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from shared import signing
-from shared.canonical import canonical_json, digest, plain
+from shared.canonical import canonical_json, plain
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
 
@@ -271,6 +271,9 @@ class Entry:
     driver_id: str | None  # None only for entries no driver makes (the server's journal)
     payload: Mapping[str, Any]  # JSON-ready, read-only; decimals become their text
     prev_hash: str  # hex hash of the previous entry, or the device's genesis
+    # The canonical JSON the hash covers, worked out once (a push hashes each entry, then
+    # stores these very bytes): not a field of the entry, only a copy of what it says.
+    _canonical: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = [p for name in ENTRY_FIELDS for p in _field_problems(name, getattr(self, name))]
@@ -278,6 +281,14 @@ class Entry:
             raise InvalidDocument(_ENTRY, problems)
         object.__setattr__(self, "type", EntryType(self.type))
         object.__setattr__(self, "payload", _freeze(plain(self.payload)))
+
+    def canonical(self) -> bytes:
+        """The entry's canonical JSON: the bytes its hash covers and the server stores."""
+        found = self._canonical
+        if found is None:
+            found = canonical_json(self.as_dict())
+            object.__setattr__(self, "_canonical", found)
+        return found
 
     def as_dict(self) -> dict[str, Any]:
         """The hashed document, as plain JSON-ready data."""
@@ -334,7 +345,7 @@ def genesis(device_id: str) -> Head:
 
 def entry_hash(entry: Entry) -> str:
     """sha256 of the entry's canonical JSON, lowercase hex."""
-    return digest(entry.as_dict())
+    return hashlib.sha256(entry.canonical()).hexdigest()
 
 
 def append(
@@ -406,8 +417,35 @@ def from_wire(data: object) -> SignedEntry:
             problems.extend(_field_problems(name, data[name]))
     if problems:
         raise InvalidDocument(_ENTRY, problems)
-    entry = Entry(**{name: data[name] for name in ENTRY_FIELDS})
-    return SignedEntry(entry, data["hash"], data["sig"])
+    return SignedEntry(_checked_entry(data), data["hash"], data["sig"])
+
+
+def _checked_entry(data: Mapping[str, Any]) -> Entry:
+    """The Entry of wire data whose every field `from_wire` has just checked: built without
+    checking them again. Its canonical JSON is written straight from that data when it is
+    plain JSON (the case of a push): with floats, non-finite numbers, non-text keys, lone
+    surrogates and oversized integers refused, `json.dumps` with sorted keys writes the
+    same bytes as `canonical_json` (tests/test_journal.py holds them equal)."""
+    entry = object.__new__(Entry)
+    put = object.__setattr__
+    for name in ("device_id", "seq", "at", "driver_id", "prev_hash"):
+        put(entry, name, data[name])
+    put(entry, "type", EntryType(data["type"]))
+    payload = data["payload"]
+    try:
+        text = json.dumps(
+            {name: data[name] for name in ENTRY_FIELDS},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+    except (TypeError, ValueError):  # decimals or other Python values: the general way
+        put(entry, "_canonical", None)
+        payload = plain(payload)
+    else:  # plain JSON already: `plain` would give back the same values
+        put(entry, "_canonical", text.encode("utf-8"))
+    put(entry, "payload", _freeze(payload))
+    return entry
 
 
 def to_wire_bytes(signed: SignedEntry) -> bytes:

@@ -304,6 +304,30 @@ def test_wire_form_round_trips_exactly(payload: dict[str, Any], driver: str | No
     assert json.loads(journal.to_wire_bytes(signed)) == journal.to_wire(signed)
 
 
+@settings(max_examples=300, deadline=None)
+@given(payload=payloads, amount=st.none() | st.decimals(allow_nan=False, allow_infinity=False))
+def test_an_entry_read_from_the_wire_keeps_the_bytes_its_hash_covers(
+    payload: dict[str, Any], amount: Decimal | None
+) -> None:
+    # A push reads received JSON and hashes the bytes written straight from it (the
+    # checked path of from_wire); a Python caller may hand decimals. Either way they must be
+    # the canonical bytes of the entry built and checked in full.
+    if amount is not None:
+        payload = {**payload, "amount": amount}
+    signed = append(genesis("t"), type=EntryType.DISCOUNT, at=AT, driver_id="d",
+                    payload=payload, private_key=KEY)  # fmt: skip
+    built = journal.Entry(**{name: getattr(signed.entry, name) for name in journal.ENTRY_FIELDS})
+    expected = json.dumps(
+        built.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    received = json.loads(journal.to_wire_bytes(signed))
+    for wire in (received, {**journal.to_wire(signed), "payload": payload}):
+        read = journal.from_wire(wire)
+        assert read.entry == built
+        assert read.entry.canonical() == expected
+        assert journal.entry_hash(read.entry) == signed.hash == hashlib.sha256(expected).hexdigest()
+
+
 def test_wire_form_is_the_envelope_plus_hash_and_sig_in_lowercase_hex() -> None:
     signed = collect(genesis("tablet-0001"))
     wire = journal.to_wire(signed)

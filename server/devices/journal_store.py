@@ -7,8 +7,6 @@ its lookup key, whether it repeats an earlier entry). Only
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -18,8 +16,7 @@ import sqlalchemy as sa
 from server.devices.ingest import mission_of
 from server.office import reconcile_facts
 from server.platform.tables import journal_entries
-from shared.canonical import canonical_json
-from shared.journal import ENTRY_FIELDS, SignedEntry
+from shared.journal import SignedEntry
 
 
 def store(
@@ -43,7 +40,7 @@ def store(
             "hash": s.hash,
             "prev_hash": s.entry.prev_hash,
             "sig": s.sig,
-            "body": _body(s, data),
+            "body": _body(s),
             "received_at": now,
             **reconcile_facts.columns(str(s.entry.type), _payload(s, data)),
         }
@@ -88,19 +85,7 @@ def _payload(signed: SignedEntry, data: Mapping[str, Any]) -> Mapping[str, Any]:
     return payload if type(payload) is dict else signed.entry.payload
 
 
-def _body(signed: SignedEntry, data: Mapping[str, Any]) -> str:
-    """The canonical JSON of a verified entry: written straight from the received data
-    (plain JSON, already checked by `from_wire`) and kept only if it hashes to the entry's
-    verified hash, i.e. it is the hashed bytes; otherwise built by `canonical_json`."""
-    try:
-        text = json.dumps(
-            {name: data[name] for name in ENTRY_FIELDS},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-    except (TypeError, ValueError, KeyError):  # not plain JSON data: the general way
-        text = None
-    if text is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == signed.hash:
-        return text
-    return canonical_json(signed.entry.as_dict()).decode("utf-8")
+def _body(signed: SignedEntry) -> str:
+    """The canonical JSON of a verified entry: the very bytes the push hashed when it
+    verified the chain (`Entry.canonical`, written once from the received data)."""
+    return signed.entry.canonical().decode("utf-8")

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from server.platform.tables import journal_entries, tenants
 from shared import journal, signing
-from shared.canonical import canonical_json
 
 PREFIX = "server:"
 
@@ -81,7 +80,7 @@ def append(
             hash=signed.hash,
             prev_hash=entry.prev_hash,
             sig=signed.sig,
-            body=canonical_json(entry.as_dict()).decode("utf-8"),
+            body=entry.canonical().decode("utf-8"),
             received_at=now,
         )
     )
