@@ -238,7 +238,7 @@ def year_pages(client: Any, engine: Any) -> dict[str, str]:
         pages["anomalies: a late page (21st)"] = path
     with reading(engine).connect() as conn:  # a real mission of mid-year, and its file
         row = conn.execute(
-            sa.select(missions.c.id, missions.c.file_number)
+            sa.select(missions.c.id, missions.c.file_number, missions.c.call_at)
             .where(missions.c.tenant_id == TENANT, missions.c.file_number.is_not(None))
             .order_by(missions.c.id)
             .offset(
@@ -247,6 +247,10 @@ def year_pages(client: Any, engine: Any) -> dict[str, str]:
             .limit(1)
         ).one()
     mid, file_number = row.id, row.file_number
+    # The reports' month and the board's past day: those of that mission's call, so that
+    # a shorter run (--days) measures a month that holds missions, not an empty one.
+    month = f"{row.call_at:%Y-%m}" if row.call_at else "2026-06"
+    day = f"{row.call_at:%Y-%m-%d}" if row.call_at else "2026-06-15"
     pages.update(
         {
             "mission search: a mission id": f"/desk/missions?q={mid}",
@@ -260,10 +264,10 @@ def year_pages(client: Any, engine: Any) -> dict[str, str]:
             "lookup: a phone": "/desk/lookup?q=06%2012%2034%2056%2078",
             "vehicle history (200 missions)": "/desk/lookup/vehicle/GH482KL",
             "dispatch: today (Dec 31)": "/desk/dispatch",
-            "dispatch: a past day (Jun 15)": "/desk/dispatch?day=2026-06-15",
-            "report: parties, June": "/desk/reports/parties?month=2026-06",
-            "report: drivers, June": "/desk/reports/drivers?month=2026-06",
-            "report: profitability, June": "/desk/reports/profitability?month=2026-06",
+            f"dispatch: a past day ({day})": f"/desk/dispatch?day={day}",
+            f"report: parties, {month}": f"/desk/reports/parties?month={month}",
+            f"report: drivers, {month}": f"/desk/reports/drivers?month={month}",
+            f"report: profitability, {month}": f"/desk/reports/profitability?month={month}",
         }
     )
     return pages

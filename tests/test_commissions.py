@@ -132,6 +132,40 @@ def test_every_line_is_recomputed_from_its_document(engine, work):  # noqa: F811
     assert drivers["totals"]["commission"] == "71.75"
 
 
+def test_later_months_take_back_net_of_what_earlier_credit_notes_took(
+    engine,  # noqa: F811
+    work,
+):
+    # A month reads, for the missions it credits, their earlier invoices and credit notes:
+    # what a credit note takes back is net of what earlier ones took, and the last one of
+    # an invoice takes back its fixed amount too.
+    def credit(number: str, day: tuple[int, int], amount: str | None = None) -> str:
+        with engine.begin() as conn:
+            made = invoicing.credit_note(
+                conn, TENANT, number, amount=amount, reason="Geste", key=KEY, actor="u",
+                now=at(*day),
+            )  # fmt: skip
+        return str(made["number"])
+
+    second = credit(work["M-C-0002"], (4, 2), "60.00")
+    whole = credit(work["M-C-0003"], (4, 3))
+    part = credit(work["M-C-0004"], (4, 4), "60.00")  # 50.00 of 245.00 excl. VAT
+    rest = credit(work["M-C-0004"], (5, 4))
+    with engine.connect() as conn:
+        april = commissions.report(conn, TENANT, date(2026, 4, 1), date(2026, 4, 30))
+        may = commissions.report(conn, TENANT, date(2026, 5, 1), date(2026, 5, 31))
+    lines = [(x["person"], x["kind"], x["document"], x["code"], x["commission"])
+             for x in april["lines"] + may["lines"]]  # fmt: skip
+    assert lines == [
+        # 19.60 earned on 245.00; March took 4.00 for 50.00, April 4.00 more for 50.00
+        ("d2", "reversal", second, work["M-C-0002"], "-4.00"),
+        ("d2", "reversal", whole, work["M-C-0003"], "-19.60"),  # 12.00 + 7.60, all of it
+        ("d1", "reversal", part, work["M-C-0004"], "-4.64"),  # 22.75 × 50/245
+        # credited in full in May: 22.75 + the 5.00 per mission, less April's 4.64
+        ("d1", "reversal", rest, work["M-C-0004"], "-23.11"),
+    ]
+
+
 def test_one_persons_report_and_an_unknown_person(engine, work):  # noqa: F811
     with engine.connect() as conn:
         marc = commissions.report(conn, TENANT, *MARCH, person="d2")

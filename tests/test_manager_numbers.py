@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from server.cli.main import main
-from server.office import commissions, cost_settings
+from server.office import commissions, cost_settings, invoicing
 from server.parties import party_report, profitability
 from server.people import hashing
 from server.platform.tables import documents, missions, office_settings, valuations
 from shared.errors import InvalidDocument
-from tests.debts_support import TENANT
+from tests.debts_support import TENANT, at
 from tests.desk_support import post
+from tests.invoicing_support import KEY
 from tests.manager_support import build_month
 from tests.storage import engine  # noqa: F401
 
@@ -111,6 +112,37 @@ def test_profitability_per_party_by_hand(engine, month):  # noqa: F811
     assert (rows[None]["missions"], rows[None]["km"], rows[None]["km_cost"]) == (7, "138", "69.00")
     assert found["totals"]["margin"] == "951.44"
     assert found["unattributed_commissions"] == "0.00"
+
+
+def test_a_credit_note_of_a_later_month_counts_for_its_missions_party(engine, month):  # noqa: F811
+    # April has no mission of its own: its credit note on a March invoice of ASSIST-B's
+    # is ASSIST-B's, read from the mission called in March.
+    with engine.begin() as conn:
+        [number] = conn.execute(
+            sa.select(documents.c.number)
+            .join(
+                missions,
+                sa.and_(
+                    missions.c.tenant_id == documents.c.tenant_id,
+                    missions.c.id == documents.c.mission_id,
+                ),
+            )
+            .where(
+                documents.c.tenant_id == TENANT,
+                documents.c.kind == "invoice",
+                documents.c.recipient_kind == "ordering_party",
+                missions.c.ordering_party_id == "ASSIST-B",
+            )
+        ).scalars()
+        invoicing.credit_note(
+            conn, TENANT, number, amount="12.00", reason="Geste", key=KEY, actor="u",
+            now=at(4, 2),
+        )  # fmt: skip
+        found = profitability.report(conn, TENANT, date(2026, 4, 1), date(2026, 4, 30))
+    rows = {r["party_id"]: r for r in found["parties"]}
+    assert set(rows) == {"ASSIST-B"}
+    assert (rows["ASSIST-B"]["missions"], rows["ASSIST-B"]["credit_notes"]) == (0, "10.00")
+    assert rows["ASSIST-B"]["revenue"] == "-10.00"  # 12.00 incl. 20 % VAT
 
 
 def test_every_profitability_figure_recomputed_from_the_documents(engine, month):  # noqa: F811

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.platform.tables import journal_entries
+from server.platform.tables import entry_types, journal_entries
 from shared.beneficiary import ENTRY_TYPE, Beneficiary, current
 
 
@@ -20,18 +20,22 @@ def of_mission(
     conn: sa.Connection, tenant_id: str, mission_id: str, document: Mapping[str, Any] | None
 ) -> Beneficiary | None:
     """The beneficiary as the server knows them now (None: nobody named)."""
-    bodies = conn.execute(
-        sa.select(journal_entries.c.body)
-        .where(
+    rows = conn.execute(  # ordered here, not in SQL: see entry_types
+        sa.select(
+            journal_entries.c.body,
+            journal_entries.c.received_at,
+            journal_entries.c.device_id,
+            journal_entries.c.seq,
+        ).where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id == mission_id,
-            journal_entries.c.type == ENTRY_TYPE,
+            entry_types(ENTRY_TYPE),
         )
-        .order_by(journal_entries.c.received_at, journal_entries.c.device_id, journal_entries.c.seq)
-    ).scalars()
+    ).all()
+    rows = sorted(rows, key=lambda r: (r.received_at, r.device_id, r.seq))
     payloads = []
-    for text in bodies:
-        payload = json.loads(text).get("payload")
+    for row in rows:
+        payload = json.loads(row.body).get("payload")
         if isinstance(payload, Mapping):
             payloads.append(payload)
     return current(document, payloads)

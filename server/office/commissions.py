@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -47,6 +47,7 @@ from server.office import agents, commission_render, ledger, office_settings
 from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import INVOICE
 from server.office.seller import get_seller
+from server.platform.db import in_chunks
 from server.platform.errors import not_found
 from server.platform.tables import agents as agent_rows
 from server.platform.tables import documents, drivers, missions, users
@@ -155,20 +156,27 @@ def _person(conn: sa.Connection, tenant_id: str, person: str) -> str:
     return str(name)
 
 
-def earners(conn: sa.Connection, tenant_id: str) -> dict[str, list[str]]:
+def earners(
+    conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str] | None = None
+) -> dict[str, list[str]]:
     """{mission: the people it may earn}: its driver, the office user who took it (a
     mission a tablet made, or one its own driver took, earns once) and the agent who
-    brought it (server.office.agents)."""
+    brought it (server.office.agents). Of these missions only, if named."""
     known_users = set(
         conn.execute(sa.select(users.c.id).where(users.c.tenant_id == tenant_id)).scalars()
     )
     brought = agents.by_mission(conn, tenant_id)
+    query = sa.select(missions.c.id, missions.c.driver_id, missions.c.created_by).where(
+        missions.c.tenant_id == tenant_id
+    )
+    if mission_ids is None:
+        rows: list[Any] = list(conn.execute(query))
+    else:
+        rows = []
+        for chunk in in_chunks(mission_ids):
+            rows += conn.execute(query.where(missions.c.id.in_(chunk))).all()
     out: dict[str, list[str]] = {}
-    for r in conn.execute(
-        sa.select(missions.c.id, missions.c.driver_id, missions.c.created_by).where(
-            missions.c.tenant_id == tenant_id
-        )
-    ):
+    for r in rows:
         found = [r.driver_id] if r.driver_id else []
         if r.created_by in known_users and r.created_by not in found:
             found.append(r.created_by)
@@ -254,17 +262,37 @@ def report(
     missions), and the totals per person."""
     zone = tenant_zone(conn, tenant_id)
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
+    # Lines come from the documents issued in the period; each needs its mission's earlier
+    # documents (its first invoice, what earlier credit notes took back). A credit note
+    # bears its invoice's mission (server.office.invoicing), so the missions with a
+    # document in the period hold everything the lines read.
+    period_missions = sorted(
+        set(
+            conn.execute(
+                sa.select(documents.c.mission_id).where(
+                    documents.c.tenant_id == tenant_id,
+                    documents.c.issued_at >= first,
+                    documents.c.issued_at < after,
+                )
+            ).scalars()
+        )
+    )
     earning = {
         mission: [p for p in people_ if person is None or p == person]
-        for mission, people_ in earners(conn, tenant_id).items()
+        for mission, people_ in earners(conn, tenant_id, period_missions).items()
     }
     if person is not None:
         _person(conn, tenant_id, person)
-    rows = conn.execute(
-        sa.select(documents)
-        .where(documents.c.tenant_id == tenant_id, documents.c.issued_at < after)
-        .order_by(documents.c.issued_at, documents.c.series, documents.c.seq)
-    ).all()
+    rows: list[Any] = []
+    for chunk in in_chunks(period_missions):
+        rows += conn.execute(
+            sa.select(documents).where(
+                documents.c.tenant_id == tenant_id,
+                documents.c.mission_id.in_(chunk),
+                documents.c.issued_at < after,
+            )
+        ).all()
+    rows.sort(key=lambda r: (r.issued_at, r.series, r.seq))
     invoices = {r.number: r for r in rows if r.kind == INVOICE}
     first_invoice: dict[str, str] = {}
     for r in rows:

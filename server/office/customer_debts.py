@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from server.office import customers, debt_terms, payment_uses, received_payments
 from server.office.invoice_balances import InvoiceBalance, balances, tenant_zone
+from server.platform.db import IN_CHUNK
 from server.platform.errors import Unprocessable, not_found
 from server.platform.tables import documents, office_payment_uses, payment_reminders
 from server.platform.tables import office_payments as office_payments_table
@@ -181,7 +182,7 @@ def _credit_notes(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> li
     if not numbers:
         return []
     out: list[Any] = []
-    for i in range(0, len(numbers), payment_uses.CHUNK):
+    for i in range(0, len(numbers), IN_CHUNK):
         out += conn.execute(
             sa.select(
                 documents.c.number,
@@ -192,7 +193,7 @@ def _credit_notes(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> li
             ).where(
                 documents.c.tenant_id == tenant_id,
                 documents.c.kind == "credit_note",
-                documents.c.corrects.in_(numbers[i : i + payment_uses.CHUNK]),
+                documents.c.corrects.in_(numbers[i : i + IN_CHUNK]),
             )
         ).all()
     return out
@@ -229,8 +230,8 @@ def _uses_touching(
     mine = conn.execute(query.where(office_payments_table.c.customer == customer)).all()
     for row in mine:
         found[(row.payment_number, row.line_no)] = row
-    for i in range(0, len(invoices), payment_uses.CHUNK):
-        chunk = invoices[i : i + payment_uses.CHUNK]
+    for i in range(0, len(invoices), IN_CHUNK):
+        chunk = invoices[i : i + IN_CHUNK]
         for row in conn.execute(query.where(uses.c.invoice_number.in_(chunk))):
             found[(row.payment_number, row.line_no)] = row
     return [found[k] for k in sorted(found)]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from server.office import site_facts
 from server.office.valuation import Valuer, contract_id_of, mission_to_value
-from server.platform.tables import journal_entries, missions, valuations
+from server.platform.tables import entry_types, journal_entries, missions, valuations
 from shared.canonical import plain
 from shared.contract import Contract
 from shared.errors import TowlineError
@@ -75,26 +75,35 @@ def _server_valuation(conn: sa.Connection, tenant_id: str, mission_id: str) -> d
     return json.loads(body) if body else {}
 
 
+def reader(conn: sa.Connection, tenant_id: str) -> Valuer:
+    """A Valuer for replays only: `now` is only used when writing, and a replay writes
+    nothing (the mission is known). Pass one to `final_facts` for many missions."""
+    return Valuer(conn, tenant_id, datetime.now(UTC))
+
+
 def _replayed(
-    conn: sa.Connection, tenant_id: str, mission_id: str
+    conn: sa.Connection, tenant_id: str, mission_id: str, valuer: Valuer | None = None
 ) -> tuple[OnSite, tuple[Judged, ...], Contract] | None:
     """The mission on site as the server values it: the last valuation entry's mission
     with that tablet's site facts and the office's approvals. None: never valued."""
-    row = conn.execute(
-        sa.select(journal_entries.c.body, journal_entries.c.hash, journal_entries.c.sig)
-        .where(
+    rows = conn.execute(  # the last one taken here, not in SQL: see entry_types
+        sa.select(
+            journal_entries.c.body,
+            journal_entries.c.hash,
+            journal_entries.c.sig,
+            journal_entries.c.received_at,
+            journal_entries.c.seq,
+        ).where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id == mission_id,
-            journal_entries.c.type == EntryType.VALUATION_RECORDED.value,
+            entry_types(EntryType.VALUATION_RECORDED.value),
         )
-        .order_by(journal_entries.c.received_at.desc(), journal_entries.c.seq.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
+    row = max(rows, key=lambda r: (r.received_at, r.seq))
     signed = from_wire({**json.loads(row.body), "hash": row.hash, "sig": row.sig})
-    # `now` is only used when writing; this replay writes nothing (the mission is known).
-    ctx = Valuer(conn, tenant_id, datetime.now(UTC))
+    ctx = valuer or reader(conn, tenant_id)
     payload = plain(signed.entry.payload)
     mission = mission_to_value(ctx, signed, mission_id, payload.get("mission"), by="final_facts")
     if isinstance(mission, str):
@@ -110,10 +119,13 @@ def _replayed(
     return on_site(mission, records, contract), held, contract
 
 
-def final_facts(conn: sa.Connection, tenant_id: str, mission_id: str) -> dict[str, Any] | None:
+def final_facts(
+    conn: sa.Connection, tenant_id: str, mission_id: str, valuer: Valuer | None = None
+) -> dict[str, Any] | None:
     """The mission's facts as ordered and as the server values them, fact by fact, with
     the facts still kept for the office (not counted) and the server's amounts. None when
-    the mission was never valued from a tablet (nothing but the order to show)."""
+    the mission was never valued from a tablet (nothing but the order to show). A caller
+    reading many missions passes one `valuer`: each contract is then loaded once."""
     known = conn.execute(
         sa.select(missions.c.id).where(
             missions.c.tenant_id == tenant_id, missions.c.id == mission_id
@@ -122,7 +134,7 @@ def final_facts(conn: sa.Connection, tenant_id: str, mission_id: str) -> dict[st
     if known is None:
         return None
     try:
-        replayed = _replayed(conn, tenant_id, mission_id)
+        replayed = _replayed(conn, tenant_id, mission_id, valuer)
     except (TowlineError, KeyError, TypeError, ValueError):
         return None  # no contract, or an unreadable entry: its anomaly says why
     if replayed is None:

@@ -38,12 +38,11 @@ from server.office.issued_documents import (
     MONEY_ENTRIES,
     TABLET_ENTRY,
 )
-from server.platform.tables import decisions, documents, journal_entries, tenants
+from server.platform.db import in_chunks
+from server.platform.tables import decisions, documents, entry_types, journal_entries, tenants
 from shared.balance import Deferred, Discounted, fold
 from shared.money import from_cents, parse_amount, to_cents, wire
 from shared.payments import event_from_entry
-
-CHUNK = payment_uses.CHUNK
 
 
 def tenant_zone(conn: sa.Connection, tenant_id: str) -> ZoneInfo:
@@ -137,14 +136,9 @@ class InvoiceBalance:
         }
 
 
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    items = sorted(set(values))
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def _credited(conn: sa.Connection, tenant_id: str, numbers: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
-    for chunk in _chunks(numbers):
+    for chunk in in_chunks(numbers):
         rows = conn.execute(
             sa.select(documents.c.corrects, sa.func.sum(documents.c.total_incl_cents))
             .where(
@@ -165,7 +159,7 @@ def field_events(
     deferrals no tablet has recorded yet (as `issued_documents.field_money` reads them)."""
     events: dict[str, list[Any]] = defaultdict(list)
     recorded: dict[str, set[str]] = defaultdict(set)
-    chunks = _chunks(mission_ids)
+    chunks = in_chunks(mission_ids)
     for chunk in chunks:
         rows = conn.execute(
             sa.select(
@@ -176,7 +170,7 @@ def field_events(
             ).where(
                 journal_entries.c.tenant_id == tenant_id,
                 journal_entries.c.mission_id.in_(chunk),
-                journal_entries.c.type.in_(MONEY_ENTRIES),
+                entry_types(*MONEY_ENTRIES),
                 TABLET_ENTRY,
             )
         )
@@ -216,7 +210,7 @@ def voids_pending(
     """{mission: hashes of the collections the office voided} (`void_collection`
     decisions); whether a tablet reversed each yet is the fold's to say."""
     found: dict[str, list[str]] = defaultdict(list)
-    for chunk in _chunks(mission_ids):
+    for chunk in in_chunks(mission_ids):
         for decided in conn.execute(
             sa.select(decisions.c.mission_id, decisions.c.data).where(
                 decisions.c.tenant_id == tenant_id,
@@ -270,7 +264,7 @@ def balances(
     if numbers is None:
         rows = list(conn.execute(query))
     else:
-        for chunk in _chunks(numbers):
+        for chunk in in_chunks(numbers):
             rows += conn.execute(query.where(documents.c.number.in_(chunk))).all()
         rows.sort(key=lambda r: (r.issued_at, r.number))
     recipients: dict[str, Mapping[str, Any]] = {}

@@ -44,6 +44,7 @@ from server.office import customers, payment_uses
 from server.office.accounts import Chart
 from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import BENEFICIARY, CREDIT_NOTE, TABLET_ENTRY
+from server.platform.db import IN_CHUNK
 from server.platform.tables import (
     documents,
     journal_entries,
@@ -217,11 +218,11 @@ def _mission_customers(
 ) -> dict[str, str]:
     ids = sorted(set(mission_ids))
     out = {}
-    for i in range(0, len(ids), payment_uses.CHUNK):
+    for i in range(0, len(ids), IN_CHUNK):
         for row in conn.execute(
             sa.select(missions.c.id, missions.c.document).where(
                 missions.c.tenant_id == tenant_id,
-                missions.c.id.in_(ids[i : i + payment_uses.CHUNK]),
+                missions.c.id.in_(ids[i : i + IN_CHUNK]),
             )
         ):
             out[row.id] = customers.mission_customer_key(json.loads(row.document), row.id)
@@ -319,7 +320,7 @@ def _invoice_aux(
 ) -> dict[str, tuple[str, str]]:
     wanted = sorted(set(numbers))
     out = {}
-    for i in range(0, len(wanted), payment_uses.CHUNK):
+    for i in range(0, len(wanted), IN_CHUNK):
         for row in conn.execute(
             sa.select(
                 documents.c.number,
@@ -328,7 +329,7 @@ def _invoice_aux(
                 documents.c.mission_id,
             ).where(
                 documents.c.tenant_id == tenant_id,
-                documents.c.number.in_(wanted[i : i + payment_uses.CHUNK]),
+                documents.c.number.in_(wanted[i : i + IN_CHUNK]),
             )
         ):
             out[row.number] = aux.of_document(row.recipient_kind, row.recipient, row.mission_id)

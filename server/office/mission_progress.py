@@ -23,12 +23,11 @@ import sqlalchemy as sa
 from server.office import missions as mission_store
 from server.office.invoice_balances import field_events
 from server.office.office_journal import PREFIX as SERVER_CHAIN
-from server.platform.tables import journal_entries, valuations
+from server.platform.db import in_chunks
+from server.platform.tables import entry_types, journal_entries, valuations
 from shared.balance import fold
 from shared.money import from_cents, to_cents, wire
 from shared.steps import Step, is_terminal
-
-CHUNK = 500
 
 # The statuses `shown_status` gives: the office's two open ones, then the tablets' steps.
 OFFICE_OPEN = (mission_store.NEW, mission_store.ASSIGNED)
@@ -58,11 +57,6 @@ class FieldMoney:
     remaining: int | None  # what the driver must still collect (None before a valuation)
 
 
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    items = sorted(set(values))
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def _instant(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -80,7 +74,7 @@ def last_steps(
     last is the one the server received last (one tablet's entries in their order); an
     entry that names no readable step is skipped."""
     found: dict[str, tuple[tuple[Any, ...], FieldStep]] = {}
-    for chunk in _chunks(mission_ids):
+    for chunk in in_chunks(mission_ids):
         rows = conn.execute(
             sa.select(
                 journal_entries.c.mission_id,
@@ -93,7 +87,7 @@ def last_steps(
             ).where(
                 journal_entries.c.tenant_id == tenant_id,
                 journal_entries.c.mission_id.in_(chunk),
-                journal_entries.c.type == "mission_step",
+                entry_types("mission_step"),
                 ~journal_entries.c.device_id.startswith(SERVER_CHAIN),
             )
         )
@@ -135,7 +129,7 @@ def is_finished(office_status: str, step: str | None) -> bool:
 def latest_due(conn: sa.Connection, tenant_id: str, mission_ids: Iterable[str]) -> dict[str, int]:
     """{mission: what the beneficiary owes, in cents, per the server's latest valuation}."""
     out: dict[str, int] = {}
-    for chunk in _chunks(mission_ids):
+    for chunk in in_chunks(mission_ids):
         latest = (
             sa.select(sa.func.max(valuations.c.id))
             .where(

@@ -32,7 +32,7 @@ from server.office import office_journal
 from server.people.identity import audit
 from server.platform import changes
 from server.platform.errors import Conflict, Unprocessable, not_found
-from server.platform.tables import contracts, journal_entries, missions, valuations
+from server.platform.tables import contracts, entry_types, journal_entries, missions, valuations
 from shared.contract_schema import load_contract
 from shared.deposit import (
     OfficeTerms,
@@ -203,16 +203,19 @@ def _entries(
     conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str]
 ) -> list[tuple[str, int, str, str, Mapping[str, Any]]]:
     """(mission, seq, at, by, payload) of the missions' `deposit_set` entries, in order."""
+    # Through the missions' index: the server chain's own key (device, seq) would read
+    # every entry the server ever wrote (`|| ''`, as entry_types says why); ordered here.
     rows = conn.execute(
-        sa.select(journal_entries.c.mission_id, journal_entries.c.seq, journal_entries.c.body)
-        .where(
+        sa.select(
+            journal_entries.c.mission_id, journal_entries.c.seq, journal_entries.c.body
+        ).where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id.in_(list(mission_ids)),
-            journal_entries.c.device_id == office_journal.chain_id(tenant_id),
-            journal_entries.c.type == EntryType.DEPOSIT_SET.value,
+            journal_entries.c.device_id.concat("") == office_journal.chain_id(tenant_id),
+            entry_types(EntryType.DEPOSIT_SET.value),
         )
-        .order_by(journal_entries.c.seq)
-    )
+    ).all()
+    rows = sorted(rows, key=lambda r: r.seq)
     out = []
     for row in rows:
         body = json.loads(row.body)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from server.office import office_journal
+from server.platform.db import in_chunks
 from server.platform.tables import journal_entries, office_payment_uses, office_payments
 from shared.journal import EntryType
 from shared.money import parse_amount, to_cents
@@ -25,12 +26,6 @@ INVOICE_USE = "invoice"
 REFUND_USE = "refund"
 OVERPAYMENT_REFUNDED = "overpayment_refunded"  # the act of an overpaid invoice's refund
 OVERPAYMENT_APPLIED = "overpayment_applied"  # its credit put on another invoice
-CHUNK = 500  # numbers per IN (…): well under every database's limit
-
-
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    items = sorted(set(values))
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
 def paid_in_office_cents(
@@ -40,7 +35,7 @@ def paid_in_office_cents(
     uses, and the credit of invoices overpaid on site applied to it."""
     out: dict[str, int] = {}
     wanted = set(invoice_numbers)
-    for chunk in _chunks(wanted):
+    for chunk in in_chunks(wanted):
         rows = conn.execute(
             sa.select(
                 office_payment_uses.c.invoice_number,
@@ -67,7 +62,7 @@ def used_cents(
 ) -> dict[str, int]:
     """{payment number: cents used on invoices and refunds} (absent: nothing yet)."""
     out: dict[str, int] = {}
-    for chunk in _chunks(payment_numbers):
+    for chunk in in_chunks(payment_numbers):
         rows = conn.execute(
             sa.select(
                 office_payment_uses.c.payment_number,
@@ -106,7 +101,7 @@ def cash_paid_cents(
     cash is per debt: server.office.cash_limits)."""
     out: dict[str, int] = {}
     uses, payments = office_payment_uses.c, office_payments.c
-    for chunk in _chunks(invoice_numbers):
+    for chunk in in_chunks(invoice_numbers):
         rows = conn.execute(
             sa.select(uses.invoice_number, sa.func.sum(uses.amount_cents))
             .select_from(
@@ -147,7 +142,7 @@ def overpayment_acts(
         )
         .order_by(journal_entries.c.seq)
     )
-    chunks = [None] if mission_ids is None else _chunks(mission_ids)
+    chunks = [None] if mission_ids is None else in_chunks(mission_ids)
     out: list[dict[str, object]] = []
     for chunk in chunks:
         rows = conn.execute(

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from server.office.seller import as_printed
 from server.people.tenant_time import tenant_zone
 from server.platform.errors import not_found
-from server.platform.tables import drivers, journal_entries
+from server.platform.tables import drivers, entry_types, journal_entries
 from shared.receipt import Receipt, build, number_of, receipt_ident, seller_ref_of
 
 
@@ -63,15 +63,14 @@ def _body(text: str) -> dict[str, Any]:
 
 def of_mission(conn: sa.Connection, tenant_id: str, mission_id: str) -> list[Listed]:
     """The mission's receipts, tablet by tablet, in number order."""
-    rows = conn.execute(
-        sa.select(journal_entries.c.device_id, journal_entries.c.seq, journal_entries.c.body)
-        .where(
+    rows = conn.execute(  # ordered here, not in SQL: see entry_types
+        sa.select(journal_entries.c.device_id, journal_entries.c.seq, journal_entries.c.body).where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id == mission_id,
-            journal_entries.c.type == "collection",
+            entry_types("collection"),
         )
-        .order_by(journal_entries.c.device_id, journal_entries.c.seq)
-    )
+    ).all()
+    rows = sorted(rows, key=lambda r: (r.device_id, r.seq))
     out = []
     for row in rows:
         body = _body(row.body)

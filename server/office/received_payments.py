@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import customers, payment_uses
+from server.office import customers
+from server.platform.db import IN_CHUNK
 from server.platform.errors import not_found
 from server.platform.tables import office_payment_uses, office_payments
 from shared.money import from_cents, parse_amount, wire
@@ -30,12 +31,12 @@ def payment_row(conn: sa.Connection, tenant_id: str, number: str) -> Any:
 
 def _uses_of(conn: sa.Connection, tenant_id: str, numbers: list[str]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {n: [] for n in numbers}
-    for i in range(0, len(numbers), payment_uses.CHUNK):
+    for i in range(0, len(numbers), IN_CHUNK):
         rows = conn.execute(
             sa.select(office_payment_uses)
             .where(
                 office_payment_uses.c.tenant_id == tenant_id,
-                office_payment_uses.c.payment_number.in_(numbers[i : i + payment_uses.CHUNK]),
+                office_payment_uses.c.payment_number.in_(numbers[i : i + IN_CHUNK]),
             )
             .order_by(office_payment_uses.c.payment_number, office_payment_uses.c.line_no)
         )

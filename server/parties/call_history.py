@@ -30,17 +30,17 @@ from server.parties.lookup import missions_with_phone
 from server.parties.order_places import places_of
 from server.people.drivers import list_drivers
 from server.people.ordering_parties import list_parties
+from server.platform.db import in_chunks
 from server.platform.tables import (
     claims,
     decisions,
     documents,
+    entry_types,
     journal_entries,
     missions,
     party_files,
     phone_orders,
 )
-
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,9 @@ class History:
     debts: Debts | None = None
 
 
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    items = sorted(set(values))
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def _rows(conn: sa.Connection, table: Any, tenant_id: str, ids: list[str]) -> list[Any]:
     out: list[Any] = []
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         out += conn.execute(
             sa.select(table).where(table.c.tenant_id == tenant_id, table.c.mission_id.in_(chunk))
         ).all()
@@ -113,7 +108,7 @@ def debts_of(conn: sa.Connection, tenant_id: str, keys: Iterable[str], today: da
 
 def _missions(conn: sa.Connection, tenant_id: str, ids: list[str]) -> list[Any]:
     rows: list[Any] = []
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         rows += conn.execute(
             sa.select(missions).where(missions.c.tenant_id == tenant_id, missions.c.id.in_(chunk))
         ).all()
@@ -123,16 +118,14 @@ def _missions(conn: sa.Connection, tenant_id: str, ids: list[str]) -> list[Any]:
 def _collections(conn: sa.Connection, tenant_id: str, ids: list[str]) -> list[dict[str, Any]]:
     entries: list[Any] = []
     voids: dict[str, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         entries += conn.execute(
-            sa.select(journal_entries)
-            .where(
+            sa.select(journal_entries).where(
                 journal_entries.c.tenant_id == tenant_id,
                 journal_entries.c.mission_id.in_(chunk),
-                journal_entries.c.type.in_(("collection", "reversal")),
+                entry_types("collection", "reversal"),
                 TABLET_ENTRY,
             )
-            .order_by(journal_entries.c.received_at, journal_entries.c.seq)
         ).all()
         for row in conn.execute(
             sa.select(decisions.c.id, decisions.c.data).where(
@@ -143,6 +136,7 @@ def _collections(conn: sa.Connection, tenant_id: str, ids: list[str]) -> list[di
         ):
             data = json.loads(row.data) if isinstance(row.data, str) else dict(row.data)
             voids[str((data.get("collection") or {}).get("hash"))] = row.id
+    entries.sort(key=lambda row: (row.received_at, row.seq))  # not in SQL: see entry_types
     reversed_hashes = set()
     for row in entries:
         if row.type == "reversal":
@@ -174,7 +168,7 @@ def _documents(
     conn: sa.Connection, tenant_id: str, ids: list[str], terms: debt_terms.DebtTerms
 ) -> list[dict[str, Any]]:
     rows: list[Any] = []
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         rows += conn.execute(
             sa.select(
                 documents.c.number,
@@ -234,26 +228,30 @@ def _claims(conn: sa.Connection, tenant_id: str, ids: list[str]) -> list[dict[st
 def _files(
     conn: sa.Connection, tenant_id: str, pairs: set[tuple[str, str]]
 ) -> list[dict[str, Any]]:
-    out = []
-    for party, number in sorted(pairs):
-        row = conn.execute(
-            sa.select(party_files).where(
-                party_files.c.tenant_id == tenant_id,
-                party_files.c.party_id == party,
-                party_files.c.file_number == number,
-            )
-        ).first()
-        if row is not None:
-            out.append(
-                {
-                    "party_id": party,
-                    "file_number": number,
-                    "state": row.state,
-                    "warning": row.warning,
-                    "updated_at": row.updated_at,
-                }
-            )
-    return out
+    numbers_of: dict[str, list[str]] = {}
+    for party, number in pairs:
+        numbers_of.setdefault(party, []).append(number)
+    found: dict[tuple[str, str], Any] = {}
+    for party, numbers in numbers_of.items():  # a statement per party and chunk, not per file
+        for chunk in in_chunks(numbers):
+            for row in conn.execute(
+                sa.select(party_files).where(
+                    party_files.c.tenant_id == tenant_id,
+                    party_files.c.party_id == party,
+                    party_files.c.file_number.in_(chunk),
+                )
+            ):
+                found[(party, row.file_number)] = row
+    return [
+        {
+            "party_id": party,
+            "file_number": number,
+            "state": row.state,
+            "warning": row.warning,
+            "updated_at": row.updated_at,
+        }
+        for (party, number), row in sorted(found.items())
+    ]
 
 
 def history(

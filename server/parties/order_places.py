@@ -14,9 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from server.platform.db import in_chunks
 from server.platform.tables import orders, phone_orders
-
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +37,6 @@ def place_text(place: object) -> str | None:
     if town:
         parts.append(town)
     return ", ".join(parts) or None
-
-
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    items = sorted(set(values))
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
 def _from_order(cleaned: str) -> OrderPlaces | None:
@@ -71,7 +65,7 @@ def places_of(
 ) -> dict[str, OrderPlaces]:
     """{mission: its places and caller}, for the missions an order or a call made."""
     out: dict[str, OrderPlaces] = {}
-    chunks = _chunks(mission_ids)
+    chunks = in_chunks(mission_ids)
     for chunk in chunks:
         rows = conn.execute(
             sa.select(orders.c.mission_id, orders.c.cleaned)

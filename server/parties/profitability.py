@@ -28,16 +28,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from server.office import commissions, cost_settings, final_facts, ledger
-from server.office.invoice_balances import local_day, tenant_zone
 from server.office.issued_documents import CREDIT_NOTE
+from server.office.valuation import Valuer
 from server.parties.party_report import PRIVATE
+from server.platform.db import in_chunks
 from server.platform.tables import documents, missions, ordering_parties, valuations
 from shared.money import from_cents, parse_amount, to_cents, wire
 
@@ -87,12 +88,16 @@ def _km(document: Mapping[str, Any]) -> Decimal:
 
 
 def valued_km(
-    conn: sa.Connection, tenant_id: str, mission_id: str, document: Mapping[str, Any]
+    conn: sa.Connection,
+    tenant_id: str,
+    mission_id: str,
+    document: Mapping[str, Any],
+    valuer: Valuer | None = None,
 ) -> tuple[Decimal, str | None]:
     """The km and vehicle class the server values the mission on: the order with the facts
     its driver found on site (`final_facts`), else the order's own legs (never valued
     from a tablet, or its replay unreadable)."""
-    found = final_facts.final_facts(conn, tenant_id, mission_id)
+    found = final_facts.final_facts(conn, tenant_id, mission_id, valuer)
     ordered = (document.get("vehicle") or {}).get("class")
     if found is None:
         return _km(document), ordered
@@ -108,52 +113,82 @@ def valued_km(
     return km, vehicle_class
 
 
+def _party(ordering_party_id: str | None, document: Mapping[str, Any]) -> str:
+    return str(ordering_party_id or document.get("ordering_party") or PRIVATE)
+
+
+def _parties(
+    conn: sa.Connection, tenant_id: str, mission_ids: set[str], *, known: Mapping[str, str]
+) -> dict[str, str]:
+    """{mission: its party} for these missions, but those already known."""
+    out: dict[str, str] = {}
+    for chunk in in_chunks(m for m in mission_ids if m not in known):
+        for row in conn.execute(
+            sa.select(missions.c.id, missions.c.ordering_party_id, missions.c.document).where(
+                missions.c.tenant_id == tenant_id, missions.c.id.in_(chunk)
+            )
+        ):
+            out[row.id] = _party(row.ordering_party_id, json.loads(row.document))
+    return out
+
+
 def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[str, Any]:
     """One row per party with anything in the period, then the totals."""
     first, after = ledger.day_bounds(conn, tenant_id, start, end)
-    zone = tenant_zone(conn, tenant_id)
     costs = cost_settings.for_period(conn, tenant_id, after)
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {c: Decimal(0) if c == "km" else 0 for c in COLUMNS}
     )
     party_of: dict[str, str] = {}
     called: dict[str, dict[str, Any]] = {}  # the period's missions, not cancelled
+    # The period's missions by their call's instant (missions.call_at, indexed: the
+    # local days start..end are the instants first..after).
     for row in conn.execute(
         sa.select(
             missions.c.id, missions.c.ordering_party_id, missions.c.document, missions.c.status
-        ).where(missions.c.tenant_id == tenant_id)
+        ).where(
+            missions.c.tenant_id == tenant_id,
+            missions.c.call_at >= first,
+            missions.c.call_at < after,
+        )
     ):
         document = json.loads(row.document)
-        party = str(row.ordering_party_id or document.get("ordering_party") or PRIVATE)
+        party = _party(row.ordering_party_id, document)
         party_of[row.id] = party
-        try:
-            day = local_day(datetime.fromisoformat(document["times"]["call"]), zone)
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not start <= day <= end:
-            continue
         sums = rows[party]
         sums["missions"] += 1
         if row.status == CANCELLED:
             continue
         called[row.id] = document
+    valuer = final_facts.reader(conn, tenant_id)  # each contract loaded once
     for mission_id, body in _latest_valuations(conn, tenant_id, list(called)).items():
         sums = rows[party_of[mission_id]]
         sums["at_cost"] += _at_cost(body)
-        km, vehicle_class = valued_km(conn, tenant_id, mission_id, called[mission_id])
+        km, vehicle_class = valued_km(conn, tenant_id, mission_id, called[mission_id], valuer)
         sums["km"] += km
         rate = cost_settings.rate_for(costs, vehicle_class)
         sums["km_cost"] += to_cents((km * rate).quantize(CENT, rounding=ROUND_HALF_UP))
-    for doc in conn.execute(
+    issued = conn.execute(
         sa.select(documents.c.mission_id, documents.c.kind, documents.c.total_excl_cents).where(
             documents.c.tenant_id == tenant_id,
             documents.c.issued_at >= first,
             documents.c.issued_at < after,
         )
-    ):
+    ).all()
+    earned = commissions.report(conn, tenant_id, start, end)
+    # Documents and commissions of the period may be of missions called before it.
+    party_of.update(
+        _parties(
+            conn,
+            tenant_id,
+            {d.mission_id for d in issued}
+            | {line["mission_id"] for line in earned["lines"] if line["mission_id"]},
+            known=party_of,
+        )
+    )
+    for doc in issued:
         column = "credit_notes" if doc.kind == CREDIT_NOTE else "invoiced"
         rows[party_of.get(doc.mission_id, PRIVATE)][column] += int(doc.total_excl_cents)
-    earned = commissions.report(conn, tenant_id, start, end)
     unattributed = 0
     for line in earned["lines"]:
         cents = to_cents(parse_amount(line["commission"]))

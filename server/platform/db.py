@@ -7,6 +7,7 @@ of failing half-way. PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,12 @@ def upgrade(engine: Engine) -> None:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+IN_CHUNK = 500  # values per IN (…) list: well under every database's limit
+
+
+def in_chunks(values: Iterable[str]) -> list[list[str]]:
+    """The distinct values, sorted, in lists of at most IN_CHUNK: one `IN (…)` each."""
+    items = sorted(set(values))
+    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]

@@ -488,6 +488,7 @@ documents = sa.Table(
         name="fk_documents_corrects",
     ),
     sa.Index("ix_documents_mission", "tenant_id", "mission_id"),
+    sa.Index("ix_documents_issued", "tenant_id", "issued_at"),
 )
 
 IMMUTABLE_DOCUMENTS = (
@@ -528,6 +529,16 @@ sa.event.listen(sa.Table, "after_create", _documents_immutable)
 # Tenant closings read a tenant's entries of every chain by the time the server received
 # them (docs/archives.md); without this index each nightly closing scans every tenant.
 sa.Index("ix_journal_received", journal_entries.c.tenant_id, journal_entries.c.received_at)
+
+
+def entry_types(*types: str) -> sa.ColumnElement[bool]:
+    """`journal_entries.type IN types`, for a query that reads missions' entries by
+    mission: written `type || ''` so that no database reads it through the tenant's type
+    index (ix_journal_type). SQLite, which keeps no statistics, prefers that index to the
+    mission's and reads every such entry the tenant ever received (a year: 100 times the
+    entries wanted)."""
+    return journal_entries.c.type.concat("").in_(types)
+
 
 # --- ordering parties: orders in, files, claims, payments back (issue 8) --------------------
 
