@@ -31,6 +31,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -127,6 +128,11 @@ class Template:
         self.server_digest, self.device_digest = server["digest"], device["digest"]
         self.server_due = _due(server)
         self.device_due = _due(device)
+        # What the server keeps with its valuation (server.office.valuation.valued_facts):
+        # no site facts here, so the order's legs and class.
+        legs = doc.get("distance_km") or {}
+        self.valued_km = format(sum((Decimal(str(v)) for v in legs.values()), Decimal(0)), "f")
+        self.valued_class = (doc.get("vehicle") or {}).get("class")
 
     @staticmethod
     def _text(wire: dict[str, Any]) -> str:
@@ -226,6 +232,8 @@ class Rows:
         "beneficiary_due_cents",
         "body",
         "created_at",
+        "valued_km",
+        "valued_class",
     )
     AUDIT = ("tenant_id", "actor", "action", "target", "reason", "detail", "at")
     LINES = ("settlement_id", "line_no", "tenant_id", "day", "terminal_ref", "amount_cents")
@@ -418,17 +426,31 @@ class _TruckDay:
         device_text = template.device.replace("@MID@", mid)
         payload = f'{{"mission":{doc},"mission_id":"{mid}","valuation":{device_text}}}'
         seq, _ = self.append("valuation_recorded", payload, self.at(minute + 5), mid)
-        for source, text, digest, due in (
-            ("device", device_text, template.device_digest, template.device_due),
+        for source, text, digest, due, km, vclass in (
+            ("device", device_text, template.device_digest, template.device_due, None, None),
             (
                 "server",
                 template.server.replace("@MID@", mid),
                 template.server_digest,
                 template.server_due,
+                template.valued_km,
+                template.valued_class,
             ),
         ):
             rows.valuations.append(
-                (TENANT, mid, source, self.device, seq, digest, due, text, self.received)
+                (
+                    TENANT,
+                    mid,
+                    source,
+                    self.device,
+                    seq,
+                    digest,
+                    due,
+                    text,
+                    self.received,
+                    km,
+                    vclass,
+                )
             )
         due = template.device_due
         self.step(mid, "assigned", "en_route", due, minute + 5)

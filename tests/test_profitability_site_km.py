@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fieldclient.site_facts import ApprovalNeeded
 from server.office import cost_settings
 from server.parties import profitability
-from server.platform.tables import missions
+from server.platform.tables import missions, valuations
 from shared.site_facts_found import Found
 from tests.office_world import START, world  # noqa: F401
 from tests.storage import engine  # noqa: F401
@@ -31,6 +31,22 @@ def _assist_a(world):  # noqa: F811
     with world.engine.connect() as conn:
         found = profitability.report(conn, "demo", date(2026, 1, 1), date(2026, 12, 31))
     return next(p for p in found["parties"] if p["party_id"] == "ASSIST-A")
+
+
+def _kept(world):  # noqa: F811
+    """(valued_km, valued_class) of the mission's latest server valuation."""
+    with world.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(valuations.c.valued_km, valuations.c.valued_class)
+            .where(
+                valuations.c.tenant_id == "demo",
+                valuations.c.mission_id == MISSION,
+                valuations.c.source == "server",
+            )
+            .order_by(valuations.c.id.desc())
+            .limit(1)
+        ).one()
+    return (row.valued_km, row.valued_class)
 
 
 def _ordered_km(world):  # noqa: F811
@@ -69,6 +85,8 @@ def test_the_km_found_on_site_are_the_km_costed(world, julie):  # noqa: F811
     with world.engine.connect() as conn:
         km, vehicle_class = profitability.valued_km(conn, "demo", MISSION, {})
     assert (km, vehicle_class) == (ordered + 12, "VL")
+    # The server's valuation kept the same figures, which the report sums (migration 0013).
+    assert _kept(world) == ("104", "VL")
 
 
 def test_a_fact_kept_for_the_office_is_not_costed(world, julie):  # noqa: F811
@@ -78,4 +96,25 @@ def test_a_fact_kept_for_the_office_is_not_costed(world, julie):  # noqa: F811
     with world.engine.connect() as conn:
         km, _ = profitability.valued_km(conn, "demo", MISSION, {})
     assert km == ordered
+    assert _kept(world) == ("92", "VL")
     assert (_assist_a(world)["km"], _assist_a(world)["km_cost"]) == ("92", "46.00")
+
+
+def test_a_valuation_kept_before_its_km_is_replayed(world, julie):  # noqa: F811
+    # Server valuations stored before migration 0013 hold no km: the report replays the
+    # mission's final facts for them, and finds what the column would have said.
+    code_needed = pytest.raises(ApprovalNeeded)
+    with code_needed as needed:
+        julie.record_site_facts(MISSION, FOUND)
+    code = world.approval(julie, MISSION, "site_facts", str(needed.value.total))
+    julie.record_site_facts(MISSION, FOUND, code=code)
+    world.sync(julie)
+    kept = _assist_a(world)
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.update(valuations)
+            .where(valuations.c.tenant_id == "demo")
+            .values(valued_km=None, valued_class=None)
+        )
+    assert _assist_a(world) == kept
+    assert (kept["km"], kept["km_cost"]) == ("104", "52.00")

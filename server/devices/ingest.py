@@ -31,6 +31,7 @@ from server.office.valuation import (
     beneficiary_due,
     contract_id_of,
     mission_to_value,
+    valued_facts,
     wire_cents,
 )
 from server.platform.tables import missions, valuations
@@ -203,7 +204,7 @@ def _valuation_recorded(ctx: _Context, signed: SignedEntry) -> None:
         return
     server_due = beneficiary_due(server)
     assert server_due is not None  # the core's own output
-    _store_valuation(ctx, signed, mission_id, "server", server, server_due)
+    _store_valuation(ctx, signed, mission_id, "server", server, server_due, valued_facts(mission))
     if server["digest"] != device["digest"]:
         ctx.anomaly(
             signed,
@@ -228,6 +229,7 @@ def _store_valuation(
     source: str,
     body: Mapping[str, Any],
     due_cents: int,
+    valued: Mapping[str, Any] | None = None,
 ) -> None:
     ctx.conn.execute(
         sa.insert(valuations).values(
@@ -240,6 +242,7 @@ def _store_valuation(
             beneficiary_due_cents=due_cents,
             body=canonical_json(body).decode("utf-8"),
             created_at=ctx.now,
+            **(valued or {}),
         )
     )
 

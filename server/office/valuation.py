@@ -19,14 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import mission_keys, site_facts
-from server.platform.tables import contracts, journal_entries, missions, valuations
+from server.platform.tables import contracts, entry_types, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
 from shared.contract import Contract
 from shared.contract_schema import load_contract
 from shared.errors import TowlineError
 from shared.journal import EntryType, SignedEntry, from_wire
-from shared.mission import Mission, load_mission
+from shared.mission import LEGS, Mission, load_mission
 from shared.money import parse_amount
 from shared.steps import Step
 from shared.valuation import ValuationContext, value
@@ -181,22 +181,38 @@ def wire_cents(amount: object) -> int | None:
         return None
 
 
+def valued_facts(mission: Mission) -> dict[str, Any]:
+    """The `valued_km` and `valued_class` columns of a server valuation of `mission` (the
+    order with its site facts applied): its legs' km as `final_facts` counts them, and
+    its vehicle class. The profitability report reads them."""
+    km = sum((mission.distance_km.get(leg, Decimal(0)) for leg in LEGS), Decimal(0))
+    vehicle_class = mission.vehicle.vehicle_class
+    return {
+        "valued_km": format(km, "f")[:24],
+        "valued_class": vehicle_class[:20] if vehicle_class else None,
+    }
+
+
 def revalue_mission(
     conn: sa.Connection, tenant_id: str, mission_id: str, *, now: datetime
 ) -> dict[str, Any]:
     """Value a mission again with the contract versions the server holds now (after the
     office published a corrected version): a new server valuation beside the older ones,
     from what the tablet last recorded of the mission. Returns the new figures."""
-    row = conn.execute(
-        sa.select(journal_entries.c.body, journal_entries.c.hash, journal_entries.c.sig)
-        .where(
+    rows = conn.execute(  # the last one taken here, not in SQL: see entry_types
+        sa.select(
+            journal_entries.c.body,
+            journal_entries.c.hash,
+            journal_entries.c.sig,
+            journal_entries.c.received_at,
+            journal_entries.c.seq,
+        ).where(
             journal_entries.c.tenant_id == tenant_id,
             journal_entries.c.mission_id == mission_id,
-            journal_entries.c.type == EntryType.VALUATION_RECORDED.value,
+            entry_types(EntryType.VALUATION_RECORDED.value),
         )
-        .order_by(journal_entries.c.received_at.desc(), journal_entries.c.seq.desc())
-        .limit(1)
-    ).first()
+    ).all()
+    row = max(rows, key=lambda r: (r.received_at, r.seq), default=None)
     if row is None:
         raise TowlineError(
             f"Aucune valorisation reçue pour la mission {mission_id} : rien à revaloriser.",
@@ -227,6 +243,7 @@ def revalue_mission(
             beneficiary_due_cents=due,
             body=canonical_json(server).decode("utf-8"),
             created_at=now,
+            **valued_facts(mission),
         )
     )
     return {

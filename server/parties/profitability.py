@@ -87,6 +87,12 @@ def _km(document: Mapping[str, Any]) -> Decimal:
     return total
 
 
+def _ordered_class(document: Mapping[str, Any]) -> str | None:
+    vehicle = document.get("vehicle")
+    found = vehicle.get("class") if isinstance(vehicle, Mapping) else None
+    return str(found) if found else None
+
+
 def valued_km(
     conn: sa.Connection,
     tenant_id: str,
@@ -98,7 +104,7 @@ def valued_km(
     its driver found on site (`final_facts`), else the order's own legs (never valued
     from a tablet, or its replay unreadable)."""
     found = final_facts.final_facts(conn, tenant_id, mission_id, valuer)
-    ordered = (document.get("vehicle") or {}).get("class")
+    ordered = _ordered_class(document)
     if found is None:
         return _km(document), ordered
     km, vehicle_class = Decimal(0), ordered
@@ -161,10 +167,14 @@ def report(conn: sa.Connection, tenant_id: str, start: date, end: date) -> dict[
             continue
         called[row.id] = document
     valuer = final_facts.reader(conn, tenant_id)  # each contract loaded once
-    for mission_id, body in _latest_valuations(conn, tenant_id, list(called)).items():
+    for mission_id, latest in _latest_valuations(conn, tenant_id, list(called)).items():
         sums = rows[party_of[mission_id]]
-        sums["at_cost"] += _at_cost(body)
-        km, vehicle_class = valued_km(conn, tenant_id, mission_id, called[mission_id], valuer)
+        sums["at_cost"] += _at_cost(json.loads(latest.body))
+        if latest.valued_km is not None:  # kept with the valuation (migration 0013)
+            km = Decimal(latest.valued_km)
+            vehicle_class = latest.valued_class or _ordered_class(called[mission_id])
+        else:  # valued before: replayed
+            km, vehicle_class = valued_km(conn, tenant_id, mission_id, called[mission_id], valuer)
         sums["km"] += km
         rate = cost_settings.rate_for(costs, vehicle_class)
         sums["km_cost"] += to_cents((km * rate).quantize(CENT, rounding=ROUND_HALF_UP))
@@ -245,13 +255,18 @@ def _wire(sums: Mapping[str, Any]) -> dict[str, Any]:
 
 def _latest_valuations(
     conn: sa.Connection, tenant_id: str, mission_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Each mission's latest server valuation (the one invoiced, or to be)."""
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(mission_ids), 500):
-        chunk = mission_ids[start : start + 500]
+) -> dict[str, Any]:
+    """Each mission's latest server valuation (the one invoiced, or to be): its row's
+    body, valued_km and valued_class."""
+    found: dict[str, Any] = {}
+    for chunk in in_chunks(mission_ids):
         for row in conn.execute(
-            sa.select(valuations.c.mission_id, valuations.c.body)
+            sa.select(
+                valuations.c.mission_id,
+                valuations.c.body,
+                valuations.c.valued_km,
+                valuations.c.valued_class,
+            )
             .where(
                 valuations.c.tenant_id == tenant_id,
                 valuations.c.source == "server",
@@ -259,7 +274,7 @@ def _latest_valuations(
             )
             .order_by(valuations.c.id)
         ):
-            found[row.mission_id] = json.loads(row.body)
+            found[row.mission_id] = row
     return found
 
 

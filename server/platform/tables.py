@@ -345,6 +345,9 @@ valuations = sa.Table(
     sa.Column("beneficiary_due_cents", sa.BigInteger, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The server's own valuations: the km and class it valued (migration 0013; NULL before)
+    sa.Column("valued_km", sa.String(24)),
+    sa.Column("valued_class", sa.String(20)),
     sa.Index("ix_valuations_mission", "tenant_id", "mission_id"),
 )
 
