@@ -22,12 +22,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.office import site_facts
-from server.office.valuation import Valuer, contract_id_of, mission_to_value
-from server.platform.tables import entry_types, journal_entries, missions, valuations
+from server.office.valuation import (
+    Valuer,
+    contract_id_of,
+    last_valuation_entry,
+    mission_to_value,
+)
+from server.platform.tables import missions, valuations
 from shared.canonical import plain
 from shared.contract import Contract
 from shared.errors import TowlineError
-from shared.journal import EntryType, from_wire
 from shared.mission import LEGS, Mission
 from shared.site_facts import Judged, OnSite, on_site, same, value_of
 from shared.site_facts_words import figure, name
@@ -86,23 +90,9 @@ def _replayed(
 ) -> tuple[OnSite, tuple[Judged, ...], Contract] | None:
     """The mission on site as the server values it: the last valuation entry's mission
     with that tablet's site facts and the office's approvals. None: never valued."""
-    rows = conn.execute(  # the last one taken here, not in SQL: see entry_types
-        sa.select(
-            journal_entries.c.body,
-            journal_entries.c.hash,
-            journal_entries.c.sig,
-            journal_entries.c.received_at,
-            journal_entries.c.seq,
-        ).where(
-            journal_entries.c.tenant_id == tenant_id,
-            journal_entries.c.mission_id == mission_id,
-            entry_types(EntryType.VALUATION_RECORDED.value),
-        )
-    ).all()
-    if not rows:
+    signed = last_valuation_entry(conn, tenant_id, mission_id)
+    if signed is None:
         return None
-    row = max(rows, key=lambda r: (r.received_at, r.seq))
-    signed = from_wire({**json.loads(row.body), "hash": row.hash, "sig": row.sig})
     ctx = valuer or reader(conn, tenant_id)
     payload = plain(signed.entry.payload)
     mission = mission_to_value(ctx, signed, mission_id, payload.get("mission"), by="final_facts")

@@ -193,12 +193,11 @@ def valued_facts(mission: Mission) -> dict[str, Any]:
     }
 
 
-def revalue_mission(
-    conn: sa.Connection, tenant_id: str, mission_id: str, *, now: datetime
-) -> dict[str, Any]:
-    """Value a mission again with the contract versions the server holds now (after the
-    office published a corrected version): a new server valuation beside the older ones,
-    from what the tablet last recorded of the mission. Returns the new figures."""
+def last_valuation_entry(
+    conn: sa.Connection, tenant_id: str, mission_id: str
+) -> SignedEntry | None:
+    """The `valuation_recorded` entry the server received last for the mission (what a
+    re-valuation and the final facts start from), or None."""
     rows = conn.execute(  # the last one taken here, not in SQL: see entry_types
         sa.select(
             journal_entries.c.body,
@@ -214,11 +213,22 @@ def revalue_mission(
     ).all()
     row = max(rows, key=lambda r: (r.received_at, r.seq), default=None)
     if row is None:
+        return None
+    return from_wire({**json.loads(row.body), "hash": row.hash, "sig": row.sig})
+
+
+def revalue_mission(
+    conn: sa.Connection, tenant_id: str, mission_id: str, *, now: datetime
+) -> dict[str, Any]:
+    """Value a mission again with the contract versions the server holds now (after the
+    office published a corrected version): a new server valuation beside the older ones,
+    from what the tablet last recorded of the mission. Returns the new figures."""
+    signed = last_valuation_entry(conn, tenant_id, mission_id)
+    if signed is None:
         raise TowlineError(
             f"Aucune valorisation reçue pour la mission {mission_id} : rien à revaloriser.",
             f"No valuation received for mission {mission_id}: nothing to re-value.",
         )
-    signed = from_wire({**json.loads(row.body), "hash": row.hash, "sig": row.sig})
     ctx = Valuer(conn, tenant_id, now)
     payload = plain(signed.entry.payload)
     mission = mission_to_value(
