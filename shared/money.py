@@ -63,6 +63,18 @@ class OutOfRange(ValueError):
     """A number that parses but is too large or too precise to be a real quantity."""
 
 
+def amount_cents(value: object) -> int:
+    """An amount of the wire (`parse_amount`'s rules) as integer cents. The usual text
+    ("12.50") is read with integer arithmetic, not Decimal: a reconciliation reads every
+    amount of a tenant's year."""
+    if type(value) is str and _AMOUNT_TEXT.match(value):
+        text = value.rstrip("\n")  # `$` lets one trailing newline through, as Decimal does
+        units, _, part = text.lstrip("-").partition(".")
+        whole = int(units) * 100 + int(part.ljust(2, "0") if part else 0)
+        return -whole if text[0] == "-" else whole
+    return int(parse_amount(value) * HUNDRED)
+
+
 def parse_decimal(value: object) -> Decimal:
     """Read a non-money decimal (a rate, a distance, a quantity). Floats are refused, and
     so are numbers of 10¹² or more, with more than 24 significant digits or more than 12

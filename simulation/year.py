@@ -133,6 +133,7 @@ class Template:
         legs = doc.get("distance_km") or {}
         self.valued_km = format(sum((Decimal(str(v)) for v in legs.values()), Decimal(0)), "f")
         self.valued_class = (doc.get("vehicle") or {}).get("class")
+        self.server_figures, self.device_figures = _figures(server), _figures(device)
 
     @staticmethod
     def _text(wire: dict[str, Any]) -> str:
@@ -140,8 +141,21 @@ class Template:
 
 
 def _due(wire: dict[str, Any]) -> int:
-    units, cents = str(wire["payers"]["beneficiary"]["incl_vat"]).split(".")
+    return _cents(wire["payers"]["beneficiary"]["incl_vat"])
+
+
+def _cents(amount: object) -> int:
+    units, cents = str(amount).split(".")
     return int(units) * 100 + int(cents)
+
+
+def _figures(wire: dict[str, Any]) -> tuple[str, int, int | None]:
+    """The contract id and version and the file cap consumed before, as the server writes
+    them beside a valuation (server.office.valuation_figures; the test of this year checks
+    every row against it)."""
+    cap = wire.get("file_cap")
+    before = _cents(cap["consumed_before"]) if cap else None
+    return wire["contract"]["id"], wire["contract"]["version"], before
 
 
 def templates() -> dict[str, list[Template]]:
@@ -234,6 +248,9 @@ class Rows:
         "created_at",
         "valued_km",
         "valued_class",
+        "contract_id",
+        "contract_version",
+        "file_cap_before_cents",
     )
     AUDIT = ("tenant_id", "actor", "action", "target", "reason", "detail", "at")
     LINES = ("settlement_id", "line_no", "tenant_id", "day", "terminal_ref", "amount_cents")
@@ -426,8 +443,16 @@ class _TruckDay:
         device_text = template.device.replace("@MID@", mid)
         payload = f'{{"mission":{doc},"mission_id":"{mid}","valuation":{device_text}}}'
         seq, _ = self.append("valuation_recorded", payload, self.at(minute + 5), mid)
-        for source, text, digest, due, km, vclass in (
-            ("device", device_text, template.device_digest, template.device_due, None, None),
+        for source, text, digest, due, km, vclass, figures in (
+            (
+                "device",
+                device_text,
+                template.device_digest,
+                template.device_due,
+                None,
+                None,
+                template.device_figures,
+            ),
             (
                 "server",
                 template.server.replace("@MID@", mid),
@@ -435,6 +460,7 @@ class _TruckDay:
                 template.server_due,
                 template.valued_km,
                 template.valued_class,
+                template.server_figures,
             ),
         ):
             rows.valuations.append(
@@ -450,6 +476,7 @@ class _TruckDay:
                     self.received,
                     km,
                     vclass,
+                    *figures,
                 )
             )
         due = template.device_due

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 
-from server.office import contracts, missions, seller
+from server.office import contracts, missions, seller, valuation_figures
 from server.people import identity
 from server.people import ordering_parties as parties
 from server.platform import jobs
@@ -116,6 +116,7 @@ def store_valuation(
             beneficiary_due_cents=int(wire["payers"]["beneficiary"]["incl_vat"].replace(".", "")),
             body=canonical_json(wire).decode("utf-8"),
             created_at=now,
+            **valuation_figures.columns(wire),
         )
     )
     return wire

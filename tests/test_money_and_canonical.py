@@ -12,6 +12,7 @@ from shared.canonical import canonical_json, digest
 from shared.money import (
     FloatRefused,
     Money,
+    amount_cents,
     cents,
     format_amount,
     from_cents,
@@ -32,6 +33,26 @@ def test_rounding_is_half_up_not_bankers():
 def test_parse_amount_refuses_floats_and_malformed_text(bad):
     with pytest.raises((ValueError, TypeError)):
         parse_amount(bad)
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,2})?\n?", fullmatch=True),
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.decimals(places=2, min_value=-(10**12), max_value=10**12, allow_nan=False),
+        st.text(max_size=8),
+    )
+)
+def test_amount_cents_reads_what_parse_amount_reads(value):
+    """The integer fast path: the same cents as Decimal's, the same refusals."""
+    try:
+        expected = int(parse_amount(value) * 100)
+    except (ValueError, TypeError, ArithmeticError) as refused:
+        with pytest.raises(type(refused)):
+            amount_cents(value)
+        return
+    assert amount_cents(value) == expected
+    assert type(amount_cents(value)) is int
 
 
 def test_float_refused_is_a_type_error_with_advice():

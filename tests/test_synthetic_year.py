@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from server.office import reconcile
+from server.office import reconcile, valuation_figures
 from server.platform.tables import anomalies, audit_log, devices, journal_entries, missions
 from server.platform.tables import valuations as valuations_table
 from shared import signing
@@ -150,6 +150,35 @@ def test_reconciling_the_tenant_finds_exactly_the_planted_anomalies(engine, year
         again = reconcile.reconcile_tenant(conn, TENANT, now=NOW)
     assert (again.found, again.opened, again.cleared) == (len(planted), 0, 0)
     assert again.by_kind == summary.by_kind
+
+
+def test_the_year_keeps_the_figures_the_server_writes_and_reconciles_the_same_without(
+    engine,  # noqa: F811
+    year,
+):
+    """Every valuation row's contract and file cap columns are what the server derives
+    from its body (server.office.valuation_figures); with them emptied (rows stored
+    before migration 0014) the bodies are read and the verdicts are the same."""
+    v = valuations_table.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(v.contract_id, v.contract_version, v.file_cap_before_cents, v.body)
+        ).all()
+    assert rows
+    for row in rows:
+        assert tuple(row[:3]) == tuple(valuation_figures.columns(json.loads(row.body)).values())
+    assert any(row.file_cap_before_cents for row in rows)  # the file_cap trouble's
+    with engine.begin() as conn:
+        summary = reconcile.reconcile_tenant(conn, TENANT, now=NOW)
+        conn.execute(sa.delete(anomalies))
+        conn.execute(
+            sa.update(valuations_table).values(
+                contract_id=None, contract_version=None, file_cap_before_cents=None
+            )
+        )
+        from_bodies = reconcile.reconcile_tenant(conn, TENANT, now=NOW)
+    assert from_bodies.by_kind == summary.by_kind
+    assert summary.by_kind["file_cap_exceeded"] > 0
 
 
 def test_the_bench_year_is_the_same_every_time():

@@ -305,6 +305,29 @@ def test_a_valuation_copied_from_a_tablet_entry_is_checked_against_it(day):
     )
 
 
+def test_what_reconciliation_reads_of_a_valuation_is_checked_against_its_body(day):
+    with day.connect() as conn:
+        first, version = conn.exec_driver_sql(
+            "SELECT id, contract_version FROM valuations ORDER BY id"
+        ).first()
+    assert version is not None  # written with the valuation (migration 0014)
+    tamper(day, "valuations", f"id = {first}", f"contract_version = {version + 1}")
+    [(kind, message)] = findings(day)
+    assert kind == "row_mismatch"
+    assert message.startswith(
+        f"table valuations, row {first}: column contract_version holds {version + 1}, "
+    ), message
+    # All three emptied: a row stored without them, which reconciliation reads from its
+    # body, so nothing it reads has changed.
+    tamper(
+        day,
+        "valuations",
+        f"id = {first}",
+        "contract_id = NULL, contract_version = NULL, file_cap_before_cents = NULL",
+    )
+    assert findings(day) == set()
+
+
 def test_a_deleted_payment_use_is_named_against_the_entry_that_signs_it(day):
     with day.begin() as conn:
         if conn.dialect.name == "postgresql":

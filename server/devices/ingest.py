@@ -23,7 +23,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import invoicing, mission_money, reconcile, reconcile_facts, site_facts
+from server.office import (
+    invoicing,
+    mission_money,
+    reconcile,
+    reconcile_facts,
+    site_facts,
+    valuation_figures,
+)
 from server.office.anomalies import open_anomaly
 from server.office.reconcile_rules import Item
 from server.office.valuation import (
@@ -242,6 +249,7 @@ def _store_valuation(
             beneficiary_due_cents=due_cents,
             body=canonical_json(body).decode("utf-8"),
             created_at=ctx.now,
+            **valuation_figures.columns(body),
             **(valued or {}),
         )
     )

@@ -28,6 +28,7 @@ from server.office import (
     mission_terms,
     reconcile_cash,
     reconcile_methods,
+    valuation_figures,
 )
 from server.office.office_journal import PREFIX as SERVER_CHAIN
 from server.office.reconcile_facts import (
@@ -49,6 +50,7 @@ from server.office.reconcile_rules import (
     reused_approvals,
     unsettled_cards,
 )
+from server.office.valuation_figures import Figures
 from server.platform.tables import (
     anomalies,
     audit_log,
@@ -199,20 +201,38 @@ def _repeats_matter(item: Item) -> bool:
 
 def _latest_valuations(
     conn: sa.Connection, tenant_id: str, mission_ids: Sequence[str], source: str
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Figures]:
+    """Per mission, the figures of its latest valuation from `source`, read from the row's
+    columns (server.office.valuation_figures); a row stored without them, from its body."""
+    v = valuations.c
     latest = (
-        sa.select(sa.func.max(valuations.c.id))
-        .where(
-            valuations.c.tenant_id == tenant_id,
-            valuations.c.source == source,
-            valuations.c.mission_id.in_(mission_ids),
-        )
-        .group_by(valuations.c.mission_id)
+        sa.select(sa.func.max(v.id))
+        .where(v.tenant_id == tenant_id, v.source == source, v.mission_id.in_(mission_ids))
+        .group_by(v.mission_id)
     )
     rows = conn.execute(
-        sa.select(valuations.c.mission_id, valuations.c.body).where(valuations.c.id.in_(latest))
+        sa.select(
+            v.mission_id,
+            v.beneficiary_due_cents,
+            v.contract_id,
+            v.contract_version,
+            v.file_cap_before_cents,
+            sa.case((v.contract_id.is_(None), v.body)).label("body"),
+        ).where(v.id.in_(latest))
     )
-    return {r.mission_id: json.loads(r.body) for r in rows}
+    return {
+        r.mission_id: (
+            Figures(
+                r.beneficiary_due_cents,
+                r.contract_id,
+                r.contract_version,
+                r.file_cap_before_cents,
+            )
+            if r.body is None
+            else valuation_figures.of_body(json.loads(r.body), r.beneficiary_due_cents)
+        )
+        for r in rows
+    }
 
 
 class _Contracts:
@@ -223,9 +243,10 @@ class _Contracts:
         self.conn, self.tenant_id = conn, tenant_id
         self.terms: dict[tuple[str, int], tuple[PayWhen, frozenset[str]] | None] = {}
 
-    def _terms(self, valuation: Mapping[str, Any]) -> tuple[PayWhen, frozenset[str]] | None:
-        contract = valuation.get("contract") or {}
-        key = (str(contract.get("id")), int(contract.get("version", 0)))
+    def _terms(self, valued: Figures) -> tuple[PayWhen, frozenset[str]] | None:
+        key = valued.contract
+        if key is None:
+            return None
         if key not in self.terms:
             document = self.conn.execute(
                 sa.select(contracts.c.document).where(
@@ -244,38 +265,31 @@ class _Contracts:
                 )
         return self.terms[key]
 
-    def of(self, valuation: Mapping[str, Any]) -> PayWhen | None:
-        found = self._terms(valuation)
+    def of(self, valued: Figures) -> PayWhen | None:
+        found = self._terms(valued)
         return found[0] if found else None
 
-    def methods_of(self, valuation: Mapping[str, Any]) -> frozenset[str] | None:
+    def methods_of(self, valued: Figures) -> frozenset[str] | None:
         """The payment methods the valuation's contract version accepts (None: unknown)."""
-        found = self._terms(valuation)
+        found = self._terms(valued)
         return found[1] if found else None
 
 
-def _contract_name(valuation: Mapping[str, Any]) -> str | None:
-    contract = valuation.get("contract") or {}
-    return f"{contract.get('id')} v{contract.get('version')}" if contract.get("id") else None
+def _contract_name(valued: Figures) -> str | None:
+    return f"{valued.contract_id} v{valued.contract_version}" if valued.contract_id else None
 
 
-def _due(valuation: Mapping[str, Any] | None) -> int | None:
-    if valuation is None:
-        return None
-    return cents(valuation["payers"]["beneficiary"]["incl_vat"])
-
-
-def _file_cap_gap(server: Mapping[str, Any], device: Mapping[str, Any] | None) -> int:
+def _file_cap_gap(server: Figures, device: Figures | None) -> int:
     """What the server's due exceeds the tablet's by because the tablet believed less of
     the file's cap was consumed (missions of one file valued offline at once)."""
-    if device is None or not server.get("file_cap") or not device.get("file_cap"):
+    if device is None:
         return 0
-    before_server = cents(server["file_cap"]["consumed_before"])
-    before_device = cents(device["file_cap"]["consumed_before"])
-    due_server, due_device = _due(server), _due(device)
-    if before_server <= before_device or due_server is None or due_device is None:
+    before_server, before_device = server.file_cap_before_cents, device.file_cap_before_cents
+    if before_server is None or before_device is None or before_server <= before_device:
         return 0
-    return max(due_server - due_device, 0)
+    if server.due_cents is None or device.due_cents is None:
+        return 0
+    return max(server.due_cents - device.due_cents, 0)
 
 
 def _approvals(
@@ -358,8 +372,8 @@ def mission_facts(
             MissionFacts(
                 mission_id=mid,
                 office_status=status.get(mid),
-                due_cents=_due(valued),
-                device_due_cents=_due(device.get(mid)),
+                due_cents=valued.due_cents if valued else None,
+                device_due_cents=device[mid].due_cents if mid in device else None,
                 pays=(by_office[mid].pays or terms.of(valued)) if valued else None,
                 items=tuple(by_mission[mid]),
                 voided=frozenset(voided.get(mid, ())),
@@ -728,4 +742,5 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
 
 def mission_due_cents(conn: sa.Connection, tenant_id: str, mission_id: str) -> int | None:
     """What the beneficiary owes per the server's latest valuation (None: not valued)."""
-    return _due(_latest_valuations(conn, tenant_id, [mission_id], "server").get(mission_id))
+    valued = _latest_valuations(conn, tenant_id, [mission_id], "server").get(mission_id)
+    return valued.due_cents if valued else None

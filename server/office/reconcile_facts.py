@@ -175,17 +175,18 @@ ITEM_COLUMNS = (
 def items_of(rows: Iterable[Any], *, received: bool = False) -> Iterator[Item]:
     """Stored entries as items; `received`: the rows carry `received_at` (card checks)."""
     loads = json.loads
-    for row in rows:
-        facts = row.facts
+    # Unpacked by position (ITEM_COLUMNS' order), not by name: a whole reconciliation
+    # reads every entry of the tenant, and a Row's attributes cost more than its items.
+    for device_id, seq, type_, at, driver_id, hash_, facts, body, *more in rows:
         yield Item(
-            row.device_id,
-            int(row.seq),
-            row.type,
-            row.at,
-            row.driver_id,
-            loads(facts) if facts is not None else loads(row.body)["payload"],
-            row.hash,
-            row.received_at if received else None,
+            device_id,
+            int(seq),
+            type_,
+            at,
+            driver_id,
+            loads(facts) if facts is not None else loads(body)["payload"],
+            hash_,
+            more[0] if received else None,
         )
 
 

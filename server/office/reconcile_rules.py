@@ -40,7 +40,7 @@ from typing import Any
 from shared.debtor_rule import DebtorFlag, check_deferral
 from shared.gate import payment_gated
 from shared.i18n import Text
-from shared.money import format_amount, parse_amount
+from shared.money import amount_cents, format_amount
 from shared.payment_terms import PayWhen
 from shared.steps import Step
 
@@ -124,8 +124,7 @@ class MissionFacts:
     cash_limit_cents: int | None = None
 
 
-def cents(amount: object) -> int:
-    return int(parse_amount(amount) * 100)
+cents = amount_cents  # an amount of the wire, in integer cents
 
 
 def _euros(value: int, lang: str) -> str:

@@ -19,7 +19,8 @@ Checked against their signed entry (the server journal's, or the tablet's):
 - `document_files`: the hashes and the `document_rendered` entry;
 - `office_payments` and `office_payment_uses`: every column the `office_payment` entry
   signs, each signed payment and use having its row and each row its entry;
-- `valuations` written from a tablet's `valuation_recorded` entry.
+- `valuations` written from a tablet's `valuation_recorded` entry, and every valuation's
+  due amount, contract version and file cap against its body.
 
 Read for their type only (nothing signs them): a document's lines, seller, service date,
 currency. What no signed body backs is listed in docs/archives.md.
@@ -35,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import reconcile_facts
+from server.office import reconcile_facts, valuation_figures
 from server.office.valuation import beneficiary_due
 from server.platform.tables import (
     document_files,
@@ -104,6 +105,10 @@ def _int(value: object) -> int:
     if type(value) is int:
         return value
     raise _Unreadable("pas un nombre entier", "not a whole number")
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else _int(value)
 
 
 def _text(value: object) -> str | None:
@@ -626,6 +631,12 @@ def _valuations(
         rows.compare(place, row, "digest", _required_text, str(digest)[:64] if digest else _MISSING)
         due = beneficiary_due(body)
         rows.compare(place, row, "beneficiary_due_cents", _int, _MISSING if due is None else due)
+        figures = valuation_figures.columns(body)
+        if all(row[column] is None for column in figures):
+            continue  # stored without them: reconciliation reads the body itself
+        rows.compare(place, row, "contract_id", _text, figures["contract_id"])
+        for column in ("contract_version", "file_cap_before_cents"):
+            rows.compare(place, row, column, _optional_int, figures[column])
 
 
 def _canonical(value: object) -> str:

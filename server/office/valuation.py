@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.office import mission_keys, site_facts
+from server.office import mission_keys, site_facts, valuation_figures
 from server.platform.tables import contracts, entry_types, journal_entries, missions, valuations
 from shared import calendar
 from shared.canonical import canonical_json, plain
@@ -253,6 +253,7 @@ def revalue_mission(
             beneficiary_due_cents=due,
             body=canonical_json(server).decode("utf-8"),
             created_at=now,
+            **valuation_figures.columns(server),
             **valued_facts(mission),
         )
     )

@@ -348,6 +348,11 @@ valuations = sa.Table(
     # The server's own valuations: the km and class it valued (migration 0013; NULL before)
     sa.Column("valued_km", sa.String(24)),
     sa.Column("valued_class", sa.String(20)),
+    # What reconciliation reads of the body, written with it (migration 0014 filled the
+    # rows stored before): server.office.valuation_figures
+    sa.Column("contract_id", sa.String(64)),
+    sa.Column("contract_version", sa.Integer),
+    sa.Column("file_cap_before_cents", sa.BigInteger),
     sa.Index("ix_valuations_mission", "tenant_id", "mission_id"),
 )
 
