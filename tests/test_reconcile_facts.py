@@ -160,56 +160,76 @@ def test_the_facts_are_what_the_rules_read_and_the_keys_what_checks_look_up():
     assert long.startswith("approval:#") and len(long) <= 200
 
 
+def _pay_again(conn: sa.Connection) -> Item:
+    """A second payment with the reference and amount of one a settlement line matched,
+    stored at the end of its tablet's chain: the item as a push hands it over."""
+    unmatched = {subject for kind, subject, *_ in whole_tenant(conn) if kind == "card_unmatched"}
+    row = next(
+        r
+        for r in conn.execute(
+            sa.select(journal_entries).where(
+                journal_entries.c.ref.startswith("card:"),
+                journal_entries.c.type == "collection",
+            )
+        )
+        if f"{r.device_id}:{r.seq}" not in unmatched
+    )
+    head = conn.execute(
+        sa.select(sa.func.max(journal_entries.c.seq)).where(
+            journal_entries.c.device_id == row.device_id
+        )
+    ).scalar_one()
+    body = json.loads(row.body)
+    again = {**body, "seq": head + 1, "prev_hash": "0" * 64}
+    conn.execute(
+        sa.insert(journal_entries).values(
+            device_id=row.device_id,
+            seq=head + 1,
+            tenant_id=TENANT,
+            type="collection",
+            at=row.at,
+            driver_id=row.driver_id,
+            mission_id=row.mission_id,
+            hash="f" * 64,
+            prev_hash="0" * 64,
+            sig="0" * 128,
+            body=json.dumps(again),
+            received_at=NOW,
+            **columns("collection", body["payload"]),
+        )
+    )
+    return Item(
+        row.device_id, head + 1, "collection", row.at, row.driver_id, body["payload"], "f" * 64
+    )
+
+
 def test_a_card_payment_pushed_later_is_matched_with_those_of_its_key(year):
     """A second payment with the reference and amount of one a settlement line already
     matched: the line vouches for one of them only, whichever check runs."""
     with year.begin() as conn:
-        settled = whole_tenant(conn)
-        unmatched = {subject for kind, subject, *_ in settled if kind == "card_unmatched"}
-        row = next(
-            r
-            for r in conn.execute(
-                sa.select(journal_entries).where(
-                    journal_entries.c.ref.startswith("card:"),
-                    journal_entries.c.type == "collection",
-                )
-            )
-            if f"{r.device_id}:{r.seq}" not in unmatched
-        )
-        head = conn.execute(
-            sa.select(sa.func.max(journal_entries.c.seq)).where(
-                journal_entries.c.device_id == row.device_id
-            )
-        ).scalar_one()
-        body = json.loads(row.body)
-        again = {**body, "seq": head + 1, "prev_hash": "0" * 64}
-        conn.execute(
-            sa.insert(journal_entries).values(
-                device_id=row.device_id,
-                seq=head + 1,
-                tenant_id=TENANT,
-                type="collection",
-                at=row.at,
-                driver_id=row.driver_id,
-                mission_id=row.mission_id,
-                hash="f" * 64,
-                prev_hash="0" * 64,
-                sig="0" * 128,
-                body=json.dumps(again),
-                received_at=NOW,
-                **columns("collection", body["payload"]),
-            )
-        )
-        pushed = Item(
-            row.device_id, head + 1, "collection", row.at, row.driver_id, body["payload"], "f" * 64
-        )
+        pushed = _pay_again(conn)
         conn.execute(sa.delete(anomalies))
         reconcile.reconcile_entries(conn, TENANT, [pushed], now=NOW)
         by_push = {a for a in anomalies_now(conn) if a[0] == "card_unmatched"}
         expected = {a for a in whole_tenant(conn) if a[0] == "card_unmatched"}
-    assert (
-        "card_unmatched",
-        f"{row.device_id}:{head + 1}",
-    ) in {a[:2] for a in by_push}
+    subject = f"{pushed.device_id}:{pushed.seq}"
+    assert ("card_unmatched", subject) in {a[:2] for a in by_push}
     assert by_push <= expected
-    assert by_push == {a for a in expected if a[1] in {f"{row.device_id}:{head + 1}"}}
+    assert by_push == {a for a in expected if a[1] == subject}
+
+
+def test_the_whole_tenant_in_small_batches_finds_what_one_batch_finds(year, monkeypatch):
+    """A whole reconciliation reads missions, registers and card payments a batch at a
+    time; the payments of one key stay in one batch, so a line still vouches for one of
+    two payments of its key, whatever the batch size."""
+    with year.begin() as conn:
+        pushed = _pay_again(conn)
+        monkeypatch.setattr(reconcile, "CARD_BATCH", 10**6)
+        monkeypatch.setattr(reconcile, "BATCH", 10**6)
+        expected = whole_tenant(conn)
+        monkeypatch.setattr(reconcile, "CARD_BATCH", 1)
+        monkeypatch.setattr(reconcile, "BATCH", 7)
+        found = whole_tenant(conn)
+    assert ("card_unmatched", f"{pushed.device_id}:{pushed.seq}") in {a[:2] for a in expected}
+    assert {kind for kind, *_ in expected} >= {"card_unmatched", "register_variance"}
+    assert found == expected

@@ -14,10 +14,11 @@ Why one module over 500 lines: one algorithm, gathering the facts the rules of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -92,6 +93,7 @@ MISSION_CHECKS = frozenset(
 )
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
+CARD_BATCH = 5000  # card collections (or register closings) per round of a full one
 IN_CHUNK = 1000  # values per IN list
 
 
@@ -576,26 +578,30 @@ def _check_cards(
     *,
     now: datetime,
     summary: Summary,
-    reversals: Sequence[Item] | None = None,
+    reversals: Sequence[Item] = (),
+    whole: _CardTerms | None = None,
 ) -> None:
     """Card collections against the terminal's settlement files: matched line by line on
     the days files cover (`card_unmatched`), and, on days no file covers, each one its own
     anomaly once CARD_SETTLEMENT_DELAY has passed (`card_unsettled`).
 
-    `cards`: every card collection of the tenant (a whole reconciliation, `reversals`
-    None), or those of a push (with the push's `reversals`). A line matches a payment of
-    the same (reference, amount) only, so for a push only the payments sharing a key
-    with its own, or with one it takes back, are matched again: the same verdicts as
-    matching the whole tenant's, for the cost of what the push touched."""
-    whole = reversals is None
-    days = card_days.covered_days(card_days.settlement_periods(conn, tenant_id))
-    zone = card_days.tenant_zone(conn, tenant_id)
+    `cards`: those of a push (with the push's `reversals`), or, in a whole
+    reconciliation (`whole`: what its batches share), a batch of the tenant's card
+    collections holding every payment of its keys (`_card_batches`). A line matches a
+    payment of the same (reference, amount) only, so for a push only the payments
+    sharing a key with its own, or with one it takes back, are matched again: the same
+    verdicts as matching the whole tenant's, for the cost of what the push touched."""
+    if whole is None:
+        days = card_days.covered_days(card_days.settlement_periods(conn, tenant_id))
+        zone = card_days.tenant_zone(conn, tenant_id)
+    else:
+        days, zone = whole.days, whole.zone
     payments = [card_days.card_payment(c, zone, now) for c in cards]
     overdue = unsettled_cards(payments, days, now)
     if overdue:  # a void or a reversal settles the question: only what still stands
         by_hash = {c.hash: c for c in cards}
         due = [by_hash[f.evidence["entry"]["hash"]] for f in overdue]
-        taken_back = _taken_back(conn, tenant_id, None if whole else due)
+        taken_back = whole.taken_back if whole else _taken_back(conn, tenant_id, due)
         overdue = [f for f in overdue if f.evidence["entry"]["hash"] not in taken_back]
     store(
         conn,
@@ -611,16 +617,15 @@ def _check_cards(
         return  # no imported file covers these days: nothing to match yet
     # Lines are matched against every card collection of the covered periods with the
     # same key, so one line never vouches for two collections.
-    keys: set[str] | None = None
+    keys = {k for c in cards if (k := ref_of(c.type, c.payload)) is not None}
     if whole:
         candidates = list(cards)
     else:
-        keys = {k for c in cards if (k := ref_of(c.type, c.payload)) is not None}
-        keys |= _keys_taken_back(conn, tenant_id, reversals or ())
+        keys |= _keys_taken_back(conn, tenant_id, reversals)
         candidates = typed(conn, tenant_id, ("collection",), refs=keys)
     every = [c for c in candidates if card_days.covered(c.at, days, zone)]
     lines = card_days.settlement_lines(conn, tenant_id, keys)
-    reversed_refs = _taken_back(conn, tenant_id, None if whole else every)
+    reversed_refs = whole.taken_back if whole else _taken_back(conn, tenant_id, every)
     live = [c for c in every if c.hash not in reversed_refs]
     store(
         conn,
@@ -694,33 +699,28 @@ def _mission_column(item: Item) -> str | None:
 
 
 def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> Summary:
-    """Everything, for one tenant: missions in batches, then registers, codes and cards."""
+    """Everything, for one tenant: missions in batches, then registers, codes and cards.
+    Every part is read a batch at a time, so memory holds a batch, not the tenant's year
+    (bench/reconcile.py prints it)."""
     summary = Summary()
     terms = _Contracts(conn, tenant_id)
-    ids = [
-        r[0]
-        for r in conn.execute(
-            sa.select(missions.c.id)
-            .where(missions.c.tenant_id == tenant_id)
-            .order_by(missions.c.id)
+    for ids in _mission_pages(conn, tenant_id):
+        reconcile_missions(conn, tenant_id, ids, now=now, summary=summary, terms=terms)
+    j = journal_entries.c
+    closings = sa.select(*ITEM_COLUMNS).where(j.tenant_id == tenant_id, j.type == "register_closed")
+    for rows in conn.execute(closings.execution_options(yield_per=CARD_BATCH)).partitions():
+        batch = list(items_of(rows))
+        store(
+            conn,
+            tenant_id,
+            register_findings(batch),
+            kinds={"register_variance"},
+            subjects_checked=[f"{i.device_id}:{i.seq}" for i in batch],
+            missions_checked=None,
+            now=now,
+            summary=summary,
         )
-    ]
-    for start in range(0, len(ids), BATCH):
-        reconcile_missions(
-            conn, tenant_id, ids[start : start + BATCH], now=now, summary=summary, terms=terms
-        )
-    closings = typed(conn, tenant_id, ("register_closed",))
-    store(
-        conn,
-        tenant_id,
-        register_findings(closings),
-        kinds={"register_variance"},
-        subjects_checked=[f"{i.device_id}:{i.seq}" for i in closings],
-        missions_checked=None,
-        now=now,
-        summary=summary,
-    )
-    uses = typed(conn, tenant_id, ("discount", "deferral"))
+    uses = typed(conn, tenant_id, ("discount", "deferral"))  # a few in a hundred missions
     refs = sorted({str(u.payload.get("approval_ref")) for u in uses})
     store(
         conn,
@@ -732,12 +732,77 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
         now=now,
         summary=summary,
     )
-    cards = [
-        c for c in typed(conn, tenant_id, ("collection",)) if c.payload.get("method") == "card"
-    ]
-    if cards:
-        _check_cards(conn, tenant_id, cards, now=now, summary=summary)
+    whole = _CardTerms(
+        days=card_days.covered_days(card_days.settlement_periods(conn, tenant_id)),
+        zone=card_days.tenant_zone(conn, tenant_id),
+        taken_back=_taken_back(conn, tenant_id, None),
+    )
+    for cards in _card_batches(conn, tenant_id):
+        _check_cards(conn, tenant_id, cards, now=now, summary=summary, whole=whole)
     return summary
+
+
+def _mission_pages(conn: sa.Connection, tenant_id: str) -> Iterator[list[str]]:
+    """The tenant's mission ids, BATCH at a time, in id order (through the key)."""
+    last = ""
+    while True:
+        page = list(
+            conn.execute(
+                sa.select(missions.c.id)
+                .where(missions.c.tenant_id == tenant_id, missions.c.id > last)
+                .order_by(missions.c.id)
+                .limit(BATCH)
+            ).scalars()
+        )
+        if not page:
+            return
+        yield page
+        last = page[-1]
+
+
+@dataclass(frozen=True)
+class _CardTerms:
+    """What every card batch of a whole reconciliation is judged with, read once."""
+
+    days: frozenset[str]  # the days imported settlement files cover
+    zone: ZoneInfo
+    taken_back: set[str]  # every collection voided or reversed (entry hashes)
+
+
+def _card_batches(conn: sa.Connection, tenant_id: str) -> Iterator[list[Item]]:
+    """The tenant's card collections, about CARD_BATCH at a time, every payment of a
+    (reference, amount) key in the batch of its key (a line matches a payment of its key
+    only, so batches give the whole tenant's verdicts), read in key order through the
+    key's index. If any collection was stored without its facts (no key: before
+    migration 0007), all of them at once, as before."""
+    j = journal_entries.c
+    unread = sa.select(j.seq).where(
+        j.tenant_id == tenant_id, j.type == "collection", j.facts.is_(None)
+    )
+    if conn.execute(unread.limit(1)).first() is not None:
+        every = typed(conn, tenant_id, ("collection",))
+        yield [c for c in every if c.payload.get("method") == "card"]
+        return
+    query = (
+        sa.select(*ITEM_COLUMNS, j.received_at)
+        .where(j.tenant_id == tenant_id, j.ref.is_not(None))
+        .order_by(j.ref)
+        .execution_options(yield_per=CARD_BATCH)
+    )
+    batch: list[Item] = []
+    key = None
+    # Keys of approvals and reversals share the index: only collections are kept.
+    for item in items_of(conn.execute(query), received=True):
+        if item.type != "collection":
+            continue
+        next_key = ref_of(item.type, item.payload)
+        if len(batch) >= CARD_BATCH and next_key != key:
+            yield sorted(batch, key=lambda i: (i.device_id, i.seq))
+            batch = []
+        batch.append(item)
+        key = next_key
+    if batch:
+        yield sorted(batch, key=lambda i: (i.device_id, i.seq))
 
 
 def mission_due_cents(conn: sa.Connection, tenant_id: str, mission_id: str) -> int | None:
