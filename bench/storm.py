@@ -9,7 +9,7 @@ invoice's PDF exists. Figures, printed; never a timed test (tests/test_storm.py 
 smallest form and asserts only what must hold).
 
 Usage: python bench/storm.py [--tablets 50|500] [--workers 4] [--concurrency 32]
-       [--backend sqlite|postgresql|both] [--jobs thread|worker|redis]
+       [--backend sqlite|postgresql|both] [--jobs thread|worker|redis] [--worker-nice 10]
 Loopback only, a free port; bounded in count (--tablets ≤ 2000) and time (--deadline).
 PostgreSQL: TOWLINE_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test),
 in a schema of its own, dropped afterwards. Redis (--jobs redis): TOWLINE_BENCH_REDIS_URL
@@ -188,10 +188,18 @@ def database(backend: str, folder: Path) -> Iterator[str]:
 
 @contextmanager
 def servers(
-    url: str, folder: Path, *, workers: int, jobs_mode: str, queue: str, threads: int = 1
+    url: str,
+    folder: Path,
+    *,
+    workers: int,
+    jobs_mode: str,
+    queue: str,
+    threads: int = 1,
+    worker_nice: int = 0,
 ) -> Iterator[str]:
     """gunicorn with `workers` processes and, unless the jobs run in its threads, one
-    `towline-server worker` beside it; stopped (SIGTERM) on the way out."""
+    `towline-server worker` beside it (its CPU priority lowered by `worker_nice`, as
+    docs/operations.md's unit does); stopped (SIGTERM) on the way out."""
     port = free_port()
     env = {
         **os.environ,
@@ -219,7 +227,14 @@ def servers(
         if jobs_mode == "redis":
             command += ["--redis", REDIS_URL, "--queue", queue]
         processes.append(
-            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            subprocess.Popen(
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                preexec_fn=(lambda: os.nice(worker_nice)) if worker_nice else None,
+            )
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -375,6 +390,7 @@ def storm(
     jobs_mode: str,
     deadline_s: float,
     threads: int = 1,
+    worker_nice: int = 0,
 ) -> Report:
     folder = Path(tempfile.mkdtemp(prefix="towline-storm-"))
     queue = f"towline-storm-{uuid.uuid4().hex[:8]}"
@@ -385,7 +401,13 @@ def storm(
             with engine.begin() as conn:
                 demo.seed(conn, datetime.now(UTC))
             with servers(
-                url, folder, workers=workers, jobs_mode=jobs_mode, queue=queue, threads=threads
+                url,
+                folder,
+                workers=workers,
+                jobs_mode=jobs_mode,
+                queue=queue,
+                threads=threads,
+                worker_nice=worker_nice,
             ) as base:
                 made = enrol_all(base, engine, tablets_count, min(concurrency, 16))
                 deadline = time.perf_counter() + deadline_s
@@ -463,11 +485,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--jobs", choices=["thread", "worker", "redis"], default="thread")
     parser.add_argument("--deadline", type=float, default=900, help="seconds, storm and drain")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        choices=range(20),
+        metavar="0-19",
+        help="the jobs worker's nice value (default 10, as docs/operations.md's unit: PDFs "
+        "are rendered with the CPU the pushes leave; 0: the same priority)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.tablets <= MAX_TABLETS:
         parser.error(f"--tablets between 1 and {MAX_TABLETS}")
     print(
-        f"gunicorn -w {args.workers} --threads {args.threads}, jobs: {args.jobs}, "
+        f"gunicorn -w {args.workers} --threads {args.threads}, jobs: {args.jobs} "
+        f"(worker nice {args.worker_nice}), "
         f"{args.concurrency} tablets at a time "
         f"(a 2-core machine shared with other runs: figures are noisy)"
     )
@@ -482,6 +514,7 @@ def main(argv: list[str] | None = None) -> None:
                 jobs_mode=args.jobs,
                 deadline_s=args.deadline,
                 threads=args.threads,
+                worker_nice=args.worker_nice,
             )
         )
 

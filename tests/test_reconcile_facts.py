@@ -219,9 +219,10 @@ def test_a_card_payment_pushed_later_is_matched_with_those_of_its_key(year):
 
 
 def test_the_whole_tenant_in_small_batches_finds_what_one_batch_finds(year, monkeypatch):
-    """A whole reconciliation reads missions, registers and card payments a batch at a
-    time; the payments of one key stay in one batch, so a line still vouches for one of
-    two payments of its key, whatever the batch size."""
+    """A whole reconciliation reads missions, registers, card payments and approval uses
+    a batch at a time; the entries of one key stay in one batch, so a line still vouches
+    for one of two payments of its key, and a code cited twice is still reused, whatever
+    the batch size."""
     with year.begin() as conn:
         pushed = _pay_again(conn)
         monkeypatch.setattr(reconcile, "CARD_BATCH", 10**6)
@@ -231,5 +232,9 @@ def test_the_whole_tenant_in_small_batches_finds_what_one_batch_finds(year, monk
         monkeypatch.setattr(reconcile, "BATCH", 7)
         found = whole_tenant(conn)
     assert ("card_unmatched", f"{pushed.device_id}:{pushed.seq}") in {a[:2] for a in expected}
-    assert {kind for kind, *_ in expected} >= {"card_unmatched", "register_variance"}
+    assert {kind for kind, *_ in expected} >= {
+        "card_unmatched",
+        "register_variance",
+        "approval_reused",
+    }
     assert found == expected

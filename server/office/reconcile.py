@@ -93,7 +93,7 @@ MISSION_CHECKS = frozenset(
 )
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
-CARD_BATCH = 5000  # card collections (or register closings) per round of a full one
+CARD_BATCH = 5000  # card payments, approval uses or register closings per round of a full one
 IN_CHUNK = 1000  # values per IN list
 
 
@@ -720,25 +720,25 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
             now=now,
             summary=summary,
         )
-    uses = typed(conn, tenant_id, ("discount", "deferral"))  # a few in a hundred missions
-    refs = sorted({str(u.payload.get("approval_ref")) for u in uses})
-    store(
-        conn,
-        tenant_id,
-        reused_approvals(uses),
-        kinds={"approval_reused"},
-        subjects_checked=refs,
-        missions_checked=None,
-        now=now,
-        summary=summary,
-    )
     whole = _CardTerms(
         days=card_days.covered_days(card_days.settlement_periods(conn, tenant_id)),
         zone=card_days.tenant_zone(conn, tenant_id),
         taken_back=_taken_back(conn, tenant_id, None),
     )
-    for cards in _card_batches(conn, tenant_id):
-        _check_cards(conn, tenant_id, cards, now=now, summary=summary, whole=whole)
+    for kind, batch in _keyed_batches(conn, tenant_id):
+        if kind == CARDS:
+            _check_cards(conn, tenant_id, batch, now=now, summary=summary, whole=whole)
+            continue
+        store(
+            conn,
+            tenant_id,
+            reused_approvals(batch),
+            kinds={"approval_reused"},
+            subjects_checked=sorted({str(u.payload.get("approval_ref")) for u in batch}),
+            missions_checked=None,
+            now=now,
+            summary=summary,
+        )
     return summary
 
 
@@ -769,19 +769,27 @@ class _CardTerms:
     taken_back: set[str]  # every collection voided or reversed (entry hashes)
 
 
-def _card_batches(conn: sa.Connection, tenant_id: str) -> Iterator[list[Item]]:
-    """The tenant's card collections, about CARD_BATCH at a time, every payment of a
-    (reference, amount) key in the batch of its key (a line matches a payment of its key
-    only, so batches give the whole tenant's verdicts), read in key order through the
-    key's index. If any collection was stored without its facts (no key: before
-    migration 0007), all of them at once, as before."""
+CARDS, APPROVALS = "cards", "approvals"
+_KEYED = {"collection": CARDS, "discount": APPROVALS, "deferral": APPROVALS}
+
+
+def _keyed_batches(conn: sa.Connection, tenant_id: str) -> Iterator[tuple[str, list[Item]]]:
+    """The tenant's card collections (CARDS) and the discounts and deferrals citing an
+    approval code (APPROVALS), about CARD_BATCH at a time, every entry of a key (a
+    payment's reference and amount, a code) in the batch of its key: a line matches a
+    payment of its key only and a code is reused among the entries citing it, so batches
+    give the whole tenant's verdicts. Read in one pass, in key order, through the key's
+    index (a reversal's key, which shares it, is skipped). If any of these entries was
+    stored without its facts (no key: before migration 0007), all of them at once, as
+    before."""
     j = journal_entries.c
     unread = sa.select(j.seq).where(
-        j.tenant_id == tenant_id, j.type == "collection", j.facts.is_(None)
+        j.tenant_id == tenant_id, j.type.in_(sorted(_KEYED)), j.facts.is_(None)
     )
     if conn.execute(unread.limit(1)).first() is not None:
         every = typed(conn, tenant_id, ("collection",))
-        yield [c for c in every if c.payload.get("method") == "card"]
+        yield CARDS, [c for c in every if c.payload.get("method") == "card"]
+        yield APPROVALS, typed(conn, tenant_id, ("discount", "deferral"))
         return
     query = (
         sa.select(*ITEM_COLUMNS, j.received_at)
@@ -789,20 +797,25 @@ def _card_batches(conn: sa.Connection, tenant_id: str) -> Iterator[list[Item]]:
         .order_by(j.ref)
         .execution_options(yield_per=CARD_BATCH)
     )
-    batch: list[Item] = []
-    key = None
-    # Keys of approvals and reversals share the index: only collections are kept.
+    batches: dict[str, list[Item]] = {CARDS: [], APPROVALS: []}
+    last: dict[str, str | None] = {CARDS: None, APPROVALS: None}
+
+    def in_order(batch: list[Item]) -> list[Item]:
+        return sorted(batch, key=lambda i: (i.device_id, i.seq))
+
     for item in items_of(conn.execute(query), received=True):
-        if item.type != "collection":
+        kind = _KEYED.get(item.type)
+        if kind is None:
             continue
-        next_key = ref_of(item.type, item.payload)
-        if len(batch) >= CARD_BATCH and next_key != key:
-            yield sorted(batch, key=lambda i: (i.device_id, i.seq))
-            batch = []
-        batch.append(item)
-        key = next_key
-    if batch:
-        yield sorted(batch, key=lambda i: (i.device_id, i.seq))
+        key = ref_of(item.type, item.payload)
+        if len(batches[kind]) >= CARD_BATCH and key != last[kind]:
+            yield kind, in_order(batches[kind])
+            batches[kind] = []
+        batches[kind].append(item)
+        last[kind] = key
+    for kind, batch in batches.items():
+        if batch:
+            yield kind, in_order(batch)
 
 
 def mission_due_cents(conn: sa.Connection, tenant_id: str, mission_id: str) -> int | None:
