@@ -426,15 +426,18 @@ def store(
         (anomalies.c.mission_id, list(missions_checked or ())),
         (anomalies.c.subject, list(subjects_checked or ())),
     ):
+        where = [anomalies.c.tenant_id == tenant_id]
+        if column is anomalies.c.subject:  # through (tenant, kind, subject)
+            where.append(anomalies.c.kind.in_(kinds))
+        # By mission, the kinds are checked here: given in SQL, SQLite would rather walk
+        # every anomaly of each kind (the subject's index) than the missions' own.
         for start in range(0, len(values), IN_CHUNK):
             held.extend(
-                conn.execute(
-                    sa.select(*columns).where(
-                        anomalies.c.tenant_id == tenant_id,
-                        anomalies.c.kind.in_(kinds),
-                        column.in_(values[start : start + IN_CHUNK]),
-                    )
+                row
+                for row in conn.execute(
+                    sa.select(*columns).where(*where, column.in_(values[start : start + IN_CHUNK]))
                 )
+                if row.kind in kinds
             )
     known = {(r.kind, r.subject): r for r in held}
     for key, finding in found.items():
