@@ -23,10 +23,11 @@ Prints, per backend:
 - where the time goes: cProfile of the full reconciliation, top 15 by cumulative time,
   and the reconciliation's own functions.
 The default is a year of 50 trucks (182,500 missions): the whole bench then takes about
-10 minutes per backend on 2 CPUs (a year of 200 trucks takes about 4 minutes per full
-reconciliation on SQLite, and the bench runs several). The time for 730,000 missions is
-then printed as an EXTRAPOLATION (linear, from the largest measured size), said to be one;
-`--trucks 200` measures it.
+10 minutes per backend on 2 CPUs. The time for 730,000 missions is then printed as an
+EXTRAPOLATION (linear, from the largest measured size), said to be one; `--trucks 200`
+measures it: about 7 minutes to generate and 4 per full reconciliation on SQLite, 8 and
+8 on PostgreSQL, so about 25 and 40 minutes with `--no-profile --no-trace
+--checkpoints 25,100` (docs/scaling.md "The year's reconciliation" has the figures).
 
 Usage: python bench/reconcile.py [--trucks 50] [--days 365] [--missions-per-day-per-truck 10]
            [--database sqlite|postgresql|both] [--keep] [--no-trace] [--no-profile]

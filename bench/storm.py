@@ -223,18 +223,13 @@ def servers(
     ]  # fmt: skip
     if jobs_mode in ("worker", "redis"):
         command = [str(bin_dir / "towline-server"), "worker", "--database", url]
+        if worker_nice:
+            command = ["nice", "-n", str(worker_nice), *command]
         command += ["--var-dir", str(folder / "var")]
         if jobs_mode == "redis":
             command += ["--redis", REDIS_URL, "--queue", queue]
         processes.append(
-            subprocess.Popen(
-                command,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                preexec_fn=(lambda: os.nice(worker_nice)) if worker_nice else None,
-            )
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -491,16 +486,17 @@ def main(argv: list[str] | None = None) -> None:
         default=10,
         choices=range(20),
         metavar="0-19",
-        help="the jobs worker's nice value (default 10, as docs/operations.md's unit: PDFs "
-        "are rendered with the CPU the pushes leave; 0: the same priority)",
+        help="with --jobs worker or redis, the worker's nice value (default 10, as "
+        "docs/operations.md's unit: PDFs are rendered with the CPU the pushes leave; 0: the "
+        "same priority, as the runs before this option)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.tablets <= MAX_TABLETS:
         parser.error(f"--tablets between 1 and {MAX_TABLETS}")
     print(
-        f"gunicorn -w {args.workers} --threads {args.threads}, jobs: {args.jobs} "
-        f"(worker nice {args.worker_nice}), "
-        f"{args.concurrency} tablets at a time "
+        f"gunicorn -w {args.workers} --threads {args.threads}, jobs: {args.jobs}"
+        + (f" (worker at nice {args.worker_nice}), " if args.jobs != "thread" else ", ")
+        + f"{args.concurrency} tablets at a time "
         f"(a 2-core machine shared with other runs: figures are noisy)"
     )
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]

@@ -46,6 +46,10 @@ def test_the_columns_say_what_the_body_says():
     assert columns(NO_CONTRACT) == dict.fromkeys(columns(WITH_CAP))
     odd = {"contract": {"id": "X" * 65, "version": True}, "file_cap": {"consumed_before": 1.5}}
     assert columns(odd) == dict.fromkeys(columns(WITH_CAP))
+    # Beyond what the columns hold (a forged body): left empty, read from the body.
+    huge = {"contract": {"id": "A\x00B", "version": 2**31}, "file_cap": {"consumed_before": 10**17}}
+    assert columns(huge) == dict.fromkeys(columns(WITH_CAP))
+    assert columns({"file_cap": {"consumed_before": 10**16}})["file_cap_before_cents"] == 10**18
 
 
 def test_the_valuations_stored_before_get_their_figures(old_engine):  # noqa: F811

@@ -590,7 +590,7 @@ def _check_cards(
 
     `cards`: those of a push (with the push's `reversals`), or, in a whole
     reconciliation (`whole`: what its batches share), a batch of the tenant's card
-    collections holding every payment of its keys (`_card_batches`). A line matches a
+    collections holding every payment of its keys (`_keyed_batches`). A line matches a
     payment of the same (reference, amount) only, so for a push only the payments
     sharing a key with its own, or with one it takes back, are matched again: the same
     verdicts as matching the whole tenant's, for the cost of what the push touched."""
@@ -703,8 +703,15 @@ def _mission_column(item: Item) -> str | None:
 
 def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> Summary:
     """Everything, for one tenant: missions in batches, then registers, codes and cards.
-    Every part is read a batch at a time, so memory holds a batch, not the tenant's year
-    (bench/reconcile.py prints it)."""
+    Every part is read a batch at a time, so memory holds a batch (and the tenant's
+    voided or reversed collections), not the tenant's year (bench/reconcile.py prints it).
+    A key is never split: every card payment of one (reference, amount), every use of
+    one code is in one batch, however many there are.
+
+    Keyed entries stored without a key are not matched: a discount or deferral whose
+    `approval_ref` is null (no code to reuse; a push does not look it up either), a card
+    collection whose amount cannot be read (on which the mission's own rules stop:
+    docs/security.md, "A rogue or stolen tablet")."""
     summary = Summary()
     terms = _Contracts(conn, tenant_id)
     for ids in _mission_pages(conn, tenant_id):

@@ -43,10 +43,13 @@ def columns(body: Mapping[str, Any]) -> dict[str, Any]:
     version = contract.get("version") if isinstance(contract, Mapping) else None
     cap = body.get("file_cap")
     before = cap.get("consumed_before") if isinstance(cap, Mapping) and cap else None
+    # What a tablet wrote, bounded to what the columns hold: beyond, left empty (read
+    # from the body), never a push or a migration refused by the database.
+    cents = None if before is None else _cents(before)
     return {
-        "contract_id": name if isinstance(name, str) and len(name) <= CONTRACT_ID_LENGTH else None,
-        "contract_version": version if _is_int(version) else None,
-        "file_cap_before_cents": None if before is None else _cents(before),
+        "contract_id": name if _fits(name) else None,
+        "contract_version": version if _is_int(version, 2**31) else None,
+        "file_cap_before_cents": cents if _is_int(cents, 2**63) else None,
     }
 
 
@@ -61,8 +64,13 @@ def of_body(body: Mapping[str, Any], due_cents: int | None) -> Figures:
     )
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -(2**31) < value < 2**31
+def _fits(name: object) -> bool:
+    """A contract id the column holds (PostgreSQL refuses a NUL in text)."""
+    return isinstance(name, str) and len(name) <= CONTRACT_ID_LENGTH and "\x00" not in name
+
+
+def _is_int(value: object, bound: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -bound < value < bound
 
 
 def _cents(amount: object) -> int | None:
