@@ -7,14 +7,15 @@ survive the refusal; a revoked device's batch is kept in quarantine (`quarantine
 exception out of `receive` is a bug or a database failure: roll back.
 
 Order of checks: revoked → quarantine, within bounds; size; every entry's shape
-(`from_wire`); every entry of this device, in consecutive device order; starts beyond
-head + 1 → gap; the part already stored must match hash for hash (else fork) and carry a
-signature that verifies; the new part is verified as a chain continuing the stored head,
-every hash and link and the last entry's signature (which vouches for the run), then
-stored, with a job that verifies every entry's own signature after the commit
-(`signature_checks`). Then, on what is stored: who recorded
-each entry and with what right (`entry_rights`: an unauthorised entry is held, not
-derived), its date (`entry_dates`: flagged), and what the office derives (`ingest`).
+(`from_wire`; a money entry's payload, `shared.money_payloads`); every entry of this
+device, in consecutive device order; starts beyond head + 1 → gap; the part already
+stored must match hash for hash (else fork) and carry a signature that verifies; the new
+part is verified as a chain continuing the stored head, every hash and link and the last
+entry's signature (which vouches for the run), then stored, with a job that verifies
+every entry's own signature after the commit (`signature_checks`). Then, on what is
+stored: who recorded each entry and with what right (`entry_rights`: an unauthorised
+entry is held, not derived), its date (`entry_dates`: flagged), and what the office
+derives (`ingest`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from server.devices import (
 )
 from server.office.anomalies import open_anomaly
 from server.platform.tables import devices, journal_entries
-from shared import signing
+from shared import money_payloads, signing
 from shared.chain_verifier import Finding, FindingKind, SignatureCheck, verify_chain
 from shared.errors import InvalidDocument, Problem
 from shared.i18n import Text
@@ -265,15 +266,19 @@ def _read(
                 fr.append(f"[{index}] {p.message('fr')}")
                 en.append(f"[{index}] {p.message('en')}")
             continue
+        found = money_payloads.problems(item.entry)
         driver = item.entry.driver_id
         if driver is not None and len(driver) > _COLUMN_ID:
-            problem = Problem(
-                "driver_id",
-                Text(
-                    f"identifiant de chauffeur trop long ({_COLUMN_ID} au plus)",
-                    f"driver id too long (at most {_COLUMN_ID})",
-                ),
+            found.append(
+                Problem(
+                    "driver_id",
+                    Text(
+                        f"identifiant de chauffeur trop long ({_COLUMN_ID} au plus)",
+                        f"driver id too long (at most {_COLUMN_ID})",
+                    ),
+                )
             )
+        for problem in found:
             fr.append(f"[{index}] {problem.message('fr')}")
             en.append(f"[{index}] {problem.message('en')}")
         signed.append(item)
