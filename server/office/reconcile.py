@@ -544,16 +544,7 @@ def reconcile_entries(
         fresh=fresh,
     )
     closings = [i for i in items if i.type == "register_closed"]
-    store(
-        conn,
-        tenant_id,
-        register_findings(closings),
-        kinds={"register_variance"},
-        subjects_checked=[f"{i.device_id}:{i.seq}" for i in closings],
-        missions_checked=None,
-        now=now,
-        summary=summary,
-    )
+    _check_closings(conn, tenant_id, closings, now=now, summary=summary)
     refs = {str(i.payload.get("approval_ref")) for i in items if i.type in ("discount", "deferral")}
     for ref in sorted(refs):
         uses = typed(conn, tenant_id, ("discount", "deferral"), refs=[approval_key(ref)])
@@ -694,6 +685,27 @@ def _keys_taken_back(conn: sa.Connection, tenant_id: str, reversals: Sequence[It
     }
 
 
+def _check_closings(
+    conn: sa.Connection,
+    tenant_id: str,
+    closings: Sequence[Item],
+    *,
+    now: datetime,
+    summary: Summary,
+) -> None:
+    """Each register closing against the collections it counts (`register_variance`)."""
+    store(
+        conn,
+        tenant_id,
+        register_findings(closings),
+        kinds={"register_variance"},
+        subjects_checked=[f"{i.device_id}:{i.seq}" for i in closings],
+        missions_checked=None,
+        now=now,
+        summary=summary,
+    )
+
+
 def _mission_column(item: Item) -> str | None:
     """The mission an entry is stored under (`journal_entries.mission_id`, as the push
     writes it: the payload's, when it is an id)."""
@@ -710,8 +722,8 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
 
     Keyed entries stored without a key are not matched: a discount or deferral whose
     `approval_ref` is null (no code to reuse; a push does not look it up either), a card
-    collection whose amount cannot be read (on which the mission's own rules stop:
-    docs/security.md, "A rogue or stolen tablet")."""
+    collection whose amount cannot be read (refused at the push since
+    `shared.money_payloads`; docs/security.md says which entries could be stored before)."""
     summary = Summary()
     terms = _Contracts(conn, tenant_id)
     for ids in _mission_pages(conn, tenant_id):
@@ -719,17 +731,7 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
     j = journal_entries.c
     closings = sa.select(*ITEM_COLUMNS).where(j.tenant_id == tenant_id, j.type == "register_closed")
     for rows in conn.execute(closings.execution_options(yield_per=CARD_BATCH)).partitions():
-        batch = list(items_of(rows))
-        store(
-            conn,
-            tenant_id,
-            register_findings(batch),
-            kinds={"register_variance"},
-            subjects_checked=[f"{i.device_id}:{i.seq}" for i in batch],
-            missions_checked=None,
-            now=now,
-            summary=summary,
-        )
+        _check_closings(conn, tenant_id, list(items_of(rows)), now=now, summary=summary)
     whole = _CardTerms(
         days=card_days.covered_days(card_days.settlement_periods(conn, tenant_id)),
         zone=card_days.tenant_zone(conn, tenant_id),
