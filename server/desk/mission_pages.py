@@ -39,7 +39,15 @@ from server.office.reconcile import OPEN
 from server.office.valuation import Valuer
 from server.people.rights import Right
 from server.platform.errors import ApiError, NotFound
-from server.platform.tables import anomalies, decisions, journal_entries, missions, ordering_parties
+from server.platform.tables import (
+    anomalies,
+    decisions,
+    folded_prefix,
+    journal_entries,
+    missions,
+    newest_first,
+    ordering_parties,
+)
 from server.platform.tables import valuations as valuations_table
 from server.platform.web import engine, lang, now, reader, server_private_key
 from shared.explain import explain_step
@@ -97,11 +105,11 @@ def mission_search() -> Any:
                     .where(
                         missions.c.tenant_id == user.tenant_id,
                         sa.or_(
-                            missions.c.id.istartswith(q, autoescape=True),
-                            missions.c.file_number.istartswith(q, autoescape=True),
+                            folded_prefix(conn.dialect.name, missions.c.id, q),
+                            folded_prefix(conn.dialect.name, missions.c.file_number, q),
                         ),
                     )
-                    .order_by(missions.c.created_at.desc(), missions.c.id)
+                    .order_by(newest_first(conn.dialect.name, missions.c.created_at), missions.c.id)
                     .limit(SEARCH_LIMIT + 1)
                 )
             )

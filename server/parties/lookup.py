@@ -24,7 +24,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from server.platform.tables import documents, missions, orders, party_files, phone_orders
+from server.platform.tables import (
+    documents,
+    folded_is,
+    missions,
+    newest_first,
+    orders,
+    party_files,
+    phone_orders,
+)
 from shared.phones import Phone, phone_key, read_phone
 from shared.plates import Plate, plate_key, read_french_plate
 
@@ -181,7 +189,7 @@ def accounts_like(conn: sa.Connection, tenant_id: str, text: str) -> dict[str, l
             missions.c.customer.is_not(None),
             _contains(missions.c.customer, text),
         )
-        .order_by(missions.c.created_at.desc())
+        .order_by(newest_first(conn.dialect.name, missions.c.created_at))
         .limit(LIMIT)
     )
     for row in rows:
@@ -213,10 +221,8 @@ def _by_reference(conn: sa.Connection, tenant_id: str, text: str) -> list[str]:
 def _by_file(conn: sa.Connection, tenant_id: str, text: str) -> list[str]:
     rows = conn.execute(
         sa.select(missions.c.id)
-        .where(
-            missions.c.tenant_id == tenant_id, sa.func.lower(missions.c.file_number) == text.lower()
-        )
-        .order_by(missions.c.created_at.desc())
+        .where(missions.c.tenant_id == tenant_id, folded_is(missions.c.file_number, text))
+        .order_by(newest_first(conn.dialect.name, missions.c.created_at))
         .limit(LIMIT)
     )
     return [r.id for r in rows]
@@ -233,9 +239,9 @@ def _by_document(conn: sa.Connection, tenant_id: str, text: str) -> list[str]:
 
 def _by_mission_id(conn: sa.Connection, tenant_id: str, text: str) -> list[str]:
     rows = conn.execute(
-        sa.select(missions.c.id).where(
-            missions.c.tenant_id == tenant_id, sa.func.lower(missions.c.id) == text.lower()
-        )
+        sa.select(missions.c.id)
+        .where(missions.c.tenant_id == tenant_id, folded_is(missions.c.id, text))
+        .order_by(newest_first(conn.dialect.name, missions.c.created_at))
     )
     return [r.id for r in rows]
 
@@ -245,7 +251,7 @@ def files_named(conn: sa.Connection, tenant_id: str, text: str) -> list[tuple[st
     rows = conn.execute(
         sa.select(party_files.c.party_id, party_files.c.file_number).where(
             party_files.c.tenant_id == tenant_id,
-            sa.func.lower(party_files.c.file_number) == text.lower(),
+            folded_is(party_files.c.file_number, text),
         )
     )
     return [(r.party_id, r.file_number) for r in rows]
