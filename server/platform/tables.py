@@ -316,7 +316,8 @@ journal_entries = sa.Table(
     sa.Column("repeats", sa.Boolean),
     sa.PrimaryKeyConstraint("device_id", "seq"),
     sa.Index("ix_journal_mission", "tenant_id", "mission_id"),
-    sa.Index("ix_journal_type", "tenant_id", "type"),
+    # A type's entries of a period (the reports' collections and voids), or all of them
+    sa.Index("ix_journal_type", "tenant_id", "type", "received_at"),
     sa.Index("ix_journal_ref", "tenant_id", "ref"),
     sa.Index(
         "ix_journal_mission_firsts",
