@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import cast
 
 from shared import closings
-from shared.closings import movement
 from shared.errors import Problem
 from shared.i18n import Text
 from shared.journal import Entry, EntryType
@@ -86,7 +85,7 @@ def _readable_amount(value: object) -> bool:
 def _vat_problems(entry: Entry) -> list[Problem]:
     """The VAT split as closings total it: each share readable, adding up to the amount."""
     try:  # `movement` reads the type and payload (and names the entry by device and seq)
-        movement(cast(closings.Entry, entry))
+        closings.movement(cast(closings.Entry, entry))
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         return [
