@@ -152,3 +152,20 @@ def test_a_tablet_pulls_only_its_own_drivers_missions_and_never_another_tenants(
     # an office user's token is not a device's
     office = world.client.post("/api/v1/sync/pull", json={"cursor": 0}, headers=admin)
     assert office.status_code == 401
+
+
+def test_a_money_entry_whose_amount_cannot_be_read_is_refused_in_words(world):  # noqa: F811
+    """Signed by the tablet's own key, so the chain verifies: the payload is what is wrong."""
+    tablet = enrol(world)
+    bad = journal.append(
+        journal.genesis(tablet["device_id"]),
+        type="collection",
+        at=journal.utc_timestamp(AT),
+        driver_id="D1",
+        payload={"mission_id": "M1", "method": "cash", "amount": "12,50"},
+        private_key=tablet["key"],
+    )
+    answer = push(world, tablet, [bad])
+    assert (answer.status_code, answer.json["code"]) == (422, "invalid_entry"), answer.json
+    assert "[0] payload.amount: montant illisible : '12,50'" in answer.json["message"]
+    assert world.count(journal_entries) == 0 and world.count(anomalies) == 0
