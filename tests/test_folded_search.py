@@ -1,8 +1,8 @@
 """Finding a mission by its id or file number in any case (issue 18, "the desk at a
 year"), on SQLite and PostgreSQL: `folded_prefix` and `folded_is` find exactly the rows
-a case-blind comparison in Python finds (`%`, `_` and `/` typed are letters, not
-patterns), newest first, through the folded indexes of migration 0015, which upgrades
-and downgrades."""
+a case-blind comparison in Python finds for ASCII letters (SQLite's `lower()` folds no
+other; `%`, `_` and `/` typed are letters, not patterns), newest first, through the
+folded indexes of migration 0015, which upgrades and downgrades."""
 
 from __future__ import annotations
 
@@ -25,8 +25,17 @@ from tests.test_rights_migration import migrate, old_engine  # noqa: F401
 
 START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 # Ids a clerk may meet: mixed case, and the characters LIKE and its escape treat apart.
-IDS = ["M-A-26-0001", "m-a-26-0002", "M-A-26-0010", "M-B-26-0001", "M_A%26/1", "MxA-26-0003"]
-FILES = ["A-2026-001", "a-2026-002", None, "B-2026-001", "A_2026%/1", "A-2026-0010"]
+# The last code point right after a prefix: SQLite's range must still hold it.
+IDS = [
+    "M-A-26-0001",
+    "m-a-26-0002",
+    "M-A-26-0010",
+    "M-B-26-0001",
+    "M_A%26/1",
+    "MxA-26-0003",
+    "M-A\U0010ffff7",
+]
+FILES = ["A-2026-001", "a-2026-002", None, "B-2026-001", "A_2026%/1", "A-2026-0010", None]
 
 
 def _missions(eng: sa.Engine) -> None:
@@ -83,6 +92,7 @@ def _typed(draw: st.DrawFn) -> str:
 @example(typed="m_a")  # "_" a letter, not "any one character"
 @example(typed="M-A-26-00%")  # "%" a letter, not "anything"
 @example(typed="m_a%26/")  # "/", the escape character, a letter too
+@example(typed="m-a")  # "M-A\U0010ffff7" starts so too
 def test_a_prefix_in_any_case_finds_what_python_finds(engine, typed):  # noqa: F811
     with engine.connect() as conn:
         known = conn.execute(sa.select(sa.func.count()).select_from(missions)).scalar_one()

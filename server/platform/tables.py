@@ -271,7 +271,7 @@ def folded_prefix(dialect: str, column: sa.ColumnElement[Any], text: str) -> sa.
     if dialect == "postgresql":
         return starts
     low = sa.func.lower(sa.literal(text, sa.String), type_=sa.String)
-    return sa.and_(key >= low, key < low.concat(_LAST), starts)
+    return sa.and_(key >= low, key < low.op("||")(_AFTER_ALL), starts)
 
 
 def newest_first(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -285,7 +285,9 @@ def newest_first(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElemen
     return sa.type_coerce(column, sa.String).concat("").desc()
 
 
-_LAST = chr(0x10FFFF)  # the last code point: a text starting with P sorts before P + _LAST
+# A byte no UTF-8 text holds (0xF5): SQLite compares text byte by byte, so every text that
+# starts with P sorts before P followed by it, whatever follows P (U+10FFFF included).
+_AFTER_ALL = sa.literal_column("CAST(x'F5' AS TEXT)", sa.String)
 folded_index("ix_missions_id_folded", missions.c.tenant_id, missions.c.id)
 folded_index("ix_missions_file_folded", missions.c.tenant_id, missions.c.file_number)
 
