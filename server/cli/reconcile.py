@@ -34,9 +34,11 @@ def reconcile_command(tenant_id: str, database_url: str, as_json: bool, lang: st
     chosen = common.lang(lang)
 
     def work() -> Any:
-        with common.engine(database_url).begin() as conn:
+        engine = common.engine(database_url)
+        with engine.begin() as conn:
             common.require_tenant(conn, tenant_id)
-            return reconcile.reconcile_tenant(conn, tenant_id, now=common.now())
+        # A batch of missions per transaction: pushes meanwhile wait for one batch only.
+        return reconcile.reconcile_tenant_in_steps(engine, tenant_id, now=common.now())
 
     summary = common.run(chosen, work)
     body = {

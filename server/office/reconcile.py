@@ -14,7 +14,7 @@ Why one module over 500 lines: one algorithm, gathering the facts the rules of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -714,20 +714,64 @@ def _mission_column(item: Item) -> str | None:
 
 
 def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> Summary:
-    """Everything, for one tenant: missions in batches, then registers, codes and cards.
-    Every part is read a batch at a time, so memory holds a batch (and the tenant's
-    voided or reversed collections), not the tenant's year (bench/reconcile.py prints it).
-    A key is never split: every card payment of one (reference, amount), every use of
-    one code is in one batch, however many there are.
+    """Everything, for one tenant, in the caller's transaction: missions in batches, then
+    registers, codes and cards. Every part is read a batch at a time, so memory holds a
+    batch (and the tenant's voided or reversed collections), not the tenant's year
+    (bench/reconcile.py prints it). `reconcile_tenant_in_steps` does the same work in
+    one transaction per batch of missions."""
+    summary = Summary()
+    terms = _Contracts(conn, tenant_id)
+    for ids in _mission_pages(conn, tenant_id):
+        reconcile_missions(conn, tenant_id, ids, now=now, summary=summary, terms=terms)
+    reconcile_keyed(conn, tenant_id, now=now, summary=summary)
+    return summary
+
+
+def reconcile_tenant_in_steps(
+    engine: sa.Engine,
+    tenant_id: str,
+    *,
+    now: datetime,
+    go_on: Callable[[sa.Connection], bool] = lambda _conn: True,
+    finish: Callable[[sa.Connection], bool] = lambda _conn: True,
+) -> Summary | None:
+    """`reconcile_tenant`, committing after each batch of missions, so a year's run never
+    holds the database for minutes: on SQLite every transaction holds the write lock
+    (BEGIN IMMEDIATE), and a push waiting longer than its busy timeout fails. Each batch
+    is whole (its missions' verdicts commit together); a run stopped half-way has stored
+    the batches it did, and running again finds what they found.
+
+    `go_on(conn)` opens each batch's transaction and `finish(conn)` the last one (the
+    registers, codes and cards, whose keyed reads stream and cannot cross a commit): when
+    either says no (a job whose lease another worker has taken), the run stops there and
+    returns None."""
+    summary, after = Summary(), ""
+    while True:
+        with engine.begin() as conn:
+            if not go_on(conn):
+                return None
+            ids = mission_page(conn, tenant_id, after=after)
+            if not ids:
+                break
+            reconcile_missions(conn, tenant_id, ids, now=now, summary=summary)
+        after = ids[-1]
+    with engine.begin() as conn:
+        if not finish(conn):
+            return None
+        reconcile_keyed(conn, tenant_id, now=now, summary=summary)
+    return summary
+
+
+def reconcile_keyed(
+    conn: sa.Connection, tenant_id: str, *, now: datetime, summary: Summary
+) -> None:
+    """The tenant's register closings, card payments and approval codes: what is judged
+    per closing or per key across missions rather than per mission.
 
     Keyed entries stored without a key are not matched: a discount or deferral whose
     `approval_ref` is null (no code to reuse; a push does not look it up either), a card
     collection whose amount cannot be read (refused at the push since
     `shared.money_payloads`; docs/security.md says which entries could be stored before)."""
-    summary = Summary()
-    terms = _Contracts(conn, tenant_id)
-    for ids in _mission_pages(conn, tenant_id):
-        reconcile_missions(conn, tenant_id, ids, now=now, summary=summary, terms=terms)
     j = journal_entries.c
     closings = sa.select(*ITEM_COLUMNS).where(j.tenant_id == tenant_id, j.type == "register_closed")
     for rows in conn.execute(closings.execution_options(yield_per=CARD_BATCH)).partitions():
@@ -751,25 +795,26 @@ def reconcile_tenant(conn: sa.Connection, tenant_id: str, *, now: datetime) -> S
             now=now,
             summary=summary,
         )
-    return summary
 
 
 def _mission_pages(conn: sa.Connection, tenant_id: str) -> Iterator[list[str]]:
     """The tenant's mission ids, BATCH at a time, in id order (through the key)."""
-    last = ""
-    while True:
-        page = list(
-            conn.execute(
-                sa.select(missions.c.id)
-                .where(missions.c.tenant_id == tenant_id, missions.c.id > last)
-                .order_by(missions.c.id)
-                .limit(BATCH)
-            ).scalars()
-        )
-        if not page:
-            return
+    after = ""
+    while page := mission_page(conn, tenant_id, after=after):
         yield page
-        last = page[-1]
+        after = page[-1]
+
+
+def mission_page(conn: sa.Connection, tenant_id: str, *, after: str) -> list[str]:
+    """The tenant's next BATCH mission ids after `after`, in id order (through the key)."""
+    return list(
+        conn.execute(
+            sa.select(missions.c.id)
+            .where(missions.c.tenant_id == tenant_id, missions.c.id > after)
+            .order_by(missions.c.id)
+            .limit(BATCH)
+        ).scalars()
+    )
 
 
 @dataclass(frozen=True)

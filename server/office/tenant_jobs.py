@@ -5,9 +5,10 @@ request: one tenant's closings (server.office.closing) and its whole reconciliat
 `POST /reconcile`, a settlement file's import) and reads where it stands with
 `last_reconcile`.
 
-Each handler does its work and marks its job done in one transaction, so a worker that
-dies leaves neither half; both kinds are safe to run twice (a closing closes nothing
-twice, a reconciliation finds what it found).
+A closing does its work and marks its job done in one transaction, so a worker that
+dies leaves neither half; a reconciliation commits a batch of missions at a time and
+marks its job done with its last batch. Both kinds are safe to run twice (a closing
+closes nothing twice, a reconciliation finds what it found).
 """
 
 from __future__ import annotations
@@ -56,10 +57,16 @@ def close_tenant(context: jobs.Context, job: jobs.Job) -> None:
 
 
 def reconcile_tenant(context: jobs.Context, job: jobs.Job) -> None:
-    """Every mission, register, approval code and card payment of the tenant."""
-    tenant_id = str(job.tenant_id)
-    _in_one_transaction(
-        context, job, lambda conn, now: reconcile.reconcile_tenant(conn, tenant_id, now=now)
+    """Every mission, register, approval code and card payment of the tenant, a batch of
+    missions per transaction (a year's run would otherwise hold SQLite's write lock for
+    minutes, and the pushes meanwhile would fail); the job is marked done with the last
+    batch. A worker whose lease another has taken stops at its next batch."""
+    reconcile.reconcile_tenant_in_steps(
+        context.engine,
+        str(job.tenant_id),
+        now=context.clock(),
+        go_on=lambda conn: jobs.holds(conn, job),
+        finish=lambda conn: jobs.complete(conn, job, context.clock()),
     )
 
 

@@ -255,18 +255,27 @@ def claim(engine: sa.Engine, *, worker: str, now: datetime) -> Job | None:
             )
 
 
+def _held(job: Job) -> sa.ColumnElement[bool]:
+    """The job's row, while this worker's lease on it holds."""
+    return sa.and_(
+        jobs.c.id == job.id,
+        jobs.c.state == RUNNING,
+        jobs.c.attempts == job.attempts,
+        jobs.c.worker == job.worker,
+    )
+
+
+def holds(conn: sa.Connection, job: Job) -> bool:
+    """Whether this worker still has the job (no other worker has taken it over), for a
+    handler that commits its work in several transactions."""
+    return conn.execute(sa.select(jobs.c.id).where(_held(job))).first() is not None
+
+
 def complete(conn: sa.Connection, job: Job, now: datetime) -> bool:
     """Mark the job done, in the handler's transaction. False when another worker has
     taken it over since (this one's lease ran out): the handler should roll back."""
     done = conn.execute(
-        sa.update(jobs)
-        .where(
-            jobs.c.id == job.id,
-            jobs.c.state == RUNNING,
-            jobs.c.attempts == job.attempts,
-            jobs.c.worker == job.worker,
-        )
-        .values(state=DONE, finished_at=now, lease_until=None)
+        sa.update(jobs).where(_held(job)).values(state=DONE, finished_at=now, lease_until=None)
     )
     return done.rowcount == 1
 
