@@ -58,7 +58,19 @@ def take_call(page: Any, url: str, fields: dict[str, str], party: str = "") -> s
 
 def assign(page: Any, url: str, mission: str, driver: str) -> str:
     card = page.locator(f'article[data-mission="{mission}"]')
-    card.locator("form.assign select[name=driver_id]").select_option(driver)
+    choice = card.locator("form.assign select[name=driver_id]")
+    assert choice.locator("option").count() == 1  # "—": the board lists its drivers once
+    choice.click()  # the dispatcher opens the list: dispatch.js fills it from the board's
+    mine = card.locator("form.assign select").get_attribute("data-current")
+    active = page.evaluate(
+        "[...document.getElementById('driver-choices').content.children].map(o => o.value)"
+    )
+    assert active == ["d1", "d2", "d3"]
+    assert choice.locator("option").evaluate_all("os => os.map(o => o.value)") == [
+        "",
+        *(d for d in active if d != mine),
+    ]
+    choice.select_option(driver)
     card.locator("form.assign button[type=submit]").click()
     page.wait_for_url(f"{url}/desk/dispatch")
     return str(page.locator(".flash.ok").inner_text())

@@ -187,6 +187,45 @@ def test_the_status_shown_follows_the_tablet_and_a_finished_mission_stays_put(wo
     assert (again.status_code, again.get_json()["code"]) == (409, "mission_finished")
 
 
+def card_html(page: str, mission: str) -> str:
+    found = re.search(rf'<article[^>]*data-mission="{re.escape(mission)}".*?</article>', page, re.S)
+    assert found, f"no card for {mission}"
+    return found.group(0)
+
+
+def offered(html: str) -> list[str]:
+    """The drivers an "assign to" list offers (its "—" left out)."""
+    return re.findall(r'<option value="(d\d)"', html)
+
+
+def test_the_board_lists_the_drivers_once_and_a_refused_card_lists_them_itself(world):  # noqa: F811
+    """Each card's list is filled from the board's one list by dispatch.js (a list in every
+    card made a day of 200 trucks 30 MB); without the script, "Assign" with no driver
+    chosen shows the board again with that card's list filled."""
+    client = desk(world)
+    calls = [take_call(client, plate=p) for p in ("EF-456-GH", "JK-321-LM", "NP-654-QR")]
+    post(client, f"/desk/dispatch/{calls[0]}/assign", {"driver_id": "d1"})
+    page = client.get("/desk/dispatch").get_data(as_text=True)
+    cards = re.findall(r"<article[^>]*data-mission=", page)
+    assert len(cards) >= 4  # the three calls and the demo's own missions
+    listed = re.search(r'<template id="driver-choices">(.*?)</template>', page, re.S)
+    assert listed and offered(listed.group(1)) == ["d1", "d2", "d3"]
+    assert offered(page) == ["d1", "d2", "d3"]  # once on the whole board, in the template
+    given = card_html(page, calls[0])
+    assert 'data-choices="driver-choices" data-current="d1"' in given
+    assert 'data-current=""' in card_html(page, calls[1])
+
+    refused = post(client, f"/desk/dispatch/{calls[1]}/assign", {"driver_id": ""})
+    assert refused.status_code == 400
+    again = refused.get_data(as_text=True)
+    assert "Choisissez un chauffeur" in text(refused)
+    assert offered(card_html(again, calls[1])) == ["d1", "d2", "d3"]
+    assert offered(card_html(again, calls[2])) == []
+    # A refused reassignment lists every driver but the mission's own.
+    refused = post(client, f"/desk/dispatch/{calls[0]}/assign", {"driver_id": ""})
+    assert offered(card_html(refused.get_data(as_text=True), calls[0])) == ["d2", "d3"]
+
+
 def test_a_refused_cancel_keeps_what_was_typed_and_changes_nothing(world):  # noqa: F811
     client = desk(world)
     empty = post(client, "/desk/dispatch/M-A-0001/cancel", {"reason": "   "})

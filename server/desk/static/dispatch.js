@@ -49,3 +49,33 @@
   function schedule() { window.setTimeout(refresh, every); }
   schedule();
 })();
+
+/* Each mission's "Assign to" list is filled from the board's one list of drivers
+   (<template id="driver-choices">) when the dispatcher reaches for it: focus (the
+   keyboard, a tap) or a press of the mouse, before the list opens. The mission's own
+   driver is left out. A list the server filled (a refused card) is left as it is. */
+(function () {
+  "use strict";
+
+  function fill(select) {
+    if (select.options.length > 1) { return; }
+    var source = document.getElementById(select.getAttribute("data-choices"));
+    if (!source || !source.content) { return; }
+    var current = select.getAttribute("data-current") || "";
+    var choices = source.content.querySelectorAll("option");
+    var fragment = document.createDocumentFragment();
+    for (var i = 0; i < choices.length; i++) {
+      if (choices[i].value !== current) { fragment.appendChild(choices[i].cloneNode(true)); }
+    }
+    select.appendChild(fragment);
+  }
+
+  function reached(event) {
+    var target = event.target;
+    if (target && target.tagName === "SELECT" && target.hasAttribute("data-choices")) { fill(target); }
+  }
+
+  document.addEventListener("focusin", reached, true);
+  document.addEventListener("mousedown", reached, true);
+  document.addEventListener("touchstart", reached, true);
+})();
