@@ -41,9 +41,9 @@ def problems(entry: Entry) -> list[Problem]:
         found.append(
             _problem(
                 "amount",
-                f"montant illisible : {_shown(payload.get('amount'))} (par exemple "
+                f"montant illisible : {_shown(payload.get('amount'), 'fr')} (par exemple "
                 '"12.50", deux décimales au plus)',
-                f"unreadable amount: {_shown(payload.get('amount'))} (e.g. "
+                f"unreadable amount: {_shown(payload.get('amount'), 'en')} (e.g. "
                 '"12.50", two decimals at most)',
             )
         )
@@ -59,12 +59,13 @@ def problems(entry: Entry) -> list[Problem]:
                 )
             )
     if entry.type in (EntryType.COLLECTION, EntryType.REVERSAL):
-        if payload.get("method") not in set(Method):
+        method = payload.get("method")
+        if method not in set(Method):
             found.append(
                 _problem(
                     "method",
-                    f"mode de paiement inconnu : {_shown(payload.get('method'))} ({_METHODS})",
-                    f"unknown payment method: {_shown(payload.get('method'))} ({_METHODS})",
+                    f"mode de paiement inconnu : {_shown(method, 'fr')} ({_METHODS})",
+                    f"unknown payment method: {_shown(method, 'en')} ({_METHODS})",
                 )
             )
         elif not found:
@@ -102,6 +103,11 @@ def _problem(field: str, fr: str, en: str) -> Problem:
     return Problem(f"payload.{field}", Text(fr, en))
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+def _shown(value: object, lang: str) -> str:
+    """The value as a person reads it in `lang`: quoted as that language quotes, cut at 40
+    characters; "missing" when there is none."""
+    if value is None:
+        return "absent" if lang == "fr" else "missing"
+    text = value if isinstance(value, str) else str(value)
+    text = text if len(text) <= 40 else text[:39] + "…"
+    return f"« {text} »" if lang == "fr" else f"“{text}”"

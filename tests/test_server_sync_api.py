@@ -167,5 +167,5 @@ def test_a_money_entry_whose_amount_cannot_be_read_is_refused_in_words(world):  
     )
     answer = push(world, tablet, [bad])
     assert (answer.status_code, answer.json["code"]) == (422, "invalid_entry"), answer.json
-    assert "[0] payload.amount: montant illisible : '12,50'" in answer.json["message"]
+    assert "[0] payload.amount: montant illisible : « 12,50 »" in answer.json["message"]
     assert world.count(journal_entries) == 0 and world.count(anomalies) == 0
