@@ -215,28 +215,27 @@ def board(conn: sa.Connection, tenant_id: str, day: date, zone: ZoneInfo, today:
                 ),
             )
         )
-    rows = list(conn.execute(sa.select(missions).where(*window)))
-    ids = [r.id for r in rows]
-    steps = last_steps(conn, tenant_id, ids)
-    parties = {p["id"]: p["name"] for p in list_parties(conn, tenant_id)}
-    chosen: list[tuple[Any, datetime | None, bool]] = []
-    for row in rows:
-        call = _call(json.loads(row.document))
-        step = steps.get(row.id)
-        finished = is_finished(row.status, step.step if step else None)
+    read = []  # (row, its document, its call, called or cancelled on the day)
+    for row in conn.execute(sa.select(missions).where(*window)):
+        document = json.loads(row.document)
+        call = _call(document)
         call_day = call.astimezone(zone).date() if call else row.created_at.astimezone(zone).date()
         cancelled_day = row.cancelled_at.astimezone(zone).date() if row.cancelled_at else None
+        read.append((row, document, call, call_day, call_day == day or cancelled_day == day))
+    # Another day's board holds that day's missions only: their steps alone are read (not
+    # those of the days of margin). Today's also carries what is not finished.
+    steps = last_steps(conn, tenant_id, [r.id for r, *_, on_day in read if on_day or day == today])
+    parties = {p["id"]: p["name"] for p in list_parties(conn, tenant_id)}
+    chosen: list[tuple[Any, dict[str, Any], datetime | None, bool]] = []
+    for row, document, call, call_day, on_day in read:
+        step = steps.get(row.id)
+        finished = is_finished(row.status, step.step if step else None)
         waiting = row.driver_id is None and not finished  # nobody will do it unless told
-        if (
-            call_day == day
-            or cancelled_day == day
-            or (day == today and not finished and (call_day < day or waiting))
-        ):
-            chosen.append((row, call, finished))
-    money = field_money(conn, tenant_id, [r.id for r, _, _ in chosen])
+        if on_day or (day == today and not finished and (call_day < day or waiting)):
+            chosen.append((row, document, call, finished))
+    money = field_money(conn, tenant_id, [r.id for r, *_ in chosen])
     made: list[BoardMission] = []
-    for row, call, finished in chosen:
-        document = json.loads(row.document)
+    for row, document, call, finished in chosen:
         step = steps.get(row.id)
         made.append(
             BoardMission(
