@@ -2,11 +2,13 @@
 a batch of missions at a time (`reconcile.reconcile_tenant_in_steps`), so a year's run
 never holds the database for minutes: on the synthetic year, on SQLite and PostgreSQL, it
 finds exactly what one transaction finds; a worker that dies half-way has kept the batches
-it did and the retry finishes the rest; a worker whose job another has taken over stops at
-its next batch."""
+it did and the retry finishes the rest; each batch renews the job's lease, and a worker
+whose job another has taken over stops at its next batch; on SQLite, a writer waiting
+meanwhile gets in between two batches, not at the end."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 import server.reactions  # noqa: F401 - the job kinds
 from server.office import reconcile, tenant_jobs
 from server.platform import jobs
-from server.platform.tables import anomalies
+from server.platform.tables import anomalies, tenants
 from server.platform.tables import jobs as jobs_table
 from simulation.year import TENANT
 from tests.storage import engine  # noqa: F401 - the fixture: SQLite, then PostgreSQL
@@ -26,7 +28,8 @@ PAGE = 7  # missions a transaction: the small year's 60 make 9 batches
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    monkeypatch.setattr(reconcile, "BATCH", PAGE)
+    monkeypatch.setattr(reconcile, "STEP_BATCH", PAGE)
+    monkeypatch.setattr(reconcile, "SQLITE_PAUSE", 0.0)  # nothing waits in these
 
 
 def context(engine, when=NOW):  # noqa: F811
@@ -123,7 +126,8 @@ def test_a_worker_that_dies_half_way_keeps_its_batches_and_the_retry_does_the_re
     assert planted_on(planted, done) != planted_on(planted)  # there was more to find
 
     monkeypatch.undo()
-    monkeypatch.setattr(reconcile, "BATCH", PAGE)
+    monkeypatch.setattr(reconcile, "STEP_BATCH", PAGE)
+    monkeypatch.setattr(reconcile, "SQLITE_PAUSE", 0.0)
     later = NOW + timedelta(hours=1)  # past the retry's backoff
     assert jobs.drain(context(engine, later)) == 1
     assert job_row(engine, key).state == jobs.DONE
@@ -152,3 +156,60 @@ def test_a_worker_whose_job_was_taken_over_stops_at_its_next_batch(
     row = job_row(engine, key)
     assert (row.state, row.worker) == (jobs.RUNNING, "another-box")  # not marked done
     assert stored(engine) == planted_on(planted, {m for ids in calls for m in ids})
+
+
+def test_each_batch_renews_the_lease(engine, year, small_batches, monkeypatch):  # noqa: F811
+    """However long the whole run: a lease of 30 minutes from each batch's start."""
+    key = ask(engine)
+    ticks = iter(NOW + timedelta(minutes=n) for n in range(1000))  # a minute a call
+    seen = []
+
+    def lease(conn):
+        row = conn.execute(sa.select(jobs_table).where(jobs_table.c.key == key)).one()
+        seen.append(row.lease_until)
+
+    real = reconcile.reconcile_missions
+
+    def watched(conn, tenant_id, ids, **kwargs):
+        lease(conn)
+        return real(conn, tenant_id, ids, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile_missions", watched)
+    jobs.drain(jobs.Context(engine, lambda: None, lambda: next(ticks)))
+    assert len(seen) == -(-MISSIONS // PAGE)
+    assert seen == sorted(set(seen))  # later at every batch
+    assert seen[-1] - seen[0] >= timedelta(minutes=len(seen) - 1)
+    assert job_row(engine, key).state == jobs.DONE
+
+
+def test_on_sqlite_a_writer_gets_in_between_two_batches(engine, year, monkeypatch):  # noqa: F811
+    """SQLite's writers do not queue: a stepped run beginning its next transaction at once
+    would keep a waiting push out until its end. Batches made slow; the order of events,
+    not their times, is checked."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's writers wait for rows, not for the database")
+    monkeypatch.setattr(reconcile, "STEP_BATCH", 4)  # 15 batches
+    events: list[str] = []
+    started = threading.Event()
+    real = reconcile.reconcile_missions
+
+    def slow(conn, tenant_id, ids, **kwargs):
+        events.append("batch")
+        started.set()
+        threading.Event().wait(0.05)  # holding the write lock
+        return real(conn, tenant_id, ids, **kwargs)
+
+    monkeypatch.setattr(reconcile, "reconcile_missions", slow)
+
+    def push():
+        started.wait()
+        with engine.begin() as conn:  # BEGIN IMMEDIATE: waits for the lock
+            conn.execute(sa.update(tenants).values(name=tenants.c.name))
+            events.append("writer")
+
+    writer = threading.Thread(target=push)
+    writer.start()
+    reconcile.reconcile_tenant_in_steps(engine, TENANT, now=NOW)
+    writer.join()
+    assert events.count("batch") == 15
+    assert events.index("writer") < len(events) - 1  # before the last batch

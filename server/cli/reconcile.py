@@ -21,7 +21,8 @@ def reconcile_command(tenant_id: str, database_url: str, as_json: bool, lang: st
     """Reconcile every mission, register, approval code and card payment of TENANT.
 
     Pushes already reconcile what they bring; run this after importing settlements, after
-    publishing a corrected contract, or nightly.
+    publishing a corrected contract, or nightly. It commits a batch of missions at a time,
+    so the pushes meanwhile wait for one batch only; stopped half-way, run it again.
 
     \b
     Example:
@@ -231,13 +232,17 @@ def import_settlements(
     chosen = common.lang(lang)
 
     def work() -> Any:
-        with common.engine(database_url).begin() as conn:
+        engine = common.engine(database_url)
+        with engine.begin() as conn:
             common.require_tenant(conn, tenant_id)
             done = settlements.import_file(
                 conn, tenant_id, path.name, path.read_bytes(), actor=actor, now=common.now()
             )
-            summary = reconcile.reconcile_tenant(conn, tenant_id, now=common.now())
-            return {**done, "card_unmatched": summary.by_kind.get("card_unmatched", 0)}
+        # The file is kept; then the reconciliation, a batch of missions a transaction (as
+        # `towline-server reconcile`: run that again if this one is stopped half-way).
+        summary = reconcile.reconcile_tenant_in_steps(engine, tenant_id, now=common.now())
+        assert summary is not None  # only a job's lease taken over stops it
+        return {**done, "card_unmatched": summary.by_kind.get("card_unmatched", 0)}
 
     done = common.run(chosen, work)
     human = (

@@ -14,6 +14,7 @@ Why one module over 500 lines: one algorithm, gathering the facts the rules of
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +94,12 @@ MISSION_CHECKS = frozenset(
 )
 OPEN, CLEARED, RESOLVED = "open", "cleared", "resolved"
 BATCH = 500  # missions per query round in a full reconciliation
+STEP_BATCH = 2000  # missions per transaction when a full one commits as it goes
+# On SQLite a writer waiting for the lock does not queue: its busy handler sleeps and
+# tries again, every 100 ms once it has waited a quarter of a second. A stepped run that
+# began its next transaction at once would keep it out to the end; this pause between
+# two batches lets it in (a year: 365 batches, about 40 s more).
+SQLITE_PAUSE = 0.11  # seconds
 CARD_BATCH = 5000  # card payments, approval uses or register closings per round of a full one
 IN_CHUNK = 1000  # values per IN list
 
@@ -734,27 +741,33 @@ def reconcile_tenant_in_steps(
     now: datetime,
     go_on: Callable[[sa.Connection], bool] = lambda _conn: True,
     finish: Callable[[sa.Connection], bool] = lambda _conn: True,
+    pause: float | None = None,
 ) -> Summary | None:
     """`reconcile_tenant`, committing after each batch of missions, so a year's run never
     holds the database for minutes: on SQLite every transaction holds the write lock
     (BEGIN IMMEDIATE), and a push waiting longer than its busy timeout fails. Each batch
     is whole (its missions' verdicts commit together); a run stopped half-way has stored
-    the batches it did, and running again finds what they found.
+    the batches it did, and running again finds what they found. Between two batches it
+    waits `pause` seconds (SQLITE_PAUSE on SQLite; none on PostgreSQL, whose writers do
+    not wait for it), so that the writers waiting get in.
 
     `go_on(conn)` opens each batch's transaction and `finish(conn)` the last one (the
     registers, codes and cards, whose keyed reads stream and cannot cross a commit): when
     either says no (a job whose lease another worker has taken), the run stops there and
     returns None."""
+    if pause is None:
+        pause = SQLITE_PAUSE if engine.dialect.name == "sqlite" else 0.0
     summary, after = Summary(), ""
     while True:
         with engine.begin() as conn:
             if not go_on(conn):
                 return None
-            ids = mission_page(conn, tenant_id, after=after)
+            ids = mission_page(conn, tenant_id, after=after, size=STEP_BATCH)
             if not ids:
                 break
             reconcile_missions(conn, tenant_id, ids, now=now, summary=summary)
         after = ids[-1]
+        time.sleep(pause)
     with engine.begin() as conn:
         if not finish(conn):
             return None
@@ -805,14 +818,17 @@ def _mission_pages(conn: sa.Connection, tenant_id: str) -> Iterator[list[str]]:
         after = page[-1]
 
 
-def mission_page(conn: sa.Connection, tenant_id: str, *, after: str) -> list[str]:
-    """The tenant's next BATCH mission ids after `after`, in id order (through the key)."""
+def mission_page(
+    conn: sa.Connection, tenant_id: str, *, after: str, size: int | None = None
+) -> list[str]:
+    """The tenant's next `size` (BATCH) mission ids after `after`, in id order (through
+    the key)."""
     return list(
         conn.execute(
             sa.select(missions.c.id)
             .where(missions.c.tenant_id == tenant_id, missions.c.id > after)
             .order_by(missions.c.id)
-            .limit(BATCH)
+            .limit(size or BATCH)
         ).scalars()
     )
 

@@ -60,12 +60,13 @@ def reconcile_tenant(context: jobs.Context, job: jobs.Job) -> None:
     """Every mission, register, approval code and card payment of the tenant, a batch of
     missions per transaction (a year's run would otherwise hold SQLite's write lock for
     minutes, and the pushes meanwhile would fail); the job is marked done with the last
-    batch. A worker whose lease another has taken stops at its next batch."""
+    batch. Each batch renews the job's lease, however long the whole run; a worker whose
+    job another has taken over (its lease ran out: a worker stalled) stops there."""
     reconcile.reconcile_tenant_in_steps(
         context.engine,
         str(job.tenant_id),
         now=context.clock(),
-        go_on=lambda conn: jobs.holds(conn, job),
+        go_on=lambda conn: jobs.renew(conn, job, context.clock()),
         finish=lambda conn: jobs.complete(conn, job, context.clock()),
     )
 

@@ -265,10 +265,15 @@ def _held(job: Job) -> sa.ColumnElement[bool]:
     )
 
 
-def holds(conn: sa.Connection, job: Job) -> bool:
-    """Whether this worker still has the job (no other worker has taken it over), for a
-    handler that commits its work in several transactions."""
-    return conn.execute(sa.select(jobs.c.id).where(_held(job))).first() is not None
+def renew(conn: sa.Connection, job: Job, now: datetime) -> bool:
+    """For a handler that commits its work in several transactions, at the start of each:
+    whether this worker still has the job (no other worker has taken it over), its lease
+    then extended by its kind's. The row stays locked until the transaction ends
+    (PostgreSQL), so no other worker takes the job over in the middle of one."""
+    spec = _kinds.get(job.kind)
+    lease = spec.lease if spec else DEFAULT_LEASE
+    renewed = conn.execute(sa.update(jobs).where(_held(job)).values(lease_until=now + lease))
+    return renewed.rowcount == 1
 
 
 def complete(conn: sa.Connection, job: Job, now: datetime) -> bool:
