@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from shared import closings
+from shared.canonical import canonical_json
 from shared.errors import Problem
 from shared.i18n import Text
 from shared.journal import Entry, EntryType
@@ -104,10 +105,22 @@ def _problem(field: str, fr: str, en: str) -> Problem:
 
 
 def _shown(value: object, lang: str) -> str:
-    """The value as a person reads it in `lang`: quoted as that language quotes, cut at 40
-    characters; "missing" when there is none."""
+    """The value as a person reads it in `lang`: a text quoted as that language quotes,
+    anything else as its JSON (`12`, `true`, `["x",1]`), cut at 40 characters; "missing"
+    when there is none (or null)."""
     if value is None:
         return "absent" if lang == "fr" else "missing"
-    text = value if isinstance(value, str) else str(value)
-    text = text if len(text) <= 40 else text[:39] + "…"
+    if isinstance(value, str):
+        return _quoted(_cut(value), lang)
+    try:
+        return _cut(canonical_json(value).decode("utf-8"))
+    except (TypeError, ValueError):  # not JSON data: an entry read holds none such
+        return _quoted(_cut(str(value)), lang)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _quoted(text: str, lang: str) -> str:
     return f"« {text} »" if lang == "fr" else f"“{text}”"

@@ -94,6 +94,9 @@ def test_a_money_entry_the_rules_cannot_read_is_refused_and_nothing_is_stored(
         ("12,50", "montant illisible : « 12,50 » (", "unreadable amount: “12,50” ("),
         (None, "montant illisible : absent (", "unreadable amount: missing ("),
         ("9" * 50, f"« {'9' * 39}… » (", f"“{'9' * 39}…” ("),
+        ({"eur": "1"}, 'montant illisible : {"eur":"1"} (', 'unreadable amount: {"eur":"1"} ('),
+        (True, "montant illisible : true (", "unreadable amount: true ("),
+        (["1", 2], 'montant illisible : ["1",2] (', 'unreadable amount: ["1",2] ('),
     ],
 )
 def test_a_refusal_quotes_the_value_as_each_language_does(amount, fr, en):

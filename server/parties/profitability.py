@@ -67,7 +67,7 @@ def _excl(amount: Decimal, rate: Decimal, includes_vat: bool) -> int:
     return to_cents((amount / (1 + rate / 100)).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-AT_COST = '"at_cost"'  # in a valuation's body, only where a line is charged at cost
+AT_COST = '"at_cost"'  # in every valuation body with a line charged at cost (and rarely others)
 
 
 def _at_cost(body: Mapping[str, Any]) -> int:
