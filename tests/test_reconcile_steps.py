@@ -29,6 +29,7 @@ PAGE = 7  # missions a transaction: the small year's 60 make 9 batches
 @pytest.fixture
 def small_batches(monkeypatch):
     monkeypatch.setattr(reconcile, "STEP_BATCH", PAGE)
+    monkeypatch.setattr(reconcile, "KEYED_PAGE", 2)  # a key's entries span the page's end
     monkeypatch.setattr(reconcile, "SQLITE_PAUSE", 0.0)  # nothing waits in these
 
 
@@ -88,13 +89,17 @@ def failing_at(monkeypatch, batch, do=None):
     return calls
 
 
-def test_the_job_finds_what_one_transaction_finds(engine, year, small_batches):  # noqa: F811
+def test_the_job_finds_what_one_transaction_finds(engine, year, small_batches, monkeypatch):  # noqa: F811
     _, planted = year
     key = ask(engine)
+    pages = []
+    real = reconcile._keyed_page
+    monkeypatch.setattr(reconcile, "_keyed_page", lambda *a: pages.append(a[-1]) or real(*a))
     assert jobs.drain(context(engine)) == 1
+    assert len(pages) > 10 and pages[0] is None  # the keyed checks paged too
     assert job_row(engine, key).state == jobs.DONE
     # Every planted anomaly: the mission ones, batch by batch, and the keyed ones (a
-    # register's variance, a card without settlement, a reused code) in the last.
+    # register's variance, a card without settlement, a reused code), page by page.
     assert stored(engine) == planted_on(planted)
     with engine.begin() as conn:
         again = reconcile.reconcile_tenant(conn, TENANT, now=NOW)

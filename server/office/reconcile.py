@@ -101,6 +101,7 @@ STEP_BATCH = 2000  # missions per transaction when a full one commits as it goes
 # two batches lets it in (a year: 365 batches, about 40 s more).
 SQLITE_PAUSE = 0.11  # seconds
 CARD_BATCH = 5000  # card payments, approval uses or register closings per round of a full one
+KEYED_PAGE = 20_000  # register closings, or keyed entries, per transaction of a stepped one
 IN_CHUNK = 1000  # values per IN list
 
 
@@ -751,10 +752,10 @@ def reconcile_tenant_in_steps(
     waits `pause` seconds (SQLITE_PAUSE on SQLite; none on PostgreSQL, whose writers do
     not wait for it), so that the writers waiting get in.
 
-    `go_on(conn)` opens each batch's transaction and `finish(conn)` the last one (the
-    registers, codes and cards, whose keyed reads stream and cannot cross a commit): when
-    either says no (a job whose lease another worker has taken), the run stops there and
-    returns None."""
+    Then the registers, card payments and approval codes, a page a transaction (every
+    entry of a key in the page of its key). `go_on(conn)` opens each transaction and
+    `finish(conn)` a last one of its own: when either says no (a job another worker has
+    taken over), the run stops there and returns None."""
     if pause is None:
         pause = SQLITE_PAUSE if engine.dialect.name == "sqlite" else 0.0
     summary, after = Summary(), ""
@@ -768,10 +769,11 @@ def reconcile_tenant_in_steps(
             reconcile_missions(conn, tenant_id, ids, now=now, summary=summary)
         after = ids[-1]
         time.sleep(pause)
+    if not _keyed_steps(engine, tenant_id, now=now, summary=summary, go_on=go_on, pause=pause):
+        return None
     with engine.begin() as conn:
         if not finish(conn):
             return None
-        reconcile_keyed(conn, tenant_id, now=now, summary=summary)
     return summary
 
 
@@ -789,25 +791,138 @@ def reconcile_keyed(
     closings = sa.select(*ITEM_COLUMNS).where(j.tenant_id == tenant_id, j.type == "register_closed")
     for rows in conn.execute(closings.execution_options(yield_per=CARD_BATCH)).partitions():
         _check_closings(conn, tenant_id, list(items_of(rows)), now=now, summary=summary)
-    whole = _CardTerms(
+    whole = _card_terms(conn, tenant_id)
+    for kind, batch in _keyed_batches(conn, tenant_id):
+        _judge_keyed(conn, tenant_id, kind, batch, now=now, summary=summary, whole=whole)
+
+
+def _card_terms(conn: sa.Connection, tenant_id: str) -> _CardTerms:
+    """What a whole reconciliation's card checks share."""
+    return _CardTerms(
         days=card_days.covered_days(card_days.settlement_periods(conn, tenant_id)),
         zone=card_days.tenant_zone(conn, tenant_id),
         taken_back=_taken_back(conn, tenant_id, None),
     )
-    for kind, batch in _keyed_batches(conn, tenant_id):
-        if kind == CARDS:
-            _check_cards(conn, tenant_id, batch, now=now, summary=summary, whole=whole)
-            continue
-        store(
-            conn,
-            tenant_id,
-            reused_approvals(batch),
-            kinds={"approval_reused"},
-            subjects_checked=sorted({str(u.payload.get("approval_ref")) for u in batch}),
-            missions_checked=None,
-            now=now,
-            summary=summary,
-        )
+
+
+def _judge_keyed(
+    conn: sa.Connection,
+    tenant_id: str,
+    kind: str,
+    batch: list[Item],
+    *,
+    now: datetime,
+    summary: Summary,
+    whole: _CardTerms,
+) -> None:
+    """A batch of card payments (CARDS) or of approval uses (APPROVALS), every entry of
+    each of its keys in it."""
+    if kind == CARDS:
+        _check_cards(conn, tenant_id, batch, now=now, summary=summary, whole=whole)
+        return
+    store(
+        conn,
+        tenant_id,
+        reused_approvals(batch),
+        kinds={"approval_reused"},
+        subjects_checked=sorted({str(u.payload.get("approval_ref")) for u in batch}),
+        missions_checked=None,
+        now=now,
+        summary=summary,
+    )
+
+
+def _keyed_steps(
+    engine: sa.Engine,
+    tenant_id: str,
+    *,
+    now: datetime,
+    summary: Summary,
+    go_on: Callable[[sa.Connection], bool],
+    pause: float,
+) -> bool:
+    """`reconcile_keyed`, a page of KEYED_PAGE closings or keyed entries a transaction
+    (every entry of a key in the page of its key); False when `go_on` said no."""
+    j = journal_entries.c
+    after_closing: tuple[str, int] = ("", 0)
+    while True:
+        with engine.begin() as conn:
+            if not go_on(conn):
+                return False
+            page = list(
+                items_of(
+                    conn.execute(
+                        sa.select(*ITEM_COLUMNS)
+                        .where(
+                            j.tenant_id == tenant_id,
+                            j.type == "register_closed",
+                            sa.tuple_(j.device_id, j.seq) > sa.tuple_(*after_closing),
+                        )
+                        .order_by(j.device_id, j.seq)
+                        .limit(KEYED_PAGE)
+                    )
+                )
+            )
+            _check_closings(conn, tenant_id, page, now=now, summary=summary)
+        if len(page) < KEYED_PAGE:
+            break
+        after_closing = (page[-1].device_id, page[-1].seq)
+        time.sleep(pause)
+    whole: _CardTerms | None = None
+    after: str | None = None
+    while True:
+        time.sleep(pause)
+        with engine.begin() as conn:
+            if not go_on(conn):
+                return False
+            whole = whole or _card_terms(conn, tenant_id)
+            if _unread_keyed(conn, tenant_id):  # stored before migration 0007: all at once
+                for kind, batch in _keyed_batches(conn, tenant_id):
+                    _judge_keyed(
+                        conn, tenant_id, kind, batch, now=now, summary=summary, whole=whole
+                    )
+                return True
+            batches, after = _keyed_page(conn, tenant_id, after)
+            for kind, batch in batches.items():
+                if batch:
+                    _judge_keyed(
+                        conn, tenant_id, kind, batch, now=now, summary=summary, whole=whole
+                    )
+        if after is None:
+            return True
+
+
+def _keyed_page(
+    conn: sa.Connection, tenant_id: str, after: str | None
+) -> tuple[dict[str, list[Item]], str | None]:
+    """The keyed entries (card payments, approval uses) whose key comes after `after`
+    (from the first when None), about KEYED_PAGE of them, every entry of its last key
+    too: ({CARDS: …, APPROVALS: …} in device order, the last key read; None at the end)."""
+    j = journal_entries.c
+    where = [j.tenant_id == tenant_id, j.ref.is_not(None)]
+    if after is not None:
+        where.append(j.ref > after)
+    last = conn.execute(
+        sa.select(j.ref).where(*where).order_by(j.ref).offset(KEYED_PAGE - 1).limit(1)
+    ).scalar()
+    if last is not None:
+        where.append(j.ref <= last)
+    batches: dict[str, list[Item]] = {CARDS: [], APPROVALS: []}
+    rows = conn.execute(sa.select(*ITEM_COLUMNS, j.received_at).where(*where).order_by(j.ref))
+    for item in items_of(rows, received=True):
+        kind = _KEYED.get(item.type)
+        if kind is not None:  # a reversal's key shares the index
+            batches[kind].append(item)
+    return {k: sorted(b, key=lambda i: (i.device_id, i.seq)) for k, b in batches.items()}, last
+
+
+def _unread_keyed(conn: sa.Connection, tenant_id: str) -> bool:
+    """Whether a keyed entry was stored without its facts (no key: before migration 0007)."""
+    j = journal_entries.c
+    unread = sa.select(j.seq).where(
+        j.tenant_id == tenant_id, j.type.in_(sorted(_KEYED)), j.facts.is_(None)
+    )
+    return conn.execute(unread.limit(1)).first() is not None
 
 
 def _mission_pages(conn: sa.Connection, tenant_id: str) -> Iterator[list[str]]:
@@ -856,10 +971,7 @@ def _keyed_batches(conn: sa.Connection, tenant_id: str) -> Iterator[tuple[str, l
     stored without its facts (no key: before migration 0007), all of them at once, as
     before."""
     j = journal_entries.c
-    unread = sa.select(j.seq).where(
-        j.tenant_id == tenant_id, j.type.in_(sorted(_KEYED)), j.facts.is_(None)
-    )
-    if conn.execute(unread.limit(1)).first() is not None:
+    if _unread_keyed(conn, tenant_id):
         every = typed(conn, tenant_id, ("collection",))
         yield CARDS, [c for c in every if c.payload.get("method") == "card"]
         yield APPROVALS, typed(conn, tenant_id, ("discount", "deferral"))

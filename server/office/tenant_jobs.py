@@ -6,9 +6,9 @@ request: one tenant's closings (server.office.closing) and its whole reconciliat
 `last_reconcile`.
 
 A closing does its work and marks its job done in one transaction, so a worker that
-dies leaves neither half; a reconciliation commits a batch of missions at a time and
-marks its job done with its last batch. Both kinds are safe to run twice (a closing
-closes nothing twice, a reconciliation finds what it found).
+dies leaves neither half; a reconciliation commits a batch of missions (then a page of
+keyed checks) at a time and marks its job done after the last. Both kinds are safe to
+run twice (a closing closes nothing twice, a reconciliation finds what it found).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def close_tenant(context: jobs.Context, job: jobs.Job) -> None:
 def reconcile_tenant(context: jobs.Context, job: jobs.Job) -> None:
     """Every mission, register, approval code and card payment of the tenant, a batch of
     missions per transaction (a year's run would otherwise hold SQLite's write lock for
-    minutes, and the pushes meanwhile would fail); the job is marked done with the last
-    batch. Each batch renews the job's lease, however long the whole run; a worker whose
+    minutes, and the pushes meanwhile would fail); the job is marked done after the last.
+    Each batch renews the job's lease, however long the whole run; a worker whose
     job another has taken over (its lease ran out: a worker stalled) stops there."""
     reconcile.reconcile_tenant_in_steps(
         context.engine,
