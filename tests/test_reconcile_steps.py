@@ -9,13 +9,14 @@ meanwhile gets in between two batches, not at the end."""
 from __future__ import annotations
 
 import threading
+import types
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 import server.reactions  # noqa: F401 - the job kinds
-from server.office import reconcile, tenant_jobs
+from server.office import decisions, reconcile, tenant_jobs
 from server.platform import jobs
 from server.platform.tables import anomalies, tenants
 from server.platform.tables import jobs as jobs_table
@@ -218,3 +219,42 @@ def test_on_sqlite_a_writer_gets_in_between_two_batches(engine, year, monkeypatc
     writer.join()
     assert events.count("batch") == 15
     assert events.index("writer") < len(events) - 1  # before the last batch
+
+
+def test_a_void_between_two_pages_is_seen_by_the_later_ones(engine, year, monkeypatch):  # noqa: F811
+    """The card checks' shared terms (voids, reversals, settled days) are read again in each
+    page: an office void committed between two pages clears its card's anomaly."""
+    with engine.begin() as conn:
+        reconcile.reconcile_tenant(conn, TENANT, now=NOW)
+    unmatched = sa.select(anomalies.c.subject).where(
+        anomalies.c.kind == "card_unmatched", anomalies.c.status == "open"
+    )
+    with engine.connect() as conn:
+        target = sorted(conn.execute(unmatched).scalars())[-1]
+    monkeypatch.setattr(reconcile, "KEYED_PAGE", 2)
+    judged: list[list[str]] = []
+    real = reconcile._judge_keyed
+
+    def judge(conn, tenant_id, kind, batch, **kwargs):
+        judged.append([f"{i.device_id}:{i.seq}" for i in batch])
+        return real(conn, tenant_id, kind, batch, **kwargs)
+
+    monkeypatch.setattr(reconcile, "_judge_keyed", judge)
+    voided_after: list[int] = []
+
+    def pause(_seconds):  # between two transactions: the office voids the payment
+        if judged and not voided_after:
+            device, seq = target.rsplit(":", 1)
+            with engine.begin() as conn:
+                decisions.void_collection(
+                    conn, TENANT, device, int(seq), "Paiement annulé", actor="office", now=NOW
+                )
+            voided_after.append(len(judged))
+
+    monkeypatch.setattr(reconcile, "time", types.SimpleNamespace(sleep=pause))
+    reconcile.reconcile_tenant_in_steps(engine, TENANT, now=NOW)
+    assert voided_after
+    later = [n for n, page in enumerate(judged) if target in page]
+    assert later and later[0] >= voided_after[0]  # judged after the void
+    with engine.connect() as conn:
+        assert target not in set(conn.execute(unmatched).scalars())

@@ -868,14 +868,15 @@ def _keyed_steps(
             break
         after_closing = (page[-1].device_id, page[-1].seq)
         time.sleep(pause)
-    whole: _CardTerms | None = None
     after: str | None = None
     while True:
         time.sleep(pause)
         with engine.begin() as conn:
             if not go_on(conn):
                 return False
-            whole = whole or _card_terms(conn, tenant_id)
+            # Read again in each page: a void, a reversal or a settlement file may have
+            # come in between two (review: a later page undid a push's verdict).
+            whole = _card_terms(conn, tenant_id)
             if _unread_keyed(conn, tenant_id):  # stored before migration 0007: all at once
                 for kind, batch in _keyed_batches(conn, tenant_id):
                     _judge_keyed(
